@@ -1,0 +1,241 @@
+"""Settings shared by every environment; all values come from the environment.
+
+Environment modules (local, test, production) only override. Secrets have no default here:
+``local`` and ``test`` supply development values, ``production`` insists on real ones.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pubkyproject.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_optional,
+    env_str,
+    env_url_list,
+    parse_database_url,
+    parse_encryption_key,
+    parse_redis_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "auditlog",
+    "channels",
+    "families",
+    "domains",
+    "guardians",
+    "realtime",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",
+]
+
+ROOT_URLCONF = "pubkyproject.urls"
+ASGI_APPLICATION = "pubkyproject.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Data stores ---------------------------------------------------------------------------
+
+_db = parse_database_url(env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:54329/pubky"))
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": _db.name,
+        "USER": _db.user,
+        "PASSWORD": _db.password,
+        "HOST": _db.host,
+        "PORT": _db.port,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {
+            **_db.options,
+            # The NOTIFY triggers skip writes made by this application name, so a change made
+            # through Django is published by the ORM path only, never twice (DESIGN.md §5.3).
+            "application_name": env_str("DATABASE_APPLICATION_NAME", "pubky-django"),
+        },
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = parse_redis_url(env_str("REDIS_URL", "redis://127.0.0.1:63799/0"))
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "pubky"),
+        "TIMEOUT": env_int("CACHE_DEFAULT_TIMEOUT", 300, minimum=1),
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": env_str("CHANNEL_LAYER_PREFIX", "pubky"),
+            "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1),
+            "expiry": 60,
+        },
+    }
+}
+
+# --- Auth ------------------------------------------------------------------------------------
+
+AUTH_USER_MODEL = "families.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+# --- Secrets (no defaults here; see local/test/production) -----------------------------------
+
+_secret = env_optional("SECRET_KEY")
+SECRET_KEY: str = _secret or ""
+_enc = env_optional("PUBKY_KEY_ENCRYPTION_KEY")
+PUBKY_KEY_ENCRYPTION_KEY: bytes | None = parse_encryption_key(_enc) if _enc else None
+_enc_prev = env_optional("PUBKY_KEY_ENCRYPTION_KEY_PREVIOUS")
+# Accepted for decryption only, so a rotation can be rolled out before every process restarts.
+PUBKY_KEY_ENCRYPTION_KEY_PREVIOUS: bytes | None = (
+    parse_encryption_key(_enc_prev, var="PUBKY_KEY_ENCRYPTION_KEY_PREVIOUS") if _enc_prev else None
+)
+
+# --- Pubky -------------------------------------------------------------------------------------
+
+PUBKY_TESTNET = env_bool("PUBKY_TESTNET", False)
+PUBKY_RELAYS = env_url_list("PUBKY_RELAYS", ["http://127.0.0.1:15411"])
+PUBKY_HOMESERVER = env_str(
+    "PUBKY_HOMESERVER", "8pinxxgqs41n4aididenw5apqp1urfmzdztr8jt4abrkdn435ewo"
+)
+PUBKY_HOMESERVER_URL = env_str("PUBKY_HOMESERVER_URL", "http://127.0.0.1:6286").rstrip("/")
+PUBKY_SIGNUP_TOKEN = env_optional("PUBKY_SIGNUP_TOKEN")
+PUBKY_HTTP_TIMEOUT = env_float("PUBKY_HTTP_TIMEOUT", 5.0, minimum=0.1)
+PUBKY_REPUBLISH_BEFORE_EXPIRY = env_int("PUBKY_REPUBLISH_BEFORE_EXPIRY", 3600, minimum=0)
+PUBKY_DNS_RESOLVERS = env_list("PUBKY_DNS_RESOLVERS", [])
+PUBKY_RELAY_CHECK_INTERVAL = env_int("PUBKY_RELAY_CHECK_INTERVAL", 60, minimum=1)
+
+# --- Realtime limits -------------------------------------------------------------------------
+
+REALTIME = {
+    "MAX_SUBSCRIPTIONS_PER_CONNECTION": env_int("WS_MAX_SUBSCRIPTIONS", 100, minimum=1),
+    "MAX_CONNECTIONS_PER_USER": env_int("WS_MAX_CONNECTIONS_PER_USER", 20, minimum=1),
+    "RATE_LIMIT_PER_SECOND": env_float("WS_RATE_LIMIT_PER_SECOND", 20.0, minimum=0.1),
+    "RATE_LIMIT_BURST": env_int("WS_RATE_LIMIT_BURST", 40, minimum=1),
+    "RATE_LIMIT_STRIKES_BEFORE_CLOSE": env_int("WS_RATE_LIMIT_STRIKES", 20, minimum=1),
+    "MAX_MESSAGE_BYTES": env_int("WS_MAX_MESSAGE_BYTES", 64 * 1024, minimum=256),
+    "HEARTBEAT_SECONDS": env_int("WS_HEARTBEAT_SECONDS", 30, minimum=1),
+    "OUTBOX_RETENTION_SECONDS": env_int("OUTBOX_RETENTION_SECONDS", 24 * 3600, minimum=60),
+    "CONTENT_CACHE_TTL": env_int("PUBKY_CONTENT_CACHE_TTL", 300, minimum=1),
+}
+
+# --- API -------------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": env_int("API_PAGE_SIZE", 50, minimum=1),
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("API_THROTTLE_ANON", "60/min"),
+        "user": env_str("API_THROTTLE_USER", "1200/min"),
+        "login": env_str("API_THROTTLE_LOGIN", "10/min"),
+    },
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env_int("JWT_ACCESS_SECONDS", 300, minimum=10)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env_int("JWT_REFRESH_SECONDS", 86400, minimum=60)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Pubky domain service API",
+    "DESCRIPTION": "Families manage their domains on Pubky, the public-key domain system.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Audit -----------------------------------------------------------------------------------
+
+AUDITLOG_INCLUDE_ALL_MODELS = False
+AUDITLOG_DISABLE_REMOTE_ADDR = False
+
+# --- i18n / static -----------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".data" / "static"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}

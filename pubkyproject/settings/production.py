@@ -1,0 +1,36 @@
+"""Production: every secret must come from the environment; nothing has a development default."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+from pubkyproject.env import env_bool, env_int, env_list, env_str, parse_encryption_key
+from pubkyproject.settings.base import *  # noqa: F403
+from pubkyproject.settings.base import DATABASES
+
+DEBUG = False
+SECRET_KEY = env_str("SECRET_KEY")
+if len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters in production")
+PUBKY_KEY_ENCRYPTION_KEY = parse_encryption_key(env_str("PUBKY_KEY_ENCRYPTION_KEY"))
+env_str("DATABASE_URL")
+env_str("REDIS_URL")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS is required but not set")
+
+# Connection pooling (psycopg 3 pool, Django 5.1+): web processes reuse connections instead of
+# opening one per request or per consumer call.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["OPTIONS"]["pool"] = {
+    "min_size": env_int("DATABASE_POOL_MIN", 2, minimum=0),
+    "max_size": env_int("DATABASE_POOL_MAX", 20, minimum=1),
+    "timeout": 10,
+}
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+SECURE_CONTENT_TYPE_NOSNIFF = True

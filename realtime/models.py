@@ -1,0 +1,72 @@
+"""The event outbox, live subscriptions and homeserver feed cursors."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class EventSource(models.TextChoices):
+    ORM = "orm", "Django ORM"
+    NOTIFY = "notify", "PostgreSQL NOTIFY bridge"
+    WATCHER = "watcher", "Homeserver watcher"
+    SERVICE = "service", "Service"
+
+
+class OutboxEvent(models.Model):
+    """One published event. ``id`` is the monotonic ``event_id`` clients resume from (``since``)."""
+
+    topic = models.CharField(max_length=255)
+    type = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.ORM)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        db_table = "realtime_outbox"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["topic", "id"], name="outbox_topic_id")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.type} on {self.topic}"
+
+
+class PubkySubscription(models.Model):
+    """A live subscription to a ``pubky://`` URL, visible to ``watch_homeservers`` and every web
+    process; rows are removed when the socket unsubscribes or disconnects, and expire otherwise."""
+
+    url = models.CharField(max_length=1024)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pubky_subscriptions"
+    )
+    channel_name = models.CharField(max_length=255)
+    server_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "pubky_subscriptions"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_name", "url"], name="unique_subscription_per_socket"
+            ),
+        ]
+        indexes = [models.Index(fields=["url"], name="subscription_url")]
+
+    def __str__(self) -> str:
+        return f"{self.url} for {self.user_id}"
+
+
+class HomeserverCursor(models.Model):
+    """Where ``watch_homeservers`` left off in a homeserver's ``/events/`` feed."""
+
+    homeserver = models.CharField(max_length=512, unique=True)
+    cursor = models.CharField(max_length=64, default="0")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "homeserver_cursors"
+
+    def __str__(self) -> str:
+        return f"{self.homeserver} @ {self.cursor}"
