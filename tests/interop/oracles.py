@@ -178,15 +178,17 @@ class NpmPkarrRelay:
         return self
 
     def _read_handshake(self) -> str:
-        assert self._process is not None and self._process.stdout is not None
-        stdout = self._process.stdout
+        process = self._process
+        if process is None or process.stdout is None:
+            raise NodeScriptError("npm pkarr relay process is not running")
+        stdout = process.stdout
         deadline = time.monotonic() + self._start_timeout
         buffer = b""
         with selectors.DefaultSelector() as selector:
             selector.register(stdout, selectors.EVENT_READ)
             while b"\n" not in buffer:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._process.poll() is not None:
+                if remaining <= 0 or process.poll() is not None:
                     break
                 if selector.select(timeout=remaining):
                     chunk = os.read(stdout.fileno(), 4096)
@@ -194,7 +196,7 @@ class NpmPkarrRelay:
                         break
                     buffer += chunk
         if b"\n" not in buffer:
-            returncode = self._process.poll()
+            returncode = process.poll()
             self.stop()
             raise NodeScriptError(
                 f"npm pkarr relay did not start within {self._start_timeout}s "
