@@ -24,6 +24,9 @@ __all__ = [
     "InvalidCapabilities",
     "InvalidDnsPacket",
     "InvalidPublicKey",
+    "InvalidRecord",
+    "InvalidSecretKey",
+    "InvalidSessionInfo",
     "InvalidSignature",
     "InvalidSignedPacket",
     "InvalidZ32",
@@ -55,6 +58,10 @@ class InvalidPublicKey(PubkyError, ValueError):
     """Not a 32-byte Ed25519 public key that decompresses to a curve point."""
 
 
+class InvalidSecretKey(PubkyError, ValueError):
+    """A secret key (seed) is not exactly 32 bytes."""
+
+
 # --- signed packets ----------------------------------------------------------------------------
 
 
@@ -74,6 +81,10 @@ class InvalidDnsPacket(InvalidSignedPacket):
     """The DNS packet inside a SignedPacket cannot be parsed (or cannot be built)."""
 
 
+class InvalidRecord(InvalidDnsPacket):
+    """A :class:`pubky.packet.Record` has a bad name, type, TTL or presentation-format value."""
+
+
 # --- auth tokens -------------------------------------------------------------------------------
 
 
@@ -91,6 +102,10 @@ class AuthTokenReplayed(InvalidAuthToken):
 
 class InvalidCapabilities(InvalidAuthToken):
     """A capability string is not ``/scope:actions[,…]`` with actions in {r, w}."""
+
+
+class InvalidSessionInfo(PubkyError, ValueError):
+    """A homeserver SessionInfo (postcard) body is malformed or has an unknown version."""
 
 
 # --- recovery file -----------------------------------------------------------------------------
