@@ -1,0 +1,1 @@
+"""Local Pubky testnet: PKARR relays, a homeserver and an HTTP relay on loopback."""
