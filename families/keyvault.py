@@ -38,10 +38,7 @@ def _current_key() -> bytes:
 
 
 def _known_keys() -> dict[bytes, bytes]:
-    keys = [_current_key()]
-    previous = getattr(settings, "PUBKY_KEY_ENCRYPTION_KEY_PREVIOUS", None)
-    if previous:
-        keys.append(bytes(previous))
+    keys = [_current_key(), *(bytes(k) for k in settings.PUBKY_KEY_DECRYPTION_KEYS)]
     return {key_id(k): k for k in keys}
 
 
@@ -62,8 +59,8 @@ def unseal(sealed: bytes | memoryview, *, key: bytes | None = None) -> bytes:
         candidate = _known_keys().get(wanted)
         if candidate is None:
             raise KeyVaultError(
-                "sealed under an unknown encryption key (set PUBKY_KEY_ENCRYPTION_KEY_PREVIOUS "
-                "to the old key while a rotation rolls out)"
+                "sealed under an unknown encryption key (list the other key in "
+                "PUBKY_KEY_DECRYPTION_KEYS while a rotation rolls out)"
             )
         key = candidate
     try:

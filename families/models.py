@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from families import keyvault
-from families.validators import validate_public_key, validate_pubky_url
+from families.validators import validate_pubky_url, validate_public_key
 
 
 class Visibility(models.TextChoices):
@@ -225,9 +225,7 @@ class AccessGrant(models.Model):
     class Meta:
         db_table = "access_grants"
         indexes = [
-            models.Index(
-                fields=["grantee", "content_type", "object_id"], name="grant_lookup"
-            ),
+            models.Index(fields=["grantee", "content_type", "object_id"], name="grant_lookup"),
             models.Index(fields=["content_type", "object_id"], name="grant_target"),
         ]
 

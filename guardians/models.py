@@ -41,9 +41,7 @@ class FederationGuardian(models.Model):
     )
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
-    pubky_public_key = models.CharField(
-        max_length=52, blank=True, validators=[validate_public_key]
-    )
+    pubky_public_key = models.CharField(max_length=52, blank=True, validators=[validate_public_key])
     status = models.CharField(
         max_length=16, choices=GuardianStatus.choices, default=GuardianStatus.INVITED
     )

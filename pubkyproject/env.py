@@ -114,7 +114,7 @@ class DatabaseConfig:
 
 
 def parse_database_url(url: str, *, var: str = "DATABASE_URL") -> DatabaseConfig:
-    """Parse ``postgres://user:pass@host:port/name?sslmode=…`` with a one-line error when malformed."""
+    """Parse ``postgres://user:pass@host:port/name?opts``; a malformed URL is a one-line error."""
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -4,168 +4,457 @@ import django.contrib.auth.models
 import django.contrib.auth.validators
 import django.db.models.deletion
 import django.utils.timezone
-import families.models
-import families.validators
 from django.conf import settings
 from django.db import migrations, models
 
+import families.models
+import families.validators
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('contenttypes', '0002_remove_content_type_name'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('username', models.CharField(error_messages={'unique': 'A user with that username already exists.'}, help_text='Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.', max_length=150, unique=True, validators=[django.contrib.auth.validators.UnicodeUsernameValidator()], verbose_name='username')),
-                ('first_name', models.CharField(blank=True, max_length=150, verbose_name='first name')),
-                ('last_name', models.CharField(blank=True, max_length=150, verbose_name='last name')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email address')),
-                ('is_staff', models.BooleanField(default=False, help_text='Designates whether the user can log into this admin site.', verbose_name='staff status')),
-                ('is_active', models.BooleanField(default=True, help_text='Designates whether this user should be treated as active. Unselect this instead of deleting accounts.', verbose_name='active')),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date joined')),
-                ('pubky_url', models.CharField(blank=True, max_length=512, validators=[families.validators.validate_pubky_url])),
-                ('pubky_public_key', models.CharField(blank=True, max_length=52, null=True, unique=True, validators=[families.validators.validate_public_key])),
-                ('pubky_private_key_encrypted', models.BinaryField(blank=True, null=True)),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
+                ),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        error_messages={"unique": "A user with that username already exists."},
+                        help_text="Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
+                        max_length=150,
+                        unique=True,
+                        validators=[django.contrib.auth.validators.UnicodeUsernameValidator()],
+                        verbose_name="username",
+                    ),
+                ),
+                (
+                    "first_name",
+                    models.CharField(blank=True, max_length=150, verbose_name="first name"),
+                ),
+                (
+                    "last_name",
+                    models.CharField(blank=True, max_length=150, verbose_name="last name"),
+                ),
+                (
+                    "email",
+                    models.EmailField(blank=True, max_length=254, verbose_name="email address"),
+                ),
+                (
+                    "is_staff",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates whether the user can log into this admin site.",
+                        verbose_name="staff status",
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Designates whether this user should be treated as active. Unselect this instead of deleting accounts.",
+                        verbose_name="active",
+                    ),
+                ),
+                (
+                    "date_joined",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="date joined"
+                    ),
+                ),
+                (
+                    "pubky_url",
+                    models.CharField(
+                        blank=True,
+                        max_length=512,
+                        validators=[families.validators.validate_pubky_url],
+                    ),
+                ),
+                (
+                    "pubky_public_key",
+                    models.CharField(
+                        blank=True,
+                        max_length=52,
+                        null=True,
+                        unique=True,
+                        validators=[families.validators.validate_public_key],
+                    ),
+                ),
+                ("pubky_private_key_encrypted", models.BinaryField(blank=True, null=True)),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'users',
+                "db_table": "users",
             },
             bases=(families.models.SealedKeyMixin, models.Model),
             managers=[
-                ('objects', django.contrib.auth.models.UserManager()),
+                ("objects", django.contrib.auth.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name='Family',
+            name="Family",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('visibility', models.CharField(choices=[('private', 'Private'), ('public', 'Public')], default='private', max_length=16)),
-                ('pubky_url', models.CharField(blank=True, max_length=512, validators=[families.validators.validate_pubky_url])),
-                ('pubky_public_key', models.CharField(blank=True, max_length=52, null=True, unique=True, validators=[families.validators.validate_public_key])),
-                ('pubky_homeserver_url', models.URLField(blank=True, max_length=512)),
-                ('pubky_relay_url', models.URLField(blank=True, max_length=512)),
-                ('pubky_enabled', models.BooleanField(default=False)),
-                ('guardian_approval_required', models.BooleanField(default=False, help_text='Domain migrations need guardian approval before publishing.')),
-                ('guardian_threshold', models.PositiveSmallIntegerField(default=1, help_text='How many guardians (m of n) must approve a migration.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='owned_families', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "visibility",
+                    models.CharField(
+                        choices=[("private", "Private"), ("public", "Public")],
+                        default="private",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "pubky_url",
+                    models.CharField(
+                        blank=True,
+                        max_length=512,
+                        validators=[families.validators.validate_pubky_url],
+                    ),
+                ),
+                (
+                    "pubky_public_key",
+                    models.CharField(
+                        blank=True,
+                        max_length=52,
+                        null=True,
+                        unique=True,
+                        validators=[families.validators.validate_public_key],
+                    ),
+                ),
+                ("pubky_homeserver_url", models.URLField(blank=True, max_length=512)),
+                ("pubky_relay_url", models.URLField(blank=True, max_length=512)),
+                ("pubky_enabled", models.BooleanField(default=False)),
+                (
+                    "guardian_approval_required",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Domain migrations need guardian approval before publishing.",
+                    ),
+                ),
+                (
+                    "guardian_threshold",
+                    models.PositiveSmallIntegerField(
+                        default=1, help_text="How many guardians (m of n) must approve a migration."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="owned_families",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'families',
-                'db_table': 'families',
-                'ordering': ['name', 'id'],
+                "verbose_name_plural": "families",
+                "db_table": "families",
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='FamilyMembership',
+            name="FamilyMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('viewer', 'Viewer'), ('member', 'Member'), ('admin', 'Admin'), ('owner', 'Owner')], default='member', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('family', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='families.family')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='family_memberships', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("viewer", "Viewer"),
+                            ("member", "Member"),
+                            ("admin", "Admin"),
+                            ("owner", "Owner"),
+                        ],
+                        default="member",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "family",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="families.family",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="family_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'family_memberships',
+                "db_table": "family_memberships",
             },
         ),
         migrations.CreateModel(
-            name='PubkyKeypair',
+            name="PubkyKeypair",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label', models.CharField(blank=True, max_length=100)),
-                ('public_key', models.CharField(max_length=52, unique=True, validators=[families.validators.validate_public_key])),
-                ('private_key_encrypted', models.BinaryField(blank=True, null=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('family', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='keypairs', to='families.family')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("label", models.CharField(blank=True, max_length=100)),
+                (
+                    "public_key",
+                    models.CharField(
+                        max_length=52,
+                        unique=True,
+                        validators=[families.validators.validate_public_key],
+                    ),
+                ),
+                ("private_key_encrypted", models.BinaryField(blank=True, null=True)),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "family",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="keypairs",
+                        to="families.family",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'pubky_keypairs',
-                'ordering': ['-created_at', '-id'],
+                "db_table": "pubky_keypairs",
+                "ordering": ["-created_at", "-id"],
             },
             bases=(families.models.SealedKeyMixin, models.Model),
         ),
         migrations.CreateModel(
-            name='SecurityEvent',
+            name="SecurityEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('login_failed', 'Failed login'), ('token_invalid', 'Invalid or expired token'), ('access_denied', 'Access denied'), ('rate_limited', 'Rate limit hit'), ('private_key_used', 'Private key used'), ('key_rotated', 'Encryption key rotated'), ('relay_down', 'Relay went down'), ('relay_up', 'Relay came back'), ('guardian_action', 'Guardian action')], max_length=32)),
-                ('username', models.CharField(blank=True, help_text='As given, for failures.', max_length=150)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('target', models.CharField(blank=True, max_length=255)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='security_events', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("login_failed", "Failed login"),
+                            ("token_invalid", "Invalid or expired token"),
+                            ("access_denied", "Access denied"),
+                            ("rate_limited", "Rate limit hit"),
+                            ("private_key_used", "Private key used"),
+                            ("key_rotated", "Encryption key rotated"),
+                            ("relay_down", "Relay went down"),
+                            ("relay_up", "Relay came back"),
+                            ("guardian_action", "Guardian action"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        blank=True, help_text="As given, for failures.", max_length=150
+                    ),
+                ),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("target", models.CharField(blank=True, max_length=255)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="security_events",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'security_audit_events',
-                'ordering': ['-created_at', '-id'],
+                "db_table": "security_audit_events",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='AccessGrant',
+            name="AccessGrant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('object_id', models.PositiveBigIntegerField()),
-                ('permission', models.CharField(choices=[('read', 'Read'), ('write', 'Read and write')], default='read', max_length=8)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('content_type', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='contenttypes.contenttype')),
-                ('granted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='grants_given', to=settings.AUTH_USER_MODEL)),
-                ('grantee', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='access_grants', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("object_id", models.PositiveBigIntegerField()),
+                (
+                    "permission",
+                    models.CharField(
+                        choices=[("read", "Read"), ("write", "Read and write")],
+                        default="read",
+                        max_length=8,
+                    ),
+                ),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "content_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="contenttypes.contenttype"
+                    ),
+                ),
+                (
+                    "granted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="grants_given",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "grantee",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="access_grants",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'access_grants',
-                'indexes': [models.Index(fields=['grantee', 'content_type', 'object_id'], name='grant_lookup'), models.Index(fields=['content_type', 'object_id'], name='grant_target')],
+                "db_table": "access_grants",
+                "indexes": [
+                    models.Index(
+                        fields=["grantee", "content_type", "object_id"], name="grant_lookup"
+                    ),
+                    models.Index(fields=["content_type", "object_id"], name="grant_target"),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='family',
-            constraint=models.CheckConstraint(condition=models.Q(('guardian_threshold__gte', 1)), name='family_guardian_threshold_positive'),
+            model_name="family",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("guardian_threshold__gte", 1)),
+                name="family_guardian_threshold_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='family',
-            constraint=models.CheckConstraint(condition=models.Q(('pubky_enabled', False), models.Q(('pubky_public_key', None), _negated=True), _connector='OR'), name='family_pubky_enabled_needs_key'),
+            model_name="family",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("pubky_enabled", False),
+                    models.Q(("pubky_public_key", None), _negated=True),
+                    _connector="OR",
+                ),
+                name="family_pubky_enabled_needs_key",
+            ),
         ),
         migrations.AddIndex(
-            model_name='familymembership',
-            index=models.Index(fields=['user', 'family'], name='membership_user_family'),
+            model_name="familymembership",
+            index=models.Index(fields=["user", "family"], name="membership_user_family"),
         ),
         migrations.AddConstraint(
-            model_name='familymembership',
-            constraint=models.UniqueConstraint(fields=('family', 'user'), name='unique_family_member'),
+            model_name="familymembership",
+            constraint=models.UniqueConstraint(
+                fields=("family", "user"), name="unique_family_member"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pubkykeypair',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('family',), name='one_active_keypair_per_family'),
+            model_name="pubkykeypair",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_active", True)),
+                fields=("family",),
+                name="one_active_keypair_per_family",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pubkykeypair',
-            constraint=models.CheckConstraint(condition=models.Q(('is_active', False), ('revoked_at', None), _connector='OR'), name='active_keypair_not_revoked'),
+            model_name="pubkykeypair",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("is_active", False), ("revoked_at", None), _connector="OR"),
+                name="active_keypair_not_revoked",
+            ),
         ),
         migrations.AddIndex(
-            model_name='securityevent',
-            index=models.Index(fields=['kind', '-created_at'], name='security_kind_time'),
+            model_name="securityevent",
+            index=models.Index(fields=["kind", "-created_at"], name="security_kind_time"),
         ),
     ]

@@ -140,11 +140,12 @@ _secret = env_optional("SECRET_KEY")
 SECRET_KEY: str = _secret or ""
 _enc = env_optional("PUBKY_KEY_ENCRYPTION_KEY")
 PUBKY_KEY_ENCRYPTION_KEY: bytes | None = parse_encryption_key(_enc) if _enc else None
-_enc_prev = env_optional("PUBKY_KEY_ENCRYPTION_KEY_PREVIOUS")
-# Accepted for decryption only, so a rotation can be rolled out before every process restarts.
-PUBKY_KEY_ENCRYPTION_KEY_PREVIOUS: bytes | None = (
-    parse_encryption_key(_enc_prev, var="PUBKY_KEY_ENCRYPTION_KEY_PREVIOUS") if _enc_prev else None
-)
+# Extra keys accepted for decryption only, so a key rotation rolls out without downtime:
+# give every process the new key here, rotate, then swap it into PUBKY_KEY_ENCRYPTION_KEY.
+PUBKY_KEY_DECRYPTION_KEYS: list[bytes] = [
+    parse_encryption_key(value, var="PUBKY_KEY_DECRYPTION_KEYS")
+    for value in env_list("PUBKY_KEY_DECRYPTION_KEYS")
+]
 
 # --- Pubky -------------------------------------------------------------------------------------
 

@@ -22,10 +22,13 @@ if not ALLOWED_HOSTS:
 # Connection pooling (psycopg 3 pool, Django 5.1+): web processes reuse connections instead of
 # opening one per request or per consumer call.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
-DATABASES["default"]["OPTIONS"]["pool"] = {
-    "min_size": env_int("DATABASE_POOL_MIN", 2, minimum=0),
-    "max_size": env_int("DATABASE_POOL_MAX", 20, minimum=1),
-    "timeout": 10,
+DATABASES["default"]["OPTIONS"] = {
+    **DATABASES["default"]["OPTIONS"],  # type: ignore[dict-item]
+    "pool": {
+        "min_size": env_int("DATABASE_POOL_MIN", 2, minimum=0),
+        "max_size": env_int("DATABASE_POOL_MAX", 20, minimum=1),
+        "timeout": 10,
+    },
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

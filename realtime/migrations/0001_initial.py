@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,48 +15,89 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='HomeserverCursor',
+            name="HomeserverCursor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('homeserver', models.CharField(max_length=512, unique=True)),
-                ('cursor', models.CharField(default='0', max_length=64)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("homeserver", models.CharField(max_length=512, unique=True)),
+                ("cursor", models.CharField(default="0", max_length=64)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'db_table': 'homeserver_cursors',
+                "db_table": "homeserver_cursors",
             },
         ),
         migrations.CreateModel(
-            name='OutboxEvent',
+            name="OutboxEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('topic', models.CharField(max_length=255)),
-                ('type', models.CharField(max_length=64)),
-                ('payload', models.JSONField(default=dict)),
-                ('source', models.CharField(choices=[('orm', 'Django ORM'), ('notify', 'PostgreSQL NOTIFY bridge'), ('watcher', 'Homeserver watcher'), ('service', 'Service')], default='orm', max_length=16)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("topic", models.CharField(max_length=255)),
+                ("type", models.CharField(max_length=64)),
+                ("payload", models.JSONField(default=dict)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("orm", "Django ORM"),
+                            ("notify", "PostgreSQL NOTIFY bridge"),
+                            ("watcher", "Homeserver watcher"),
+                            ("service", "Service"),
+                        ],
+                        default="orm",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
             ],
             options={
-                'db_table': 'realtime_outbox',
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['topic', 'id'], name='outbox_topic_id')],
+                "db_table": "realtime_outbox",
+                "ordering": ["id"],
+                "indexes": [models.Index(fields=["topic", "id"], name="outbox_topic_id")],
             },
         ),
         migrations.CreateModel(
-            name='PubkySubscription',
+            name="PubkySubscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.CharField(max_length=1024)),
-                ('channel_name', models.CharField(max_length=255)),
-                ('server_id', models.CharField(blank=True, max_length=128)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pubky_subscriptions', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("url", models.CharField(max_length=1024)),
+                ("channel_name", models.CharField(max_length=255)),
+                ("server_id", models.CharField(blank=True, max_length=128)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pubky_subscriptions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'pubky_subscriptions',
-                'indexes': [models.Index(fields=['url'], name='subscription_url')],
-                'constraints': [models.UniqueConstraint(fields=('channel_name', 'url'), name='unique_subscription_per_socket')],
+                "db_table": "pubky_subscriptions",
+                "indexes": [models.Index(fields=["url"], name="subscription_url")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("channel_name", "url"), name="unique_subscription_per_socket"
+                    )
+                ],
             },
         ),
     ]

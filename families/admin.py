@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from families.models import (
+    AccessGrant,
+    Family,
+    FamilyMembership,
+    PubkyKeypair,
+    SecurityEvent,
+    User,
+)
+from guardians.models import FederationGuardian
+from pubkyproject.admin_mixins import ReadOnlyAdminMixin
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,  # type: ignore[misc]
+        ("Pubky", {"fields": ("pubky_public_key", "pubky_url", "has_private_key")}),
+    )
+    readonly_fields = ("has_private_key",)
+    list_display = ("username", "email", "pubky_public_key", "is_staff", "is_active")
+
+    @admin.display(boolean=True, description="Private key stored (encrypted)")
+    def has_private_key(self, obj: User) -> bool:
+        return obj.has_private_key
+
+
+class FamilyMembershipInline(admin.TabularInline):
+    model = FamilyMembership
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+class PubkyKeypairInline(admin.TabularInline):
+    """Public parts only: keypairs are created and rotated by services, never typed in."""
+
+    model = PubkyKeypair
+    extra = 0
+    can_delete = False
+    fields = ("public_key", "label", "is_active", "created_at", "revoked_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class GuardianInline(admin.TabularInline):
+    model = FederationGuardian
+    extra = 0
+    fields = ("name", "user", "status", "pubky_backup_status", "pubky_backup_last_updated")
+    readonly_fields = ("pubky_backup_last_updated",)
+    autocomplete_fields = ("user",)
+    show_change_link = True
+
+
+@admin.register(Family)
+class FamilyAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "owner", "visibility", "pubky_enabled", "member_count")
+    list_filter = ("pubky_enabled", "visibility", "guardian_approval_required")
+    search_fields = ("name", "slug", "owner__username", "pubky_public_key")
+    prepopulated_fields = {"slug": ("name",)}
+    autocomplete_fields = ("owner",)
+    readonly_fields = ("pubky_public_key", "created_at", "updated_at")
+    inlines = (FamilyMembershipInline, PubkyKeypairInline, GuardianInline)
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "description", "owner", "visibility")}),
+        (
+            "Pubky",
+            {
+                "fields": (
+                    "pubky_enabled",
+                    "pubky_public_key",
+                    "pubky_url",
+                    "pubky_homeserver_url",
+                    "pubky_relay_url",
+                )
+            },
+        ),
+        ("Guardians", {"fields": ("guardian_approval_required", "guardian_threshold")}),
+        ("History", {"fields": ("created_at", "updated_at")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Family]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("owner")
+            .annotate(_member_count=Count("memberships", distinct=True))
+        )
+
+    @admin.display(description="Members", ordering="_member_count")
+    def member_count(self, obj: Family) -> int:
+        return getattr(obj, "_member_count", 0)
+
+
+@admin.register(PubkyKeypair)
+class PubkyKeypairAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("public_key", "family", "label", "is_active", "created_at", "revoked_at")
+    list_filter = ("is_active",)
+    search_fields = ("public_key", "family__name")
+    list_select_related = ("family",)
+    fields = (
+        "family",
+        "public_key",
+        "label",
+        "is_active",
+        "created_by",
+        "created_at",
+        "revoked_at",
+    )
+
+
+@admin.register(AccessGrant)
+class AccessGrantAdmin(admin.ModelAdmin):
+    list_display = (
+        "grantee",
+        "content_type",
+        "object_id",
+        "permission",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = ("permission", "content_type")
+    search_fields = ("grantee__username",)
+    autocomplete_fields = ("grantee", "granted_by")
+    list_select_related = ("grantee", "content_type")
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "kind", "user", "username", "ip_address", "target")
+    list_filter = ("kind", "created_at")
+    search_fields = ("username", "user__username", "target", "ip_address")
+    date_hierarchy = "created_at"
+    list_select_related = ("user",)

@@ -1,0 +1,1 @@
+"""Write operations on users and families. Every write goes through one of these functions."""
