@@ -227,17 +227,21 @@ class Record:
         return cls(name, "TXT", _quote_txt(text), ttl)
 
     @classmethod
-    def _trusted(cls, name: str, rtype: str, value: str, ttl: int) -> Record:
-        """Build without re-validating (values that came out of a parsed packet)."""
+    def _trusted(cls, name: str, ttl: int, rdata: dns.rdata.Rdata) -> Record:
+        """Build from parsed wire data without re-validating; keeps the rdata object."""
         record = object.__new__(cls)
         object.__setattr__(record, "name", name)
-        object.__setattr__(record, "rtype", rtype)
-        object.__setattr__(record, "value", value)
+        object.__setattr__(record, "rtype", dns.rdatatype.to_text(rdata.rdtype))
+        object.__setattr__(record, "value", _rdata_to_value(rdata))
         object.__setattr__(record, "ttl", ttl)
+        object.__setattr__(record, "_rdata", rdata)
         return record
 
     def rdata(self) -> dns.rdata.Rdata:
-        """The dnspython rdata object for this record (class IN)."""
+        """The dnspython rdata object for this record (class IN unless parsed otherwise)."""
+        parsed: dns.rdata.Rdata | None = self.__dict__.get("_rdata")
+        if parsed is not None:
+            return parsed
         return _rdata_from_text(_parse_rtype(self.rtype), self.value)
 
     def text(self) -> str:
@@ -521,12 +525,7 @@ class SignedPacket:
 
     @staticmethod
     def _to_record(answer: _Answer, origin: bytes) -> Record:
-        return Record._trusted(
-            _relative_text(answer.name, origin),
-            dns.rdatatype.to_text(answer.rdata.rdtype),
-            _rdata_to_value(answer.rdata),
-            answer.ttl,
-        )
+        return Record._trusted(_relative_text(answer.name, origin), answer.ttl, answer.rdata)
 
     def ttl(self, min_ttl: int = MIN_TTL, max_ttl: int = MAX_TTL) -> int:
         """Smallest record TTL clamped to ``[min_ttl, max_ttl]``; ``min_ttl`` when empty."""
