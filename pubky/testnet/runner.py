@@ -413,11 +413,13 @@ def serve_forever(
             previous[sig] = signal.signal(sig, handle)
     try:
         testnet.start()
-        print("Pubky testnet running", file=stream)
-        print(testnet.describe(), file=stream, flush=True)
+        # write() with explicit newlines: Django's OutputWrapper adds one to bare lines.
+        stream.write("Pubky testnet running\n" + testnet.describe() + "\n")
+        stream.flush()
         while not event.wait(0.5):
             pass
-        print("stopping…", file=stream, flush=True)
+        stream.write("stopping\n")
+        stream.flush()
     finally:
         testnet.stop()
         for sig, handler in previous.items():
