@@ -12,9 +12,11 @@
 // Network ops (loopback testnet; `relays` are PKARR relay base URLs):
 //   user_flow   {relays, homeserver, signup_token, secret, second_secret}
 //               -> {user, steps: {name: {ok, value | error}}}   (see userFlow below)
-//   auth_flow   {relays, http_relay, capabilities, secret, approve: "token"|"session",
+//   auth_flow   {relays, http_relay, capabilities, await: "token"|"session",
+//                approver: "wasm" (needs secret) | "external" (needs url_file),
 //                write_inside?, write_outside?}
-//               -> {authorization_url, token?, session?}
+//               -> {authorization_url, token? | session? + writes}
+//   approve_auth_url {relays, secret, url}       -> {}   (signer.approveAuthRequest)
 //   get_homeserver_of {relays, user}             -> {homeserver | null}
 //   public_get_text {relays, address}            -> {text}
 //   public_list {relays, address}                -> {entries}
@@ -31,6 +33,7 @@ import {
   PublicKey,
   validateCapabilities
 } from '@synonymdev/pubky'
+import { writeFile } from 'node:fs/promises'
 import { describeError, hex, runOps, unhex } from './lib.mjs'
 
 function pubkyFor (relays) {
@@ -157,27 +160,36 @@ async function userFlow ({ relays, homeserver, signup_token: signupToken, secret
 }
 
 /**
- * pubkyauth: the app starts a flow on the HTTP relay, the signer approves the
- * deep link, the app receives the token (auth-only) or a homeserver session.
+ * pubkyauth: the app starts a flow on the HTTP relay and receives either the AuthToken
+ * (`await: "token"`, auth-only) or a homeserver session (`await: "session"`).
+ * `approver: "wasm"` — the WASM signer (key `secret`) approves the deep link itself;
+ * `approver: "external"` — the deep link is written to `url_file` for someone else (Python)
+ * to approve, and the app just waits.
  */
-async function authFlow ({ relays, http_relay: httpRelay, capabilities, secret, approve, write_inside: writeInside, write_outside: writeOutside }) {
+async function authFlow (args) {
+  const { relays, http_relay: httpRelay, capabilities, secret, approver = 'wasm' } = args
+  const awaited = args.await || 'token'
   const pubky = pubkyFor(relays)
-  const signer = pubky.signer(Keypair.fromSecret(unhex(secret)))
   const flow = pubky.startAuthFlow(capabilities, AuthFlowKind.signin(), httpRelay)
   const authorizationUrl = flow.authorizationUrl
-  // The relay is a rendezvous: approve (producer) and await (consumer) must overlap.
-  const approval = signer.approveAuthRequest(authorizationUrl)
-  if (approve === 'token') {
+  let approval = Promise.resolve()
+  if (approver === 'wasm') {
+    // The relay is a rendezvous: approve (producer) and await (consumer) must overlap.
+    approval = pubky.signer(Keypair.fromSecret(unhex(secret))).approveAuthRequest(authorizationUrl)
+  } else {
+    await writeFile(args.url_file, authorizationUrl)
+  }
+  if (awaited === 'token') {
     const [token] = await Promise.all([flow.awaitToken(), approval])
     return { authorization_url: authorizationUrl, token: describeToken(token) }
   }
   const [session] = await Promise.all([flow.awaitApproval(), approval])
   const result = { authorization_url: authorizationUrl, session: describeSession(session), writes: {} }
-  if (writeInside) {
-    await step(result.writes, 'inside', () => session.storage.putText(writeInside, 'inside scope'))
+  if (args.write_inside) {
+    await step(result.writes, 'inside', () => session.storage.putText(args.write_inside, 'inside scope'))
   }
-  if (writeOutside) {
-    await step(result.writes, 'outside', () => session.storage.putText(writeOutside, 'outside scope'))
+  if (args.write_outside) {
+    await step(result.writes, 'outside', () => session.storage.putText(args.write_outside, 'outside scope'))
   }
   return result
 }
@@ -237,6 +249,11 @@ await runOps({
   user_flow: userFlow,
 
   auth_flow: authFlow,
+
+  async approve_auth_url ({ relays, secret, url }) {
+    await pubkyFor(relays).signer(Keypair.fromSecret(unhex(secret))).approveAuthRequest(url)
+    return {}
+  },
 
   async get_homeserver_of ({ relays, user }) {
     const homeserver = await pubkyFor(relays).getHomeserverOf(PublicKey.from(user))
