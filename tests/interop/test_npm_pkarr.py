@@ -11,6 +11,7 @@ Directions covered:
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -20,6 +21,9 @@ from pubky.keys import Keypair, PublicKey
 from pubky.packet import Record, SignedPacket, now_us
 from pubky.relay_client import RelayClient
 from tests.interop.oracles import NpmPkarrRelay, pkarr
+
+if TYPE_CHECKING:
+    from pubky.testnet import Testnet
 
 pytestmark = pytest.mark.interop
 
@@ -313,3 +317,102 @@ def test_relay_client_resolves_a_packet_npm_pkarr_published_to_the_npm_relay(
     assert resolved is not None
     assert resolved.to_relay_payload().hex() == put["payload"]
     assert [r.value for r in resolved.resource_records("_pubky")] == [f"0 {ZERO_SEED_KEY}."]
+
+
+# --- npm pkarr client -> our testnet relay -----------------------------------------------------
+
+
+def test_npm_pkarr_client_publishes_to_and_resolves_from_our_relay(
+    interop_testnet: Testnet,
+) -> None:
+    relay = interop_testnet.relay_url
+    seed = _seed()
+    key = Keypair.from_secret(seed).public_key
+    answers = [
+        {"name": "@", "type": "A", "ttl": 300, "data": "127.0.0.1"},
+        {"name": "_pubky", "type": "UNKNOWN_65", "ttl": 3600, "data": {"hex": PUBKY_HTTPS_RDATA}},
+    ]
+    run = pkarr(
+        {"op": "relay_get", "relay": relay, "public_key": key.z32()},
+        {"op": "relay_put", "relay": relay, "seed": seed.hex(), "answers": answers},
+        {"op": "relay_get", "relay": relay, "public_key": key.z32()},
+    )
+    assert run.value(0)["status"] == 404
+    put = run.value(1)
+    assert put["status"] == 204, run.describe(1)  # pkarr-3.x semantics; npm accepts any 2xx
+    got = run.value(2)
+    assert got["payload"] == put["payload"], run.describe(2)
+
+    resolved = interop_testnet.relay_client().resolve(key)
+    assert resolved is not None
+    assert resolved.to_relay_payload().hex() == put["payload"]
+    assert [r.value for r in resolved.resource_records("_pubky")] == [f"0 {ZERO_SEED_KEY}."]
+
+
+def test_npm_pkarr_client_resolves_python_published_packets_from_our_relay(
+    interop_testnet: Testnet,
+) -> None:
+    keypair = Keypair.from_secret(_seed())
+    packet = _fresh_packet(keypair, "from python")
+    assert interop_testnet.relay_client().publish(packet).ok
+    got = pkarr(
+        {
+            "op": "relay_get",
+            "relay": interop_testnet.relay_url,
+            "public_key": keypair.public_key.z32(),
+        }
+    ).value()
+    assert got["status"] == 200
+    assert got["payload"] == packet.to_relay_payload().hex()
+    names = [(a["name"], a["type"]) for a in got["answers"]]
+    origin = keypair.public_key.z32()
+    assert names == [
+        (origin, "A"),
+        (f"_interop.{origin}", "TXT"),
+        (f"_pubky.{origin}", "UNKNOWN_65"),
+    ]
+
+
+def test_our_relay_answers_npm_pkarr_requests_with_pkarr3_statuses(
+    interop_testnet: Testnet,
+) -> None:
+    relay = interop_testnet.relay_url
+    seed = _seed()
+    key = Keypair.from_secret(seed).public_key.z32()
+    now = now_us()
+    answers = [{"name": "@", "type": "TXT", "ttl": 60, "data": "x"}]
+    newer = pkarr(
+        {
+            "op": "relay_put",
+            "relay": relay,
+            "seed": seed.hex(),
+            "answers": answers,
+            "timestamp": now,
+        }
+    ).value()
+    assert newer["status"] == 204
+    payload = bytes.fromhex(newer["payload"])
+    bad_signature = bytes([payload[0] ^ 1]) + payload[1:]
+    run = pkarr(
+        {
+            "op": "relay_put",
+            "relay": relay,
+            "seed": seed.hex(),
+            "answers": answers,
+            "timestamp": now - 1_000_000,
+        },
+        {"op": "relay_put_raw", "relay": relay, "public_key": key, "payload": bad_signature.hex()},
+        {"op": "relay_put_raw", "relay": relay, "public_key": key, "payload": "00" * 1105},
+        {
+            "op": "relay_put_raw",
+            "relay": relay,
+            "public_key": "not-a-key",
+            "payload": payload.hex(),
+        },
+        {"op": "relay_get", "relay": relay, "public_key": key},
+    )
+    assert run.value(0)["status"] == 409, run.describe(0)  # older than what the relay holds
+    assert run.value(1)["status"] == 400, run.describe(1)
+    assert run.value(2)["status"] == 413, run.describe(2)
+    assert run.value(3)["status"] == 400, run.describe(3)
+    assert run.value(4)["payload"] == newer["payload"]
