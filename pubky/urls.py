@@ -74,7 +74,7 @@ class PubkyUrl:
         ``https://_pubky.<z32>/…``. Raises :class:`InvalidPublicKey` (a ``PubkyError``)."""
         if not isinstance(text, str):
             raise InvalidPublicKey("a Pubky URL must be a string")
-        value = text.strip()
+        value = text.strip().split("#", 1)[0].split("?", 1)[0]  # a resource has no query
         if value.startswith(_SCHEME):
             rest = value[len(_SCHEME) :]
             authority, _, path = rest.partition("/")
@@ -287,7 +287,8 @@ def resolve_url(
     if isinstance(url, PubkyUrl):
         text = url.transport_url
     elif url.startswith((_SCHEME, _PUBKY_PREFIX)):
-        text = PubkyUrl.parse(url).transport_url
+        query = url.partition("?")[2].partition("#")[0]
+        text = PubkyUrl.parse(url).transport_url + (f"?{query}" if query else "")
     else:
         text = url
     parts = urlsplit(text)
