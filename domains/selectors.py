@@ -1,0 +1,101 @@
+"""Reads for the domains app."""
+
+from __future__ import annotations
+
+from django.db.models import (
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from domains.models import (
+    SCORE_COMPONENTS,
+    DnsRecord,
+    DomainMigration,
+    DomainRecord,
+    MigrationDirection,
+    MigrationState,
+    PkarrPublishStatus,
+    PkarrRecord,
+    PubkyDomainStatus,
+    SovereigntyScore,
+)
+from domains.scoring import DomainFacts
+from families.models import Visibility
+
+
+class SubqueryCount(Subquery):
+    """``(SELECT count(*) FROM (<subquery>))``: a correlated count without join fan-out."""
+
+    template = "(SELECT count(*) FROM (%(subquery)s) _count)"
+    output_field = IntegerField()
+
+
+def _count(queryset: QuerySet) -> SubqueryCount:
+    return SubqueryCount(queryset.order_by().values("pk"))
+
+
+def domains_with_score_facts(queryset: QuerySet[DomainRecord]) -> QuerySet[DomainRecord]:
+    """Annotate every fact the rubric needs, in one query however many domains."""
+    from guardians.models import BackupStatus, FederationGuardian, GuardianStatus
+
+    now = timezone.now()
+    published = PkarrRecord.objects.filter(
+        pubky_domain__domain_id=OuterRef("pk"), status=PkarrPublishStatus.PUBLISHED
+    ).filter(Q(expires_at=None) | Q(expires_at__gt=now))
+    return queryset.annotate(
+        f_pubky_status=Coalesce("pubky_domain__status", Value("")),
+        f_key_custody=Coalesce("pubky_domain__key_custody", Value("")),
+        f_relays=_count(published),
+        f_dns=_count(DnsRecord.objects.filter(domain_id=OuterRef("pk"))),
+        f_backup=Exists(
+            FederationGuardian.objects.filter(
+                family_id=OuterRef("family_id"),
+                status=GuardianStatus.ACTIVE,
+                pubky_backup_status=BackupStatus.CURRENT,
+            )
+        ),
+        f_migrated=Exists(
+            DomainMigration.objects.filter(
+                domain_id=OuterRef("pk"),
+                direction=MigrationDirection.DNS_TO_PUBKY,
+                state=MigrationState.COMPLETED,
+            )
+        ),
+    )
+
+
+def facts_of(domain: DomainRecord) -> DomainFacts:
+    """Facts of an annotated domain (see :func:`domains_with_score_facts`)."""
+    return DomainFacts(
+        pubky_active=domain.f_pubky_status == PubkyDomainStatus.ACTIVE,  # type: ignore[attr-defined]
+        key_custody=domain.f_key_custody or None,  # type: ignore[attr-defined]
+        relays_published=domain.f_relays,  # type: ignore[attr-defined]
+        self_hosted_homeserver=domain.self_hosted_homeserver,
+        private=domain.visibility == Visibility.PRIVATE,
+        has_registrar=bool(domain.registrar),
+        migrated_to_pubky=domain.f_migrated,  # type: ignore[attr-defined]
+        guardian_backup_current=domain.f_backup,  # type: ignore[attr-defined]
+        dns_record_count=domain.f_dns,  # type: ignore[attr-defined]
+    )
+
+
+def latest_scores(domain_ids: list[int]) -> dict[int, tuple[int, ...]]:
+    """The components of each domain's latest stored score (one query)."""
+    rows = (
+        SovereigntyScore.objects.filter(domain_id__in=domain_ids)
+        .order_by("domain_id", "-calculated_at", "-id")
+        .distinct("domain_id")
+        .values_list("domain_id", *SCORE_COMPONENTS)
+    )
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def score_history(domain: DomainRecord, *, limit: int = 100) -> QuerySet[SovereigntyScore]:
+    return domain.sovereignty_scores.order_by("-calculated_at", "-id")[:limit]

@@ -1,0 +1,1 @@
+"""Write operations on domains: registration, PKARR publishing, migration, scoring."""

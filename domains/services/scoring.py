@@ -1,0 +1,165 @@
+"""Calculate and store sovereignty scores (rubric in ``domains.scoring``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from domains.models import SCORE_COMPONENTS, DomainRecord, SovereigntyScore
+from domains.scoring import RUBRIC_VERSION, ScoreResult, score
+from domains.selectors import domains_with_score_facts, facts_of, latest_scores
+
+DEFAULT_BATCH_SIZE = 5000
+
+
+def _new_row(domain_id: int, result: ScoreResult, reason: str) -> SovereigntyScore:
+    return SovereigntyScore(
+        domain_id=domain_id,
+        total=result.total,
+        breakdown=result.breakdown,
+        rubric_version=RUBRIC_VERSION,
+        reason=reason[:100],
+        **result.components,
+    )
+
+
+@transaction.atomic
+def sovereignty_score_calculate(
+    *, domain: DomainRecord, reason: str = "", force: bool = False
+) -> SovereigntyScore:
+    """Score one domain from its stored facts; store a history row when the result changed.
+
+    Services call this after they change a fact (publishing, key custody, a migration, a
+    guardian backup), so the score always reflects the data.
+    """
+    annotated = domains_with_score_facts(DomainRecord.objects.filter(pk=domain.pk)).get()
+    result = score(facts_of(annotated))
+    previous = domain.sovereignty_scores.order_by("-calculated_at", "-id").first()
+    unchanged = previous is not None and previous.components == result.components
+    if unchanged and not force:
+        assert previous is not None
+        return previous
+    row = _new_row(domain.pk, result, reason)
+    row.save()
+    if domain.sovereignty_score != result.total:
+        domain.sovereignty_score = result.total
+        domain.save(update_fields=["sovereignty_score", "updated_at"])
+    return row
+
+
+@dataclass
+class RecalculationReport:
+    domains: int = 0
+    changed: int = 0
+    batches: int = 0
+    statements: int = 0  # SQL statements sent, COPY included
+
+
+_COPY_COLUMNS = (
+    "domain_id",
+    "total",
+    *SCORE_COMPONENTS,
+    "breakdown",
+    "rubric_version",
+    "reason",
+    "calculated_at",
+)
+
+
+def _copy_scores(rows: list[tuple[int, ScoreResult]], reason: str) -> None:
+    """Insert many score rows with one ``COPY``: an order of magnitude faster than INSERT."""
+    if not rows:
+        return
+    now = timezone.now()
+    serialized: dict[int, str] = {}
+    with connection.cursor() as cursor:
+        copy_sql = f"COPY sovereignty_scores ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
+        with cursor.cursor.copy(copy_sql) as copy:
+            for domain_id, result in rows:
+                # Results are shared between domains with the same facts: serialise once.
+                key = id(result)
+                if key not in serialized:
+                    serialized[key] = json.dumps(result.breakdown, separators=(",", ":"))
+                copy.write_row(
+                    (
+                        domain_id,
+                        result.total,
+                        *(result.components[name] for name in SCORE_COMPONENTS),
+                        serialized[key],
+                        RUBRIC_VERSION,
+                        reason[:100],
+                        now,
+                    )
+                )
+
+
+def _update_totals(totals: dict[int, int]) -> None:
+    """Set ``sovereignty_score`` for many domains in one statement."""
+    if not totals:
+        return
+    ids, values = zip(*totals.items(), strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE domain_records AS d
+               SET sovereignty_score = v.score, updated_at = now()
+              FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::smallint[]) AS score) AS v
+             WHERE d.id = v.id AND d.sovereignty_score IS DISTINCT FROM v.score
+            """,
+            [list(ids), list(values)],
+        )
+
+
+def sovereignty_scores_recalculate(
+    *,
+    domain_ids: Sequence[int] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    force: bool = False,
+    reason: str = "recalculate",
+    progress: Callable[[RecalculationReport], None] | None = None,
+) -> RecalculationReport:
+    """Recalculate many domains in batches of ``batch_size``, each batch in its own transaction.
+
+    Each batch costs four statements whatever its size: facts (one annotated select), the latest
+    stored scores, one ``COPY`` of the changed scores and one ``UPDATE … FROM unnest`` of the
+    domains' totals. Bulk writes bypass ``post_save``. Batches walk the primary key, so the
+    run needs no offset scans.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    report = RecalculationReport()
+    base = DomainRecord.objects.order_by("pk")
+    if domain_ids is not None:
+        base = base.filter(pk__in=list(domain_ids))
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                domains_with_score_facts(base.filter(pk__gt=last_pk)).only(
+                    "pk", "family_id", "self_hosted_homeserver", "visibility", "registrar"
+                )[:batch_size]
+            )
+            if not batch:
+                report.statements += 1
+                break
+            last_pk = batch[-1].pk
+            previous = latest_scores([d.pk for d in batch])
+            rows: list[tuple[int, ScoreResult]] = []
+            for domain in batch:
+                result = score(facts_of(domain))
+                components = tuple(result.components[name] for name in SCORE_COMPONENTS)
+                if force or previous.get(domain.pk) != components:
+                    rows.append((domain.pk, result))
+            _copy_scores(rows, reason)
+            _update_totals({domain_id: result.total for domain_id, result in rows})
+        report.statements += 4 if rows else 2
+        report.domains += len(batch)
+        report.changed += len(rows)
+        report.batches += 1
+        if progress is not None:
+            progress(report)
+    return report
