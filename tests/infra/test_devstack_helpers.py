@@ -1,0 +1,168 @@
+"""The idempotence helpers of scripts/devstack.py: secrets, stamps, locks, leftovers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.infra._devstack import devstack
+
+
+def test_env_file_parsing_accepts_export_comments_and_quotes(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text("# comment\n\nexport A=1\nB = 'two words'\nC=\"x=y\"\nD=\n")
+
+    assert devstack.parse_env_file(path) == {"A": "1", "B": "two words", "C": "x=y", "D": ""}
+    assert devstack.parse_env_file(tmp_path / "missing.env") == {}
+
+
+def test_env_file_parsing_names_the_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text("A=1\nnot an assignment\n")
+
+    with pytest.raises(devstack.ConfigError, match=r"line 2: expected KEY=value"):
+        devstack.parse_env_file(path)
+
+
+def test_local_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "local.env"
+
+    first = devstack.ensure_local_secrets(path)
+    second = devstack.ensure_local_secrets(path)
+
+    assert first == second
+    assert len(first["SECRET_KEY"]) >= 50
+    assert len(bytes.fromhex(first["PUBKY_KEY_ENCRYPTION_KEY"])) == 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_local_secrets_keep_values_already_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "local.env"
+    path.write_text("SECRET_KEY=mine\n")
+
+    values = devstack.ensure_local_secrets(path)
+
+    assert values["SECRET_KEY"] == "mine"
+    assert "PUBKY_KEY_ENCRYPTION_KEY" in devstack.parse_env_file(path)
+
+
+def test_requirements_hash_follows_included_files(tmp_path: Path) -> None:
+    base = tmp_path / "requirements.txt"
+    dev = tmp_path / "requirements-dev.txt"
+    base.write_text("Django==5.2.19\n")
+    dev.write_text("-r requirements.txt\npytest==9.2.0\n")
+
+    before = devstack.requirements_hash(dev)
+    base.write_text("Django==5.2.20\n")
+
+    assert devstack.requirements_closure(dev) == [dev.resolve(), base.resolve()]
+    assert devstack.requirements_hash(dev) != before
+
+
+def test_a_missing_included_requirements_file_is_a_config_error(tmp_path: Path) -> None:
+    dev = tmp_path / "requirements-dev.txt"
+    dev.write_text("--requirement nope.txt\n")
+
+    with pytest.raises(devstack.ConfigError, match=r"nope\.txt"):
+        devstack.requirements_closure(dev)
+
+
+def test_port_is_free_sees_a_listener() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert not devstack.port_is_free(port)
+    assert devstack.port_is_free(port)
+
+
+def test_a_crashed_runs_children_are_stopped_by_the_next_run(tmp_path: Path) -> None:
+    crashed = devstack.Stack(tmp_path)
+    child = crashed.spawn(
+        "sleeper",
+        [sys.executable, "-c", "import time; time.sleep(120)"],
+        env=os.environ,
+        tier=2,
+        log=tmp_path / "sleeper.log",
+    )
+    pid = child.popen.pid
+    assert (tmp_path / "pids.json").exists()
+    # The runner "crashes": nothing stops the child; the next run finds it in the registry.
+
+    stopped = devstack.Stack(tmp_path).reap_leftovers()
+    child.popen.wait(10)  # reap the zombie (it is our child in this test)
+
+    assert stopped == [f"sleeper (pid {pid})"]
+    assert child.popen.returncode == -signal.SIGTERM
+    assert not (tmp_path / "pids.json").exists()
+
+
+def test_leftover_registry_ignores_reused_pids(tmp_path: Path) -> None:
+    """A recorded PID now used by another process (different start time) is left alone."""
+    (tmp_path / "pids.json").write_text(
+        f'[{{"name": "old", "pid": {os.getpid()}, "start": 1, "signal": 15, "group": false,'
+        ' "tier": 0}]'
+    )
+
+    assert devstack.Stack(tmp_path).reap_leftovers() == []
+
+
+def test_stop_all_stops_children_and_their_process_groups(tmp_path: Path) -> None:
+    stack = devstack.Stack(tmp_path)
+    # A child that starts a grandchild in the same session and ignores SIGTERM itself.
+    script = (
+        "import signal, subprocess, sys, time;"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']);"
+        "print(p.pid, flush=True); time.sleep(120)"
+    )
+    child = stack.spawn(
+        "stubborn", [sys.executable, "-c", script], env=os.environ, tier=2, log=tmp_path / "s.log"
+    )
+    child.stop_timeout = 1
+    deadline = 50
+    while not (tmp_path / "s.log").read_text().strip() and deadline:
+        subprocess.run(["sleep", "0.1"], check=True)
+        deadline -= 1
+    grandchild = int((tmp_path / "s.log").read_text().split()[0])
+
+    stack.stop_all()
+
+    assert child.popen.returncode == -signal.SIGKILL
+    assert devstack.wait_gone(grandchild, None, 5)
+
+
+def test_stale_postmaster_pid_of_another_process_is_removed(tmp_path: Path) -> None:
+    data = tmp_path / "postgres"
+    data.mkdir()
+    # Our own PID: alive, but not a postgres for this data dir (as after a reboot and PID reuse).
+    (data / "postmaster.pid").write_text(f"{os.getpid()}\n{data}\n")
+
+    devstack.reap_stale_postmaster(data)
+
+    assert not (data / "postmaster.pid").exists()
+
+
+def test_command_support_check_reports_missing_commands_and_options() -> None:
+    ok, why = devstack.command_supports("no_such_command_here", ["--loop"])
+    assert not ok
+    assert "does not exist" in why
+    seed = devstack.management_command_path("seed_demo")
+    if seed is not None:
+        ok, why = devstack.command_supports("seed_demo", ["--no-such-option-xyz"])
+        assert not ok
+        assert "--no-such-option-xyz" in why
+
+
+def test_workers_are_listed_once_with_unique_commands() -> None:
+    names = [worker.command for worker in devstack.WORKERS]
+
+    assert len(names) == len(set(names))
+    assert {"pubky_listen", "watch_homeservers", "check_relays"} <= set(names)
