@@ -8,6 +8,7 @@ relay in both directions.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import threading
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -23,6 +25,7 @@ from pubky.auth import AuthToken, AuthVerifier, Capabilities
 from pubky.errors import AuthTokenReplayed
 from pubky.homeserver_client import build_pubky_packet
 from pubky.keys import Keypair
+from pubky.packet import Record, SignedPacket
 from pubky.urls import PubkyUrl
 from tests.interop.oracles import NodeRun, NodeScriptError, pubky, run_node
 from tests.interop.pubkyauth import AuthRequest, approve, receive
@@ -173,6 +176,36 @@ def test_files_written_by_wasm_read_the_same_through_python(
     assert raw["headers"]["vary"].lower() == "pubky-host"
 
 
+def test_wasm_uploads_and_downloads_a_one_mebibyte_file(
+    journey: Journey, interop_testnet: Testnet
+) -> None:
+    digest = journey.ok("put_big")
+    assert journey.ok("get_big") == digest
+    big = interop_testnet.homeserver_client().get(journey.url(f"{DIR}big.bin"))
+    assert big.content_length == len(big.content) == 1024 * 1024
+    assert hashlib.sha256(big.content).hexdigest() == digest
+
+
+def test_wasm_session_writes_store_non_ascii_names_percent_encoded_like_upstream(
+    journey: Journey, interop_testnet: Testnet
+) -> None:
+    """SDK 0.6.0 quirk: ``SessionStorage`` percent-encodes the path once more than the URL
+    needs, so the homeserver (which decodes once, like axum's ``Path``) stores the name
+    percent-encoded. Reads through the same API round-trip; the natural public address 404s.
+    """
+    name = "ünï cödé & co+plus.txt"
+    journey.ok("put_odd_path")
+    assert journey.ok("get_odd_path") == "odd path"
+    status, _ = journey.failed("public_get_odd_path")
+    assert status == 404
+    listed = interop_testnet.homeserver_client().list(journey.url(f"{DIR}odd/"))
+    assert len(listed) == 1
+    stored = listed[0].rsplit("/", 1)[1]
+    assert stored == quote(name, safe="&+")
+    assert unquote(stored) == name
+    assert len(journey.ok("list_odd_dir")) == 1
+
+
 def test_wasm_cannot_write_outside_pub(journey: Journey) -> None:
     status, message = journey.failed("put_outside_pub")
     assert status == 403
@@ -253,6 +286,7 @@ def test_wasm_reads_the_pkdns_record_and_files_python_wrote(
     user = keypair.public_key
     client.put(PubkyUrl.of(user, "/pub/from.python/hello.txt"), "hello from python")
     client.put(PubkyUrl.of(user, "/pub/from.python/sub/deep.json"), '{"deep": true}')
+    client.put(PubkyUrl.of(user, "/pub/from.python/ünï cödé.txt"), "natural name")
 
     relays = interop_testnet.relay_urls
     run = pubky(
@@ -263,13 +297,64 @@ def test_wasm_reads_the_pkdns_record_and_files_python_wrote(
             "address": f"{user.to_pubky()}/pub/from.python/hello.txt",
         },
         {"op": "public_list", "relays": relays, "address": f"pubky://{user}/pub/from.python/"},
+        {
+            "op": "public_get_text",
+            "relays": relays,
+            "address": f"{user.to_pubky()}/pub/from.python/ünï cödé.txt",
+        },
     )
     assert run.value(0)["homeserver"] == hs.z32()
     assert run.value(1)["text"] == "hello from python"
     assert run.value(2)["entries"] == [
         f"pubky://{user}/pub/from.python/hello.txt",
         f"pubky://{user}/pub/from.python/sub/deep.json",
+        # The SDK re-encodes listed URLs; the stored name is the natural one.
+        f"pubky://{user}/pub/from.python/{quote(quote('ünï cödé.txt'), safe='%')}",
     ]
+    assert run.value(3)["text"] == "natural name"
+
+
+def test_wasm_signin_republishes_a_stale_pubky_record_with_cas_keeping_other_records(
+    interop_testnet: Testnet, signup_token: Callable[[], str]
+) -> None:
+    client = interop_testnet.homeserver_client()
+    keypair = Keypair.random()
+    hs = interop_testnet.homeserver_public_key
+    client.signup(keypair, hs, signup_token=signup_token(), publish=False)
+    two_hours_ago = int(time.time() * 1_000_000) - 2 * 3600 * 1_000_000
+    stale = SignedPacket.sign(
+        keypair,
+        [
+            Record.txt("_keep", "me", 600),
+            Record("@", "A", "127.0.0.1", 600),
+            Record("_pubky", "HTTPS", f"0 {hs.z32()}.", 3600),
+        ],
+        timestamp=two_hours_ago,
+    )
+    relays = interop_testnet.relay_client()
+    assert relays.publish(stale).ok
+
+    session = pubky(
+        {
+            "op": "signin",
+            "relays": interop_testnet.relay_urls,
+            "secret": keypair.secret.hex(),
+            "blocking": True,
+        }
+    ).value()
+    assert session["capabilities"] == ["/:rw"]
+
+    fresh = relays.resolve(keypair.public_key)
+    assert fresh is not None
+    assert fresh.timestamp > stale.timestamp, "the SDK did not republish its stale record"
+    records = {
+        (r.name, r.rtype, r.text() if r.rtype == "TXT" else r.value) for r in fresh.records()
+    }
+    assert records == {
+        ("_keep", "TXT", "me"),
+        ("@", "A", "127.0.0.1"),
+        ("_pubky", "HTTPS", f"0 {hs.z32()}."),
+    }
 
 
 # --- AuthTokens via pubkyauth ------------------------------------------------------------------

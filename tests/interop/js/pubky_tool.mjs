@@ -17,6 +17,7 @@
 //                write_inside?, write_outside?}
 //               -> {authorization_url, token? | session? + writes}
 //   approve_auth_url {relays, secret, url}       -> {}   (signer.approveAuthRequest)
+//   signin      {relays, secret, blocking}       -> {public_key, capabilities}
 //   get_homeserver_of {relays, user}             -> {homeserver | null}
 //   public_get_text {relays, address}            -> {text}
 //   public_list {relays, address}                -> {entries}
@@ -33,6 +34,7 @@ import {
   PublicKey,
   validateCapabilities
 } from '@synonymdev/pubky'
+import { createHash } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { describeError, hex, runOps, unhex } from './lib.mjs'
 
@@ -40,6 +42,10 @@ function pubkyFor (relays) {
   if (!Array.isArray(relays) || relays.length === 0) throw new TypeError('relays must be a non-empty list')
   const client = new Client({ pkarr: { relays, request_timeout: 3000 } })
   return Pubky.withClient(client)
+}
+
+function sha256 (bytes) {
+  return createHash('sha256').update(bytes).digest()
 }
 
 function describeToken (token) {
@@ -106,6 +112,16 @@ async function userFlow ({ relays, homeserver, signup_token: signupToken, secret
   for (const name of ['a.txt', 'b.txt', 'c/d.txt', 'c/e.txt', 'f.txt']) {
     await step(steps, `put_list_${name}`, () => storage.putText(`${listDir}${name}`, name))
   }
+
+  const big = new Uint8Array(1024 * 1024)
+  for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536))
+  await step(steps, 'put_big', async () => { await storage.putBytes(`${dir}big.bin`, big); return hex(sha256(big)) })
+  await step(steps, 'get_big', async () => hex(sha256(await storage.getBytes(`${dir}big.bin`))))
+  const odd = `${dir}odd/ünï cödé & co+plus.txt`
+  await step(steps, 'put_odd_path', () => storage.putText(odd, 'odd path'))
+  await step(steps, 'get_odd_path', () => storage.getText(odd))
+  await step(steps, 'public_get_odd_path', () => pubky.publicStorage.getText(`${display}${odd}`))
+  await step(steps, 'list_odd_dir', () => pubky.publicStorage.list(`${display}${dir}odd/`))
 
   await step(steps, 'get_text', () => storage.getText(`${dir}hello.txt`))
   await step(steps, 'get_json', () => storage.getJson(`${dir}data.json`))
@@ -253,6 +269,11 @@ await runOps({
   async approve_auth_url ({ relays, secret, url }) {
     await pubkyFor(relays).signer(Keypair.fromSecret(unhex(secret))).approveAuthRequest(url)
     return {}
+  },
+
+  async signin ({ relays, secret, blocking }) {
+    const signer = pubkyFor(relays).signer(Keypair.fromSecret(unhex(secret)))
+    return describeSession(blocking ? await signer.signinBlocking() : await signer.signin())
   },
 
   async get_homeserver_of ({ relays, user }) {
