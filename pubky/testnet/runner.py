@@ -98,6 +98,8 @@ class Testnet:
     published to every relay on start.
     """
 
+    __test__ = False  # not a pytest test class, despite the name
+
     def __init__(
         self,
         data_dir: str | Path | None = None,
