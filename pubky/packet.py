@@ -7,11 +7,11 @@ Wire layout (``pkarr/src/signed_packet.rs``)::
 
 The signature covers the BEP44 form ``3:seqi<ts>e1:v<len>:<dns_packet>`` (:func:`signable`).
 
-DNS packets are encoded with dnspython's record renderers but framed here (header, one RR per
-record, optional name compression), because ``dns.message.Message.to_wire`` merges records into
-RRsets — losing per-record order and TTLs — and cannot turn compression off. Compressed output
-matches the Rust encoder (``build_bytes_vec_compressed``); ``compress=False`` reproduces what npm
-``pkarr@1.3.0`` signs. Decoding accepts both.
+DNS framing (header, one RR per record in the given order, name compression) is done by
+:mod:`pubky.dnswire`, which is fast enough for a relay's hot path; dnspython supplies the
+presentation format of record values and is only consulted when records are read. Compressed
+output is what the Rust encoder (``build_bytes_vec_compressed``) produces; ``compress=False``
+reproduces what npm ``pkarr@1.3.0`` signs. Decoding accepts both.
 """
 
 from __future__ import annotations
@@ -19,13 +19,10 @@ from __future__ import annotations
 import email.utils
 import functools
 import re
-import struct
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from io import BytesIO
-from typing import NamedTuple
 
 import dns.exception
 import dns.message
@@ -33,9 +30,12 @@ import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.mxbase
+import dns.rdtypes.nsbase
 import dns.rdtypes.txtbase
 import dns.wire
 
+from pubky import dnswire
 from pubky.errors import (
     InvalidDnsPacket,
     InvalidPublicKey,
@@ -56,7 +56,6 @@ __all__ = [
     "MIN_TTL",
     "Record",
     "SignedPacket",
-    "encode_dns_packet",
     "normalize_name",
     "now_us",
     "parse_dns_packet",
@@ -75,7 +74,6 @@ MAX_RELAY_PAYLOAD_BYTES = MAX_SIGNED_PACKET_BYTES - 32
 
 _U64_LIMIT = 1 << 64
 _U32_LIMIT = 1 << 32
-_RESPONSE_FLAGS = 0x8000  # QR only: ``Packet::new_reply(0)``
 
 # TXT strings that the dnspython tokenizer reads back identically without quotes.
 _BARE_TXT = re.compile(r"[!#-'*-:<-\[\]-~]+")
@@ -127,25 +125,35 @@ def normalize_name(origin: str, name: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _absolute_name(origin: str, name: str) -> dns.name.Name:
+def _owner_labels(origin: str, name: str) -> dnswire.Labels:
+    """Wire labels of ``name`` normalised under ``origin`` (dnspython handles escapes)."""
     try:
-        return dns.name.from_text(normalize_name(origin, name), origin=dns.name.root)
+        absolute = dns.name.from_text(normalize_name(origin, name), origin=dns.name.root)
     except (dns.exception.DNSException, ValueError) as exc:
         raise InvalidRecord(f"invalid record name {name!r}: {exc}") from exc
+    return tuple(absolute.labels[:-1])
 
 
-def _relative_text(name: dns.name.Name, origin: bytes) -> str:
+def _relative_text(labels: dnswire.Labels, origin: bytes) -> str:
     """Name relative to the key: ``@`` for the apex, ``foo`` for ``foo.<key>``.
 
     Names outside the key (possible in packets built by other software) are returned absolute,
     with a trailing dot, so they cannot be mistaken for subdomains of the key.
     """
-    labels = name.labels
-    if len(labels) >= 2 and labels[-1] == b"" and labels[-2].lower() == origin:
-        if len(labels) == 2:
+    if labels and labels[-1].lower() == origin:
+        if len(labels) == 1:
             return "@"
-        return dns.name.Name(labels[:-2]).to_text()
-    return name.to_text()
+        return dns.name.Name(labels[:-1]).to_text()
+    return dns.name.Name((*labels, b"")).to_text()
+
+
+def _absolute_text(name: str, origin: str) -> str:
+    """Inverse of :func:`_relative_text`, lower-cased, without the trailing dot."""
+    if name == "@":
+        return origin
+    if name.endswith("."):
+        return name[:-1].lower()
+    return f"{name}.{origin}".lower()
 
 
 # --- records ---------------------------------------------------------------------------------
@@ -161,6 +169,44 @@ def _rdata_from_text(rdtype: dns.rdatatype.RdataType, value: str) -> dns.rdata.R
         raise InvalidRecord(
             f"invalid {dns.rdatatype.to_text(rdtype)} value {value!r}: {exc}"
         ) from exc
+
+
+def _encode_rdata(rdata: dns.rdata.Rdata) -> dnswire.EncodedRdata:
+    """Pre-render rdata; names in NS/CNAME/PTR/MX stay separate so they can be compressed."""
+    rtype = int(rdata.rdtype)
+    rclass = int(rdata.rdclass)
+    if isinstance(rdata, dns.rdtypes.nsbase.NSBase) and rtype in dnswire.NAME_TYPES:
+        return dnswire.EncodedRdata(rtype, rclass, b"", tuple(rdata.target.labels[:-1]))
+    if isinstance(rdata, dns.rdtypes.mxbase.MXBase) and rtype == dnswire.TYPE_MX:
+        labels = tuple(rdata.exchange.labels[:-1])
+        return dnswire.EncodedRdata(rtype, rclass, rdata.preference.to_bytes(2, "big"), labels)
+    wire = rdata.to_wire(origin=dns.name.root)
+    assert wire is not None
+    return dnswire.EncodedRdata(rtype, rclass, wire)
+
+
+@functools.lru_cache(maxsize=4096)
+def _encoded_from_text(rdtype: dns.rdatatype.RdataType, value: str) -> dnswire.EncodedRdata:
+    return _encode_rdata(_rdata_from_text(rdtype, value))
+
+
+def _rdata_from_wire(data: bytes, record: dnswire.WireRecord) -> dns.rdata.Rdata:
+    """dnspython's view of one record's rdata.
+
+    :mod:`pubky.dnswire` validates structure only; should dnspython refuse the content (a
+    stricter per-type rule), the record is shown in RFC 3597 generic form (``\\# len hex``)
+    rather than making an already verified packet unreadable.
+    """
+    start = record.rdata_offset
+    stop = start + record.rdata_length
+    rdclass = dns.rdataclass.RdataClass.make(record.rclass)
+    rdtype = dns.rdatatype.RdataType.make(record.rtype)
+    try:
+        parser = dns.wire.Parser(data[:stop], start)
+        with parser.restrict_to(record.rdata_length):
+            return dns.rdata.from_wire_parser(rdclass, rdtype, parser, None)
+    except Exception:
+        return dns.rdata.GenericRdata(rdclass, rdtype, data[start:stop])
 
 
 def _rdata_to_value(rdata: dns.rdata.Rdata) -> str:
@@ -244,6 +290,13 @@ class Record:
             return parsed
         return _rdata_from_text(_parse_rtype(self.rtype), self.value)
 
+    def encoded(self) -> dnswire.EncodedRdata:
+        """Wire form of the value, ready for :func:`pubky.dnswire.encode`."""
+        parsed: dns.rdata.Rdata | None = self.__dict__.get("_rdata")
+        if parsed is not None:
+            return _encode_rdata(parsed)
+        return _encoded_from_text(_parse_rtype(self.rtype), self.value)
+
     def text(self) -> str:
         """For TXT records: the character-strings concatenated and decoded as UTF-8."""
         rdata = self.rdata()
@@ -269,66 +322,7 @@ def _parse_rtype(rtype: object) -> dns.rdatatype.RdataType:
     return code
 
 
-# --- DNS wire format -------------------------------------------------------------------------
-
-
-class _Answer(NamedTuple):
-    name: dns.name.Name
-    ttl: int
-    rdata: dns.rdata.Rdata
-
-
-_PACK_HEADER = struct.Struct("!HHHHHH").pack
-_PACK_RR = struct.Struct("!HHI").pack
-_PACK_U16 = struct.Struct("!H").pack
-
-
-def encode_dns_packet(answers: Sequence[_Answer], *, compress: bool = True) -> bytes:
-    """Render a reply packet (id 0, QR) with ``answers``, one RR each, in the given order."""
-    out = BytesIO()
-    out.write(_PACK_HEADER(0, _RESPONSE_FLAGS, 0, len(answers), 0, 0))
-    table: dict[dns.name.Name, int] | None = {} if compress else None
-    for name, ttl, rdata in answers:
-        name.to_wire(out, table)
-        out.write(_PACK_RR(rdata.rdtype, rdata.rdclass, ttl))
-        length_at = out.tell()
-        out.write(b"\0\0")
-        rdata.to_wire(out, table, dns.name.root)
-        end = out.tell()
-        rdlength = end - length_at - 2
-        if rdlength > 0xFFFF:
-            raise InvalidRecord("record data longer than 65535 bytes")
-        out.seek(length_at)
-        out.write(_PACK_U16(rdlength))
-        out.seek(end)
-    return out.getvalue()
-
-
-def _decode_answers(data: bytes) -> tuple[_Answer, ...]:
-    """Parse and validate a DNS packet; return its answer records (one per RR).
-
-    A leaner path than ``dns.message.from_wire`` (no Message/RRset bookkeeping) with the same
-    rdata validation, since it runs for every packet a relay receives. All sections are parsed
-    so that a malformed authority/additional section is rejected too; trailing bytes after the
-    last record are ignored, as in the Rust decoder.
-    """
-    try:
-        parser = dns.wire.Parser(data)
-        _id, _flags, qdcount, ancount, nscount, arcount = parser.get_struct("!HHHHHH")
-        for _ in range(qdcount):
-            parser.get_name(decompress=True)
-            parser.get_struct("!HH")
-        answers = []
-        for index in range(ancount + nscount + arcount):
-            name = parser.get_name(decompress=True)
-            rdtype, rdclass, ttl, rdlength = parser.get_struct("!HHIH")
-            with parser.restrict_to(rdlength):
-                rdata = dns.rdata.from_wire_parser(rdclass, rdtype, parser, None)
-            if index < ancount:
-                answers.append(_Answer(name, ttl, rdata))
-    except Exception as exc:  # dnspython/struct raise a zoo of exception types
-        raise InvalidDnsPacket(f"invalid DNS packet: {exc.__class__.__name__}: {exc}") from exc
-    return tuple(answers)
+# --- DNS wire format ---------------------------------------------------------------------
 
 
 def parse_dns_packet(data: bytes) -> dns.message.Message:
@@ -356,14 +350,17 @@ class SignedPacket:
     or :meth:`from_bytes` (both verify); constructing directly does not verify — call
     :meth:`verify`.
 
-    Equality is byte equality. The parsed DNS records are cached on the instance.
+    Equality is byte equality. The decoded DNS records are cached on the instance.
     """
 
     public_key: PublicKey
     signature: bytes
     timestamp: int
     dns_packet: bytes
-    _answers: tuple[_Answer, ...] | None = field(
+    _wire: tuple[dnswire.WireRecord, ...] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
+    _records: tuple[Record, ...] | None = field(
         default=None, init=False, repr=False, compare=False, hash=False
     )
 
@@ -386,20 +383,16 @@ class SignedPacket:
             timestamp = now_us()
         _check_timestamp(timestamp)
         origin = keypair.public_key.z32()
-        answers = tuple(
-            _Answer(_absolute_name(origin, record.name), record.ttl, record.rdata())
-            for record in records
-        )
-        dns_packet = encode_dns_packet(answers, compress=compress)
+        answers = [
+            (_owner_labels(origin, record.name), record.ttl, record.encoded()) for record in records
+        ]
+        dns_packet = dnswire.encode(answers, compress=compress)
         if len(dns_packet) > MAX_DNS_PACKET_BYTES:
             raise PacketTooLarge(
                 f"DNS packet is {len(dns_packet)} bytes, more than {MAX_DNS_PACKET_BYTES}"
             )
         signature = keypair.sign(signable(timestamp, dns_packet))
-        packet = cls(keypair.public_key, signature, timestamp, dns_packet)
-        # Re-decode rather than reuse ``answers``: the decoded names are what parsers will see.
-        object.__setattr__(packet, "_answers", _decode_answers(dns_packet))
-        return packet
+        return cls(keypair.public_key, signature, timestamp, dns_packet)
 
     @classmethod
     def from_relay_payload(cls, public_key: PublicKey, payload: bytes) -> SignedPacket:
@@ -442,8 +435,9 @@ class SignedPacket:
         timestamp = int.from_bytes(timestamp_be, "big")
         if not public_key.verify(signable(timestamp, dns_packet), signature):
             raise InvalidSignature("invalid signature")
+        wire = dnswire.decode(dns_packet)
         packet = cls(public_key, signature, timestamp, dns_packet)
-        object.__setattr__(packet, "_answers", _decode_answers(dns_packet))
+        object.__setattr__(packet, "_wire", wire)
         return packet
 
     def verify(self) -> None:
@@ -459,7 +453,7 @@ class SignedPacket:
         _check_timestamp(self.timestamp)
         if not self.public_key.verify(signable(self.timestamp, self.dns_packet), self.signature):
             raise InvalidSignature("invalid signature")
-        self._records_cache()
+        self._wire_records()
 
     # --- serialisation --------------------------------------------------------------------
 
@@ -482,12 +476,26 @@ class SignedPacket:
 
     # --- records --------------------------------------------------------------------------
 
-    def _records_cache(self) -> tuple[_Answer, ...]:
-        answers = self._answers
-        if answers is None:
-            answers = _decode_answers(self.dns_packet)
-            object.__setattr__(self, "_answers", answers)
-        return answers
+    def _wire_records(self) -> tuple[dnswire.WireRecord, ...]:
+        wire = self._wire
+        if wire is None:
+            wire = dnswire.decode(self.dns_packet)
+            object.__setattr__(self, "_wire", wire)
+        return wire
+
+    def _record_tuple(self) -> tuple[Record, ...]:
+        records = self._records
+        if records is None:
+            origin = self.public_key.z32().encode("ascii")
+            data = self.dns_packet
+            records = tuple(
+                Record._trusted(
+                    _relative_text(wire.labels, origin), wire.ttl, _rdata_from_wire(data, wire)
+                )
+                for wire in self._wire_records()
+            )
+            object.__setattr__(self, "_records", records)
+        return records
 
     def message(self) -> dns.message.Message:
         """The DNS packet as a dnspython message (one RR per RRset)."""
@@ -495,8 +503,7 @@ class SignedPacket:
 
     def records(self) -> list[Record]:
         """All answer records, names relative to the key (``@`` for the apex)."""
-        origin = self.public_key.z32().encode("ascii")
-        return [self._to_record(answer, origin) for answer in self._records_cache()]
+        return list(self._record_tuple())
 
     def resource_records(self, name: str) -> list[Record]:
         """Records whose owner name equals ``name`` normalised under the key.
@@ -504,35 +511,27 @@ class SignedPacket:
         ``@`` selects the apex; ``*.foo`` matches any name with exactly one more label than
         ``foo`` (``bar.foo`` but not ``baz.bar.foo``). Comparison is case-insensitive.
         """
-        origin_text = self.public_key.z32()
-        origin = origin_text.encode("ascii")
-        wanted = normalize_name(origin_text, name).lower()
+        origin = self.public_key.z32()
+        wanted = normalize_name(origin, name).lower()
         wildcard = wanted.startswith("*")
         suffix = wanted[1:]
         result = []
-        for answer in self._records_cache():
-            owner = answer.name.to_text(omit_final_dot=True).lower()
+        for record in self._record_tuple():
+            owner = _absolute_text(record.name, origin)
             if wildcard:
-                if not owner.endswith(suffix):
-                    continue
-                prefix = owner[: len(owner) - len(suffix)]
-                if "." in prefix:
+                if not owner.endswith(suffix) or "." in owner[: len(owner) - len(suffix)]:
                     continue
             elif owner != wanted:
                 continue
-            result.append(self._to_record(answer, origin))
+            result.append(record)
         return result
-
-    @staticmethod
-    def _to_record(answer: _Answer, origin: bytes) -> Record:
-        return Record._trusted(_relative_text(answer.name, origin), answer.ttl, answer.rdata)
 
     def ttl(self, min_ttl: int = MIN_TTL, max_ttl: int = MAX_TTL) -> int:
         """Smallest record TTL clamped to ``[min_ttl, max_ttl]``; ``min_ttl`` when empty."""
-        answers = self._records_cache()
-        if not answers:
+        wire = self._wire_records()
+        if not wire:
             return min_ttl
-        return max(min_ttl, min(max_ttl, min(answer.ttl for answer in answers)))
+        return max(min_ttl, min(max_ttl, min(record.ttl for record in wire)))
 
     # --- ordering & HTTP ------------------------------------------------------------------
 

@@ -478,3 +478,103 @@ def test_message_exposes_the_packet_to_dnspython_users() -> None:
     packet = SignedPacket.sign(USER, [Record("_pubky", "HTTPS", f"0 {HOMESERVER}.", 3600)])
     (rrset,) = packet.message().answer
     assert rrset.name.to_text() == f"_pubky.{USER.public_key.z32()}."
+
+
+# --- wire codec (pubky.dnswire) --------------------------------------------------------------
+
+
+def _verify_dns(dns_packet: bytes) -> SignedPacket:
+    return SignedPacket.from_relay_payload(ZERO.public_key, _signed_payload(ZERO, dns_packet))
+
+
+def _one_record_packet(owner: bytes, rtype: int, rdata: bytes, rclass: int = 1) -> bytes:
+    header = struct.pack("!HHHHHH", 0, 0x8000, 0, 1, 0, 0)
+    return header + owner + struct.pack("!HHIH", rtype, rclass, 60, len(rdata)) + rdata
+
+
+def test_compression_matches_dnspython_byte_for_byte() -> None:
+    import dns.message
+    import dns.name
+    import dns.rrset
+
+    records = [
+        Record("@", "A", "1.1.1.1", 0),
+        Record("www", "CNAME", f"foo.{ORIGIN}", 60),
+        Record("m", "MX", f"5 www.{ORIGIN}.", 60),
+        Record("FOO", "A", "2.2.2.2"),
+    ]
+    message = dns.message.Message(id=0)
+    message.flags = 0x8000
+    for record in records:
+        rdata = record.rdata()
+        rrset = dns.rrset.RRset(
+            dns.name.from_text(normalize_name(ORIGIN, record.name)), rdata.rdclass, rdata.rdtype
+        )
+        rrset.update_ttl(record.ttl)
+        rrset.add(rdata)
+        message.answer.append(rrset)
+    packet = SignedPacket.sign(ZERO, records, timestamp=1)
+    assert packet.dns_packet == message.to_wire()
+    assert [r.value for r in packet.records()][1:3] == [f"foo.{ORIGIN}.", f"5 www.{ORIGIN}."]
+
+
+def test_it_rejects_names_longer_than_255_bytes() -> None:
+    owner = b"".join(b"\x3f" + b"a" * 63 for _ in range(4)) + b"\x00"  # 257 bytes
+    with pytest.raises(InvalidDnsPacket, match="255"):
+        _verify_dns(_one_record_packet(owner, 1, b"\x01\x01\x01\x01"))
+
+
+def test_it_rejects_reserved_label_types() -> None:
+    with pytest.raises(InvalidDnsPacket, match="reserved"):
+        _verify_dns(_one_record_packet(b"\x41abc\x00", 1, b"\x01\x01\x01\x01"))
+
+
+@pytest.mark.parametrize(
+    ("rtype", "rdata"),
+    [
+        (1, b"\x01\x02\x03"),  # A
+        (28, b"\x00" * 15),  # AAAA
+        (16, b"\x05abc"),  # TXT string overruns
+        (5, b"\x03foo\x00\x00"),  # CNAME with trailing byte
+        (15, b"\x00"),  # MX too short
+        (65, b"\x00\x01\x00\x00\x03\x00\x02\x01\xbb\x00\x01\x00\x00"),  # keys out of order
+        (65, b"\x00\x01\x00\x00\x03\x00\x05\x01"),  # param value overruns
+    ],
+)
+def test_it_rejects_malformed_rdata_of_the_types_pubky_uses(rtype: int, rdata: bytes) -> None:
+    with pytest.raises(InvalidDnsPacket):
+        _verify_dns(_one_record_packet(b"\x00", rtype, rdata))
+
+
+def test_address_rules_apply_to_class_in_only() -> None:
+    packet = _verify_dns(_one_record_packet(b"\x00", 28, b"", rclass=3))
+    assert packet.records()[0].rtype == "AAAA"
+
+
+def test_rdata_dnspython_refuses_is_shown_in_generic_form() -> None:
+    # Structurally fine HTTPS record whose `port` value is one byte: dnspython rejects it.
+    rdata = b"\x00\x01\x00\x00\x03\x00\x01\x05"
+    packet = _verify_dns(_one_record_packet(_label_name(ORIGIN), 65, rdata))
+    (record,) = packet.records()
+    assert record.name == "@"
+    assert record.value == "\\# 8 0001000003000105"
+
+
+def test_it_reads_compressed_names_inside_rdata() -> None:
+    header = struct.pack("!HHHHHH", 0, 0x8000, 0, 1, 0, 0)
+    owner = _label_name("www", ORIGIN)
+    rdata = b"\x03foo\xc0\x10"  # foo.<origin>, pointing at the owner's second label
+    dns_packet = header + owner + struct.pack("!HHIH", 5, 1, 60, len(rdata)) + rdata
+    (record,) = _verify_dns(dns_packet).records()
+    assert record == Record("www", "CNAME", f"foo.{ORIGIN}.", 60)
+
+
+def test_it_reads_questions_and_other_sections() -> None:
+    question = _label_name("q") + struct.pack("!HH", 1, 1)
+    extra = b"\x00" + struct.pack("!HHIH", 16, 1, 5, 4) + b"\x03abc"
+    answer = _label_name(ORIGIN) + struct.pack("!HHIH", 1, 1, 60, 4) + b"\x01\x02\x03\x04"
+    header = struct.pack("!HHHHHH", 0, 0x8000, 1, 1, 0, 1)
+    packet = _verify_dns(header + question + answer + extra)
+    assert packet.records() == [Record("@", "A", "1.2.3.4", 60)]
+    with pytest.raises(InvalidDnsPacket):
+        _verify_dns(header + question + answer + extra[:-1])
