@@ -74,6 +74,7 @@ MAX_RELAY_PAYLOAD_BYTES = MAX_SIGNED_PACKET_BYTES - 32
 
 _U64_LIMIT = 1 << 64
 _U32_LIMIT = 1 << 32
+_STAND_IN_ORIGIN = "y" * 52
 
 # TXT strings that the dnspython tokenizer reads back identically without quotes.
 _BARE_TXT = re.compile(r"[!#-'*-:<-\[\]-~]+")
@@ -266,6 +267,8 @@ class Record:
         rdtype = _parse_rtype(self.rtype)
         object.__setattr__(self, "rtype", dns.rdatatype.to_text(rdtype))
         _rdata_from_text(rdtype, self.value)
+        # Every key is 52 characters, so a stand-in origin checks the final name length exactly.
+        _owner_labels(_STAND_IN_ORIGIN, self.name)
 
     @classmethod
     def txt(cls, name: str, text: str, ttl: int = MIN_TTL) -> Record:
