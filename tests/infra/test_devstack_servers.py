@@ -24,7 +24,7 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     path.mkdir()
     yield path
     # Root runs keep the cluster under /tmp when tmp_path is not reachable by the PG user.
-    shutil.rmtree(devstack.private_tmp_path(path), ignore_errors=True)
+    shutil.rmtree(devstack.private_tmp_path(str(path)), ignore_errors=True)
 
 
 def test_postgres_and_valkey_start_reuse_their_data_and_stop_cleanly(data_dir: Path) -> None:
