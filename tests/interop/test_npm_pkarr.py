@@ -251,6 +251,14 @@ def test_relay_client_publishes_to_and_resolves_from_the_npm_relay(
     assert client.resolve(keypair.public_key) == newer
 
 
+def test_relay_client_health_check_accepts_the_npm_relay(npm_pkarr_relay: NpmPkarrRelay) -> None:
+    client = RelayClient([npm_pkarr_relay.url])
+    result = client.check(npm_pkarr_relay.url)
+    assert result.ok, result
+    assert result.status in (200, 404)
+    assert [r.ok for r in client.check_all()] == [True]
+
+
 def test_relay_client_reports_an_older_packet_refused_by_the_npm_relay(
     npm_pkarr_relay: NpmPkarrRelay,
 ) -> None:
