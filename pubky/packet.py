@@ -130,7 +130,7 @@ def _owner_labels(origin: str, name: str) -> dnswire.Labels:
     """Wire labels of ``name`` normalised under ``origin`` (dnspython handles escapes)."""
     try:
         absolute = dns.name.from_text(normalize_name(origin, name), origin=dns.name.root)
-    except (dns.exception.DNSException, ValueError) as exc:
+    except Exception as exc:  # EmptyLabel, LabelTooLong, IDNA errors, ...
         raise InvalidRecord(f"invalid record name {name!r}: {exc}") from exc
     return tuple(absolute.labels[:-1])
 
@@ -181,9 +181,7 @@ def _encode_rdata(rdata: dns.rdata.Rdata) -> dnswire.EncodedRdata:
     if isinstance(rdata, dns.rdtypes.mxbase.MXBase) and rtype == dnswire.TYPE_MX:
         labels = tuple(rdata.exchange.labels[:-1])
         return dnswire.EncodedRdata(rtype, rclass, rdata.preference.to_bytes(2, "big"), labels)
-    wire = rdata.to_wire(origin=dns.name.root)
-    assert wire is not None
-    return dnswire.EncodedRdata(rtype, rclass, wire)
+    return dnswire.EncodedRdata(rtype, rclass, rdata.to_wire(origin=dns.name.root) or b"")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -325,7 +323,7 @@ def _parse_rtype(rtype: object) -> dns.rdatatype.RdataType:
     return code
 
 
-# --- DNS wire format ---------------------------------------------------------------------
+# --- dnspython view & BEP44 ------------------------------------------------------------------
 
 
 def parse_dns_packet(data: bytes) -> dns.message.Message:
