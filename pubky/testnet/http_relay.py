@@ -56,6 +56,16 @@ class HttpRelay:
         app.router.add_post("/link/{id}", self._post)
         return app
 
+    def close(self) -> None:
+        """Release every waiting request (consumers get 404, producers 200) for shutdown."""
+        for consumer in self._consumers.values():
+            consumer.future.cancel()
+        for producer in self._producers.values():
+            if not producer.future.done():
+                producer.future.set_result(False)
+        self._consumers.clear()
+        self._producers.clear()
+
     async def _index(self, request: web.Request) -> web.Response:
         return web.Response(text="Pubky testnet HTTP relay: GET/POST /link/{id}\n")
 
@@ -90,7 +100,8 @@ class HttpRelay:
         while (consumer := self._consumers.pop(channel, None)) is not None:
             transport = consumer.request.transport
             if consumer.future.done() or transport is None or transport.is_closing():
-                continue  # the app gave up on this poll; wait for its next one instead
+                consumer.future.cancel()  # the app gave up on this poll: release its handler
+                continue
             consumer.future.set_result(body)
             return web.Response(status=200)
 

@@ -264,6 +264,8 @@ class Testnet:
     async def _astop(self) -> None:
         if self.homeserver is not None:
             await self.homeserver.close_streams()
+        if self.http_relay is not None:
+            self.http_relay.close()
         servers = [*self._relay_servers, self._homeserver_server]
         servers += [s for s in (self._admin_server, self._http_relay_server) if s is not None]
         for server in servers:
@@ -278,6 +280,14 @@ class Testnet:
         self.relays = []
         self.homeserver = None
         self.http_relay = None
+        # Requests still in flight (e.g. a client that never read its answer) must not keep
+        # tasks alive past the loop's end.
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=2)
 
     # --- relay outages ---
 
