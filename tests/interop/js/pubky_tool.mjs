@@ -35,7 +35,7 @@ import {
   validateCapabilities
 } from '@synonymdev/pubky'
 import { createHash } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { rename, writeFile } from 'node:fs/promises'
 import { describeError, hex, runOps, unhex } from './lib.mjs'
 
 function pubkyFor (relays) {
@@ -193,7 +193,9 @@ async function authFlow (args) {
     // The relay is a rendezvous: approve (producer) and await (consumer) must overlap.
     approval = pubky.signer(Keypair.fromSecret(unhex(secret))).approveAuthRequest(authorizationUrl)
   } else {
-    await writeFile(args.url_file, authorizationUrl)
+    // Write-then-rename so the reader never sees a half-written link.
+    await writeFile(`${args.url_file}.tmp`, authorizationUrl)
+    await rename(`${args.url_file}.tmp`, args.url_file)
   }
   if (awaited === 'token') {
     const [token] = await Promise.all([flow.awaitToken(), approval])
