@@ -9,8 +9,8 @@ base URL that may carry a path with one more path segment.
 
 from __future__ import annotations
 
+import calendar
 import threading
-import time
 from email.utils import formatdate, parsedate_to_datetime
 from urllib.parse import quote
 
@@ -75,7 +75,7 @@ def parse_http_date(value: str | None) -> int | None:
         return None
     if parsed.tzinfo is None:
         # RFC 850 / asctime forms carry no zone; HTTP dates are always GMT.
-        return int(time.mktime(parsed.timetuple()) - time.timezone)
+        return calendar.timegm(parsed.timetuple())
     return int(parsed.timestamp())
 
 

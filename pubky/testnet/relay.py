@@ -205,7 +205,7 @@ class PkarrRelay:
             return web.Response(status=400, text=str(exc))
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             return web.Response(status=413, text="length limit exceeded")
-        body = await request.content.read(MAX_BODY_BYTES + 1)
+        body = await _read_capped(request, MAX_BODY_BYTES + 1)
         if len(body) > MAX_BODY_BYTES:
             return web.Response(status=413, text="length limit exceeded")
         if len(body) < MIN_PAYLOAD_BYTES:
@@ -250,6 +250,19 @@ class PkarrRelay:
                 if self._inflight.get(public_key.raw) is entry:
                     del self._inflight[public_key.raw]
         return web.Response(status=204)
+
+
+async def _read_capped(request: web.Request, limit: int) -> bytes:
+    """Read the body until EOF or ``limit`` bytes (``StreamReader.read(n)`` may return less)."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < limit:
+        chunk = await request.content.read(limit - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def _parse_if_match(value: str | None) -> int | None:

@@ -31,7 +31,7 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import IO, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -404,16 +404,24 @@ class Testnet:
         return "\n".join(lines)
 
 
+class TextSink(Protocol):
+    """Anything with ``write``/``flush`` (a text file, ``sys.stdout``, Django's OutputWrapper)."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
 def serve_forever(
     testnet: Testnet,
     *,
-    out: IO[str] | None = None,
+    out: TextSink | None = None,
     stop_event: threading.Event | None = None,
 ) -> None:
     """Start ``testnet``, print its endpoints and block until SIGINT/SIGTERM (or
     ``stop_event``), then stop it cleanly. Signal handlers are installed only when called
     from the main thread and restored afterwards."""
-    stream = out if out is not None else sys.stdout
+    stream: TextSink = out if out is not None else sys.stdout
     event = stop_event or threading.Event()
     previous: dict[signal.Signals, Any] = {}
 

@@ -423,3 +423,32 @@ async def test_relay_cors_is_permissive(testnet) -> None:
         ) as response:
             assert response.status == 404
             assert response.headers["Access-Control-Allow-Origin"] == "http://app.example"
+
+
+def test_chunked_uploads_are_measured(testnet) -> None:
+    kp = Keypair.random()
+    payload = packet(kp).to_relay_payload()
+
+    def chunks(data: bytes):
+        for i in range(0, len(data), 7):
+            yield data[i : i + 7]
+
+    url = f"{testnet.relay_url}/{kp.public_key.z32()}"
+    assert requests.put(url, data=chunks(payload), timeout=5).status_code == 204
+    too_big = requests.put(url, data=chunks(b"\x00" * 2000), timeout=5)
+    assert too_big.status_code == 413
+
+
+def test_http_date_helpers() -> None:
+    from pubky.http import format_http_date, join_url, parse_http_date
+
+    assert format_http_date(784111777) == "Sun, 06 Nov 1994 08:49:37 GMT"
+    for text in (
+        "Sun, 06 Nov 1994 08:49:37 GMT",
+        "Sunday, 06-Nov-94 08:49:37 GMT",
+        "Sun Nov  6 08:49:37 1994",
+    ):
+        assert parse_http_date(text) == 784111777
+    assert parse_http_date("not a date") is None
+    assert parse_http_date(None) is None
+    assert join_url("https://relay.example/pkarr/", "k") == "https://relay.example/pkarr/k"
