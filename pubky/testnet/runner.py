@@ -153,7 +153,10 @@ class Testnet:
 
     @classmethod
     def ephemeral(cls, data_dir: str | Path | None = None, **kwargs: Any) -> Testnet:
-        """A testnet with every port chosen by the OS (safe to run many in parallel)."""
+        """A testnet with every port chosen by the OS (safe to run many in parallel).
+
+        ``relays=N`` starts N relays; other keyword arguments are passed to the constructor.
+        """
         relays = kwargs.pop("relays", 1)
         kwargs.setdefault("relay_ports", (0,) * relays)
         kwargs.setdefault("homeserver_port", 0)
