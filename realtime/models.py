@@ -15,9 +15,16 @@ class EventSource(models.TextChoices):
 
 
 class OutboxEvent(models.Model):
-    """One published event. ``id`` is the monotonic ``event_id`` clients resume from (``since``)."""
+    """One published event. ``id`` is the monotonic ``event_id`` clients resume from (``since``).
+
+    ``seq`` numbers the events of one topic without gaps (1, 2, 3, …). Writers of a topic are
+    serialised by the row lock on its :class:`TopicSequence`, so within a topic commit order,
+    ``id`` order and ``seq`` order agree, and a web process that sees ``seq`` jump knows the
+    missing events are already committed and can read them from here.
+    """
 
     topic = models.CharField(max_length=255)
+    seq = models.PositiveBigIntegerField()
     type = models.CharField(max_length=64)
     payload = models.JSONField(default=dict)
     source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.ORM)
@@ -27,9 +34,25 @@ class OutboxEvent(models.Model):
         db_table = "realtime_outbox"
         ordering = ["id"]
         indexes = [models.Index(fields=["topic", "id"], name="outbox_topic_id")]
+        constraints = [
+            models.UniqueConstraint(fields=["topic", "seq"], name="outbox_topic_seq"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.type} on {self.topic}"
+
+
+class TopicSequence(models.Model):
+    """The last ``seq`` handed out per topic (its row lock serialises a topic's writers)."""
+
+    topic = models.CharField(max_length=255, primary_key=True)
+    seq = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "realtime_topic_sequences"
+
+    def __str__(self) -> str:
+        return f"{self.topic} @ {self.seq}"
 
 
 class PubkySubscription(models.Model):

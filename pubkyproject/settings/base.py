@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from pubkyproject.env import (
     env_bool,
     env_float,
@@ -111,14 +113,26 @@ CACHES = {
     }
 }
 
+# The pub/sub layer has no per-channel capacity to overflow (the list-based RedisChannelLayer
+# silently drops group messages past `capacity`); what it loses while Redis is down, the outbox
+# and `since` recover. CHANNEL_LAYER=redis selects the stock layer (used by the benchmarks).
+_LAYERS = {
+    "pubsub": ("channels_redis.pubsub.RedisPubSubChannelLayer", {}),
+    "redis": (
+        "channels_redis.core.RedisChannelLayer",
+        {"capacity": env_int("CHANNEL_LAYER_CAPACITY", 100, minimum=1), "expiry": 60},
+    ),
+}
+_layer_name = env_str("CHANNEL_LAYER", "pubsub")
+if _layer_name not in _LAYERS:
+    raise ImproperlyConfigured(f"CHANNEL_LAYER must be one of {', '.join(_LAYERS)}")
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": _LAYERS[_layer_name][0],
         "CONFIG": {
             "hosts": [REDIS_URL],
             "prefix": env_str("CHANNEL_LAYER_PREFIX", "pubky"),
-            "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1),
-            "expiry": 60,
+            **_LAYERS[_layer_name][1],
         },
     }
 }

@@ -1,0 +1,117 @@
+"""The one publisher: every event goes through here (shared/STYLE.md §7, DESIGN.md §5).
+
+``publish`` writes an outbox row in the caller's transaction and hands the event to the
+transport once that transaction commits, so a rolled-back write is never sent and every sent
+event can be replayed from the outbox (``subscribe`` with ``since``). The client frame is
+serialised here, once per event, never once per socket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+
+from realtime.models import EventSource
+
+logger = logging.getLogger("pubky.realtime")
+
+_INSERT = """
+WITH next AS (
+    INSERT INTO realtime_topic_sequences (topic, seq) VALUES (%s, 1)
+    ON CONFLICT (topic) DO UPDATE SET seq = realtime_topic_sequences.seq + 1
+    RETURNING seq
+)
+INSERT INTO realtime_outbox (topic, seq, type, payload, source, created_at)
+SELECT %s, next.seq, %s, %s::jsonb, %s, now() FROM next
+RETURNING id, seq
+"""
+
+
+@dataclass(frozen=True)
+class Event:
+    """A committed (or about to be committed) outbox event, ready for the wire."""
+
+    event_id: int
+    topic: str
+    seq: int
+    type: str
+    frame: str  # the JSON text sent to clients
+
+    def as_message(self) -> dict[str, Any]:
+        """The channel-layer message that carries this event between processes."""
+        return {
+            "type": "hub.event",
+            "topic": self.topic,
+            "seq": self.seq,
+            "event_id": self.event_id,
+            "event_type": self.type,
+            "frame": self.frame,
+        }
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+
+
+def client_frame(event_type: str, event_id: int, data: dict[str, Any]) -> str:
+    return dumps({"type": event_type, "event_id": event_id, "data": data})
+
+
+def frame_from_row(event_type: str, event_id: int, payload_json: str) -> str:
+    """Build a frame from a payload already in JSON text (replay reads it so, no re-parse)."""
+    return f'{{"type":{json.dumps(event_type)},"event_id":{event_id},"data":{payload_json}}}'
+
+
+def publish(
+    *,
+    topic: str,
+    type: str,
+    payload: dict[str, Any],
+    source: str = EventSource.ORM,
+) -> Event:
+    """Record an event in the outbox now and send it when the current transaction commits."""
+    payload_json = dumps(payload)
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT, [topic, topic, type, payload_json, source])
+        event_id, seq = cursor.fetchone()
+    event = Event(
+        event_id=event_id,
+        topic=topic,
+        seq=seq,
+        type=type,
+        frame=frame_from_row(type, event_id, payload_json),
+    )
+    transaction.on_commit(lambda: send_now([event]), robust=True)
+    return event
+
+
+def publish_many(events: Iterable[tuple[str, str, dict[str, Any]]], *, source: str) -> list[Event]:
+    """Publish several (topic, type, payload) events in the current transaction."""
+    return [publish(topic=t, type=k, payload=p, source=source) for t, k, p in events]
+
+
+def send_now(events: list[Event]) -> None:
+    """Hand committed events to the transport (Redis). Failures are logged, never raised:
+    the events are in the outbox, and clients recover them with ``since``."""
+    from realtime.transport import broadcast_sync
+
+    try:
+        broadcast_sync(events)
+    except Exception:
+        logger.exception("could not broadcast %d event(s); clients recover via since", len(events))
+
+
+def publish_model_change(
+    instance: Any, *, deleted: bool = False, source: str = EventSource.ORM
+) -> None:
+    """Publish what a saved or deleted model instance means to subscribers (if anything)."""
+    from realtime.payloads import changes_for
+
+    for topic, event_type, data in changes_for(instance, deleted=deleted):
+        publish(topic=topic, type=event_type, payload=data, source=source)

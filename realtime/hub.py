@@ -1,0 +1,144 @@
+"""Per-process fan-out: one channel-layer subscription per topic per process.
+
+The usual Channels deployment adds every socket's own channel to a group, so one event becomes
+one Redis message per socket (and the list-based layer drops them past ``capacity``). Here each
+web process joins a topic's group once, with a single hub channel, and hands the event's
+pre-serialised frame to its local sockets: one Redis message per process per event.
+
+Within a topic, events carry consecutive ``seq`` numbers (``realtime.events``). The hub delivers
+them in order: a duplicate is dropped, and a jump (an event lost in transit, or two publishers'
+messages crossing) is filled from the outbox before the newer event is delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any, Protocol
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger("pubky.realtime")
+
+
+class Subscriber(Protocol):
+    def deliver(self, topic: str, event_id: int, event_type: str, frame: str) -> None:
+        """Queue a frame for the socket; must not block."""
+
+
+def _missing_events(topic: str, after_seq: int, before_seq: int) -> list[tuple[int, int, str, str]]:
+    from realtime.selectors import outbox_range
+
+    return outbox_range(topic, after_seq, before_seq)
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel: str | None = None
+        self.subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        self.last_seq: dict[str, int] = {}
+        self._filling: dict[str, list[dict[str, Any]]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._start_lock = asyncio.Lock()
+        self.delivered = 0
+        self.gaps_filled = 0
+
+    async def _ensure_started(self) -> None:
+        if self._task is not None:
+            return
+        async with self._start_lock:
+            if self._task is None:
+                self.channel = await self.layer.new_channel("hub.")
+                self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def join(self, topic: str, subscriber: Subscriber) -> None:
+        await self._ensure_started()
+        first = topic not in self.subscribers or not self.subscribers[topic]
+        self.subscribers[topic].add(subscriber)
+        if first:
+            await self.layer.group_add(topic, self.channel)
+
+    async def leave(self, topic: str, subscriber: Subscriber) -> None:
+        members = self.subscribers.get(topic)
+        if not members:
+            return
+        members.discard(subscriber)
+        if not members:
+            del self.subscribers[topic]
+            self.last_seq.pop(topic, None)
+            if self.channel is not None:
+                await self.layer.group_discard(topic, self.channel)
+
+    async def _run(self) -> None:
+        assert self.channel is not None
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("hub receive failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                self.dispatch(message)
+            except Exception:
+                logger.exception("hub dispatch failed for %r", message.get("topic"))
+
+    def dispatch(self, message: dict[str, Any]) -> None:
+        topic = message.get("topic")
+        if not isinstance(topic, str) or topic not in self.subscribers:
+            return
+        if topic in self._filling:
+            self._filling[topic].append(message)
+            return
+        seq = int(message["seq"])
+        last = self.last_seq.get(topic)
+        if last is not None and seq <= last:
+            return  # duplicate or already filled from the outbox
+        if last is not None and seq > last + 1:
+            self._filling[topic] = [message]
+            asyncio.get_running_loop().create_task(self._fill(topic, last, seq))
+            return
+        self.last_seq[topic] = seq
+        self._fan_out(topic, message["event_id"], message["event_type"], message["frame"])
+
+    def _fan_out(self, topic: str, event_id: int, event_type: str, frame: str) -> None:
+        for subscriber in tuple(self.subscribers.get(topic, ())):
+            subscriber.deliver(topic, event_id, event_type, frame)
+        self.delivered += 1
+
+    async def _fill(self, topic: str, last: int, seq: int) -> None:
+        try:
+            missing = await database_sync_to_async(_missing_events)(topic, last, seq)
+        except Exception:
+            logger.exception("could not fill events %d..%d of %s", last + 1, seq - 1, topic)
+            missing = []
+        self.gaps_filled += 1
+        pending = self._filling.pop(topic, [])
+        if topic not in self.subscribers:
+            return
+        for event_id, event_seq, event_type, frame in missing:
+            if event_seq > self.last_seq.get(topic, 0):
+                self.last_seq[topic] = event_seq
+                self._fan_out(topic, event_id, event_type, frame)
+        # What the outbox no longer has (pruned) is gone for live delivery; clients that care
+        # resubscribe with `since` and get `recovered: false`. Never wait for it again.
+        self.last_seq[topic] = max(self.last_seq.get(topic, 0), seq - 1)
+        for message in sorted(pending, key=lambda m: int(m["seq"])):
+            self.dispatch(message)
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop (one per process in daphne/uvicorn)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub()
+    return hub

@@ -1,0 +1,94 @@
+"""Per-connection rate limiting and per-user connection counting."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import redis.asyncio as aioredis
+from django.conf import settings
+
+
+class TokenBucket:
+    """``rate`` tokens per second up to ``burst``; each message takes one."""
+
+    __slots__ = ("burst", "rate", "tokens", "updated")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+_REGISTER = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+class ConnectionRegistry:
+    """Counts a user's open sockets across every process, in a Redis sorted set per user.
+
+    Members expire (``ttl``) unless refreshed, so a crashed process does not hold a user's
+    slots forever; the consumer refreshes its entry with each heartbeat.
+    """
+
+    def __init__(self, url: str, *, ttl: float) -> None:
+        self.url = url
+        self.ttl = ttl
+        self._clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
+
+    def _client(self) -> aioredis.Redis:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = aioredis.Redis.from_url(self.url)
+        return client
+
+    @staticmethod
+    def _key(user_id: int) -> str:
+        return f"pubky:ws:conns:{user_id}"
+
+    async def register(self, user_id: int, connection_id: str, limit: float) -> bool:
+        now = time.time()
+        ok = await self._client().eval(
+            _REGISTER,
+            1,
+            self._key(user_id),
+            now,
+            now + self.ttl,
+            limit,
+            connection_id,
+            self.ttl * 2,
+        )
+        return bool(ok)
+
+    async def refresh(self, user_id: int, connection_id: str) -> None:
+        await self._client().zadd(self._key(user_id), {connection_id: time.time() + self.ttl})
+
+    async def unregister(self, user_id: int, connection_id: str) -> None:
+        await self._client().zrem(self._key(user_id), connection_id)
+
+
+_registry: ConnectionRegistry | None = None
+
+
+def connection_registry() -> ConnectionRegistry:
+    global _registry
+    if _registry is None:
+        ttl = settings.REALTIME["HEARTBEAT_SECONDS"] * 3
+        _registry = ConnectionRegistry(settings.REDIS_URL, ttl=ttl)
+    return _registry

@@ -1,0 +1,182 @@
+"""What each model change looks like on the wire: (topic, event type, data) triples.
+
+Used by the ORM signal receivers and by the NOTIFY bridge alike, so a change reads the same
+whichever way it was made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Model
+
+from realtime import topics
+
+Change = tuple[str, str, dict[str, Any]]
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def pubky_domain(obj: Any, deleted: bool) -> list[Change]:
+    data = {
+        "id": obj.pk,
+        "name": obj.name,
+        "familyId": obj.family_id,
+        "domainId": obj.domain_id,
+        "publicKey": obj.public_key,
+        "pubkyUrl": obj.pubky_url,
+        "status": "deleted" if deleted else obj.status,
+        "keyCustody": obj.key_custody,
+        "lastPublishedAt": _iso(obj.last_published_at),
+    }
+    return [(topics.pubky_domain(obj.pk), "pubky_domain_update", data)]
+
+
+def pkarr_record(obj: Any, deleted: bool) -> list[Change]:
+    data = {
+        "id": obj.pk,
+        "pubkyDomainId": obj.pubky_domain_id,
+        "relayUrl": obj.relay_url,
+        "status": "deleted" if deleted else obj.status,
+        "httpStatus": obj.http_status,
+        "latencyMs": obj.latency_ms,
+        "packetTimestamp": obj.packet_timestamp,
+        "publishedAt": _iso(obj.published_at),
+        "expiresAt": _iso(obj.expires_at),
+        "error": obj.error,
+    }
+    return [(topics.pubky_domain(obj.pubky_domain_id), "pkarr_record_update", data)]
+
+
+def sovereignty_score(obj: Any, deleted: bool) -> list[Change]:
+    if deleted:
+        return []
+    from domains.scoring import explain
+
+    data = {
+        "domainId": obj.domain_id,
+        "scoreId": obj.pk,
+        "sovereignty_score": obj.total,
+        "components": obj.components,
+        "breakdown": explain(obj.breakdown) if obj.breakdown.get("facts") else {},
+        "reason": obj.reason,
+        "calculatedAt": _iso(obj.calculated_at),
+    }
+    return [(topics.sovereignty_score(obj.domain_id), "pubky_sovereignty_score", data)]
+
+
+def domain_migration(obj: Any, deleted: bool) -> list[Change]:
+    data = {
+        "id": obj.pk,
+        "domainId": obj.domain_id,
+        "direction": obj.direction,
+        "state": "deleted" if deleted else obj.state,
+        "approvalsRequired": obj.approvals_required,
+        "challengeName": obj.challenge_name,
+        "error": obj.error,
+        "updatedAt": _iso(obj.updated_at),
+    }
+    return [(topics.domain_migration(obj.pk), "domain_migration_update", data)]
+
+
+def relay_status(obj: Any, deleted: bool) -> list[Change]:
+    data = {
+        "url": obj.url,
+        "isUp": None if deleted else obj.is_up,
+        "latencyMs": obj.latency_ms,
+        "statusCode": obj.last_status_code,
+        "error": obj.last_error,
+        "lastCheckedAt": _iso(obj.last_checked_at),
+        "lastChangedAt": _iso(obj.last_changed_at),
+    }
+    return [(topics.RELAYS, "pubky_relay_status", {"relays": [data]})]
+
+
+def guardian_notification(obj: Any, deleted: bool) -> list[Change]:
+    if deleted:
+        return []
+    data = {
+        "id": obj.pk,
+        "familyId": obj.family_id,
+        "guardianId": obj.guardian_id,
+        "kind": obj.kind,
+        "title": obj.title,
+        "message": obj.message,
+        "payload": obj.payload,
+        "createdAt": _iso(obj.created_at),
+    }
+    return [(topics.family(obj.family_id), "pubky_guardian_notification", data)]
+
+
+def guardian(obj: Any, deleted: bool) -> list[Change]:
+    data = {
+        "kind": "guardian_removed" if deleted else "guardian_updated",
+        "familyId": obj.family_id,
+        "guardian": {
+            "id": obj.pk,
+            "name": obj.name,
+            "status": "removed" if deleted else obj.status,
+            "backupStatus": obj.pubky_backup_status,
+            "backupUrl": obj.pubky_backup_url,
+            "backupLastUpdated": _iso(obj.pubky_backup_last_updated),
+        },
+    }
+    changes: list[Change] = [(topics.family(obj.family_id), "pubky_guardian_notification", data)]
+    if obj.user_id:
+        changes.append(access_changed_for(obj.user_id))
+    return changes
+
+
+def access_changed_for(user_id: int) -> Change:
+    """A control event: the user's access changed; their sockets re-check subscriptions."""
+    return (topics.user(user_id), "access_changed", {"userId": user_id})
+
+
+def membership(obj: Any, deleted: bool) -> list[Change]:
+    return [access_changed_for(obj.user_id)]
+
+
+def access_grant(obj: Any, deleted: bool) -> list[Change]:
+    return [access_changed_for(obj.grantee_id)]
+
+
+def _registry() -> dict[type[Model], Callable[[Any, bool], list[Change]]]:
+    from domains.models import (
+        DomainMigration,
+        PkarrRecord,
+        PubkyDomain,
+        RelayStatus,
+        SovereigntyScore,
+    )
+    from families.models import AccessGrant, FamilyMembership
+    from guardians.models import FederationGuardian, GuardianNotification
+
+    return {
+        PubkyDomain: pubky_domain,
+        PkarrRecord: pkarr_record,
+        SovereigntyScore: sovereignty_score,
+        DomainMigration: domain_migration,
+        RelayStatus: relay_status,
+        GuardianNotification: guardian_notification,
+        FederationGuardian: guardian,
+        FamilyMembership: membership,
+        AccessGrant: access_grant,
+    }
+
+
+_REGISTRY: dict[type[Model], Callable[[Any, bool], list[Change]]] | None = None
+
+
+def registry() -> dict[type[Model], Callable[[Any, bool], list[Change]]]:
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = _registry()
+    return _REGISTRY
+
+
+def changes_for(instance: Model, *, deleted: bool = False) -> list[Change]:
+    builder = registry().get(type(instance))
+    return builder(instance, deleted) if builder else []

@@ -1,0 +1,217 @@
+"""Reads for the realtime service: outbox replay, subscription targets, status snapshots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from families import policy
+from families.policy import Principal
+from realtime import topics
+from realtime.events import frame_from_row
+from realtime.models import OutboxEvent
+from realtime.topics import Target
+
+
+def outbox_range(topic: str, after_seq: int, before_seq: int) -> list[tuple[int, int, str, str]]:
+    """Events of ``topic`` with after_seq < seq < before_seq as (event_id, seq, type, frame)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, seq, type, payload::text FROM realtime_outbox "
+            "WHERE topic = %s AND seq > %s AND seq < %s ORDER BY seq",
+            [topic, after_seq, before_seq],
+        )
+        rows = cursor.fetchall()
+    return [(i, s, t, frame_from_row(t, i, p)) for i, s, t, p in rows]
+
+
+@dataclass(frozen=True)
+class Replay:
+    recovered: bool
+    events: list[tuple[int, str, str]]  # (event_id, type, frame)
+
+
+def replay(topic: str, since: int, *, limit: int = 10_000) -> Replay:
+    """Events of ``topic`` after event ``since``, or ``recovered=False`` if the outbox was
+    pruned past ``since`` (then the client refetches over REST)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id) FROM realtime_outbox")
+        (oldest,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT last_value, is_called FROM realtime_outbox_id_seq",
+        )
+        last_value, is_called = cursor.fetchone()
+        newest_issued = last_value if is_called else 0
+        # Pruned past `since`: everything up to oldest-1 may have been deleted. An empty outbox
+        # after ids were issued means everything was pruned.
+        floor = oldest if oldest is not None else newest_issued + 1
+        if since + 1 < floor and since < newest_issued:
+            return Replay(recovered=False, events=[])
+        cursor.execute(
+            "SELECT id, type, payload::text FROM realtime_outbox "
+            "WHERE topic = %s AND id > %s ORDER BY id LIMIT %s",
+            [topic, since, limit + 1],
+        )
+        rows = cursor.fetchall()
+    if len(rows) > limit:
+        return Replay(recovered=False, events=[])
+    return Replay(recovered=True, events=[(i, t, frame_from_row(t, i, p)) for i, t, p in rows])
+
+
+class SubscriptionDenied(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _get(model: Any, pk: int) -> Any:
+    try:
+        return model.objects.get(pk=pk)
+    except model.DoesNotExist:
+        raise SubscriptionDenied("not_found", "no such object") from None
+
+
+def authorize(principal: Principal, key: str, value: str | int | bool) -> Target:
+    """Resolve a subscription to its topic if ``principal`` may read it, else raise.
+
+    Missing objects answer ``not_found`` and existing ones the caller may not read answer
+    ``forbidden`` (the WebSocket contract of DESIGN.md §6 names both codes).
+    """
+    from domains.models import DomainMigration, DomainRecord, PubkyDomain
+    from families.models import Family
+
+    entity = topics.SUBSCRIPTION_KEYS[key]
+    if key == "relays":
+        return Target(entity, key, True, topics.RELAYS)
+    if key == "pubkyUrl":
+        from pubky.errors import PubkyError
+        from pubky.urls import PubkyUrl
+
+        try:
+            url = str(PubkyUrl.parse(str(value)))
+        except PubkyError as exc:
+            raise SubscriptionDenied("invalid", f"not a Pubky URL: {exc}") from None
+        if not policy.can_read_pubky_url(principal, url):
+            raise SubscriptionDenied("forbidden", "you may not read this URL")
+        return Target(entity, key, url, topics.pubky_url(url))
+    assert isinstance(value, int)
+    model, topic_of = {
+        "pubkyDomainId": (PubkyDomain, topics.pubky_domain),
+        "sovereigntyScoreDomainId": (DomainRecord, topics.sovereignty_score),
+        "domainMigrationId": (DomainMigration, topics.domain_migration),
+        "familyId": (Family, topics.family),
+    }[key]
+    obj = _get(model, value)
+    if not policy.can_read(principal, obj):
+        raise SubscriptionDenied("forbidden", "you may not read this object")
+    return Target(entity, key, value, topic_of(value))
+
+
+def still_allowed(principal: Principal, target: Target) -> bool:
+    try:
+        authorize(principal, target.key, target.value)
+    except SubscriptionDenied:
+        return False
+    return True
+
+
+def latest_event_id() -> int:
+    last = OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    return last or 0
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def relay_snapshot() -> list[dict[str, Any]]:
+    """Every known relay (configured or seen) with its last status."""
+    from django.conf import settings
+
+    from domains.models import RelayStatus
+
+    rows = {r.url: r for r in RelayStatus.objects.all()}
+    urls = list(dict.fromkeys([*settings.PUBKY_RELAYS, *rows]))
+    snapshot = []
+    for url in urls:
+        row = rows.get(url)
+        snapshot.append(
+            {
+                "url": url,
+                "isUp": row.is_up if row else None,
+                "latencyMs": row.latency_ms if row else None,
+                "statusCode": row.last_status_code if row else None,
+                "error": row.last_error if row else "",
+                "lastCheckedAt": _iso(row.last_checked_at) if row else None,
+                "lastChangedAt": _iso(row.last_changed_at) if row else None,
+            }
+        )
+    return snapshot
+
+
+def guardian_status(principal: Principal, family_id: int) -> dict[str, Any]:
+    from families.models import Family
+    from guardians.models import FederationGuardian
+
+    family = _get(Family, family_id)
+    if not policy.can_read(principal, family):
+        raise SubscriptionDenied("forbidden", "you may not read this family")
+    guardians = FederationGuardian.objects.filter(family=family).order_by("name", "id")
+    return {
+        "familyId": family.pk,
+        "approvalRequired": family.guardian_approval_required,
+        "threshold": family.guardian_threshold,
+        "guardians": [
+            {
+                "id": g.pk,
+                "name": g.name,
+                "status": g.status,
+                "backupStatus": g.pubky_backup_status,
+                "backupUrl": g.pubky_backup_url,
+                "backupLastUpdated": _iso(g.pubky_backup_last_updated),
+            }
+            for g in guardians
+        ],
+    }
+
+
+def score_snapshot(
+    principal: Principal, *, domain_id: int | None = None, url: str | None = None
+) -> dict[str, Any]:
+    """The domain's current score with its components, computed from stored facts (no write)."""
+    from domains.models import DomainRecord, PubkyDomain
+    from domains.scoring import explain, score
+    from domains.selectors import domains_with_score_facts, facts_of
+
+    if domain_id is not None:
+        domain = _get(DomainRecord, domain_id)
+    else:
+        from pubky.errors import PubkyError
+        from pubky.keys import PublicKey
+
+        try:
+            key = PublicKey.parse(url or "").z32()
+        except PubkyError:
+            raise SubscriptionDenied("invalid", "url must name a Pubky domain") from None
+        pubky_domain = PubkyDomain.objects.filter(public_key=key).select_related("domain").first()
+        if pubky_domain is None or pubky_domain.domain is None:
+            raise SubscriptionDenied("not_found", "no domain is published under this key")
+        domain = pubky_domain.domain
+    if not policy.can_read(principal, domain):
+        raise SubscriptionDenied("forbidden", "you may not read this domain")
+    annotated = domains_with_score_facts(DomainRecord.objects.filter(pk=domain.pk)).get()
+    result = score(facts_of(annotated))
+    latest = domain.sovereignty_scores.order_by("-calculated_at", "-id").first()
+    pubky_url = PubkyDomain.objects.filter(domain=domain).values_list("pubky_url", flat=True)
+    return {
+        "url": url or next(iter(pubky_url), "") or None,
+        "domainId": domain.pk,
+        "domain": domain.name,
+        "sovereignty_score": result.total,
+        "components": result.components,
+        "breakdown": explain(result.breakdown),
+        "calculatedAt": _iso(latest.calculated_at) if latest else None,
+    }

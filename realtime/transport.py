@@ -1,0 +1,85 @@
+"""Carrying committed events to every web process over the Redis channel layer.
+
+Publishers are synchronous Django code (services, signal receivers' ``on_commit`` callbacks,
+management commands). Calling the async channel layer from there would need ``async_to_sync``,
+which spins an event loop (and a Redis connection) per call. Instead we PUBLISH with a plain
+Redis client, in exactly the format the channel layer's ``group_send`` uses: the same group
+channel name and the layer's own serializer. ``tests/realtime/test_transport.py`` proves a
+message sent here arrives through ``layer.receive`` like one sent with ``group_send``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import redis
+from channels.layers import get_channel_layer
+from channels_redis.utils import _consistent_hash
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from realtime.events import Event
+
+_local = threading.local()
+
+
+def _layer_config() -> dict[str, Any]:
+    layers: dict[str, dict[str, Any]] = settings.CHANNEL_LAYERS
+    config: dict[str, Any] = layers["default"].get("CONFIG", {})
+    return config
+
+
+def _hosts() -> list[str]:
+    hosts = _layer_config().get("hosts") or ["redis://127.0.0.1:6379"]
+    return [h if isinstance(h, str) else h["address"] for h in hosts]
+
+
+def group_channel_name(group: str) -> str:
+    """The Redis channel a group's messages travel on (``RedisPubSubLoopLayer`` naming)."""
+    prefix = _layer_config().get("prefix", "asgi")
+    return f"{prefix}__group__{group}"
+
+
+def _clients() -> list[redis.Redis]:
+    clients: list[redis.Redis] | None = getattr(_local, "clients", None)
+    if clients is None:
+        clients = [
+            redis.Redis.from_url(h, socket_timeout=2, socket_connect_timeout=2) for h in _hosts()
+        ]
+        _local.clients = clients
+    return clients
+
+
+def _uses_pubsub_layer() -> bool:
+    layers: dict[str, dict[str, Any]] = settings.CHANNEL_LAYERS
+    return str(layers["default"]["BACKEND"]).endswith("RedisPubSubChannelLayer")
+
+
+def broadcast_sync(events: Sequence[Event]) -> None:
+    """Send events to every process subscribed to their topics (one round trip per shard)."""
+    if not events:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    if not _uses_pubsub_layer():
+        # Other layers (the stock RedisChannelLayer) keep per-channel queues: go through them.
+        from asgiref.sync import async_to_sync
+
+        async def send_all() -> None:
+            for event in events:
+                await layer.group_send(event.topic, event.as_message())
+
+        async_to_sync(send_all)()
+        return
+    clients = _clients()
+    pipes = [client.pipeline(transaction=False) for client in clients]
+    for event in events:
+        channel = group_channel_name(event.topic)
+        shard = _consistent_hash(channel, len(clients)) if len(clients) > 1 else 0
+        pipes[shard].publish(channel, layer.serialize(event.as_message()))
+    for pipe in pipes:
+        if pipe:
+            pipe.execute()
