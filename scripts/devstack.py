@@ -79,6 +79,7 @@ class PortSpec:
     env: str
     default: int
     what: str
+    option: str = ""  # the command-line option that passes it on (testnet)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Profile:
     pg: PortSpec
     valkey: PortSpec
     web: PortSpec | None = None
-    testnet: tuple[PortSpec, PortSpec, PortSpec] | None = None
+    testnet: tuple[PortSpec, ...] = ()  # relay, homeserver, HTTP relay first
     fast_pg: bool = False  # fsync off: the test database is disposable
     load_dotenv: bool = False  # read the repo's .env (never for tests: CI must not depend on it)
 
@@ -103,9 +104,10 @@ PROFILES: dict[str, Profile] = {
         valkey=PortSpec("VALKEY_PORT", 16379, "Valkey"),
         web=PortSpec("PORT", 8000, "the web server"),
         testnet=(
-            PortSpec("TESTNET_RELAY_PORT", 15411, "the testnet PKARR relay"),
-            PortSpec("TESTNET_HOMESERVER_PORT", 6286, "the testnet homeserver"),
-            PortSpec("TESTNET_HTTP_RELAY_PORT", 15412, "the testnet HTTP relay"),
+            PortSpec("TESTNET_RELAY_PORT", 15411, "testnet relay", "--relay-port"),
+            PortSpec("TESTNET_HOMESERVER_PORT", 6286, "testnet homeserver", "--homeserver-port"),
+            PortSpec("TESTNET_HTTP_RELAY_PORT", 15412, "testnet HTTP relay", "--http-relay-port"),
+            PortSpec("TESTNET_ADMIN_PORT", 6288, "testnet homeserver admin", "--admin-port"),
         ),
         load_dotenv=True,
     ),
@@ -973,7 +975,7 @@ def prepare(profile: Profile, *, start_testnet: bool = True) -> Setup:
     embedded_pg = not user.get("DATABASE_URL")
     embedded_valkey = not user.get("REDIS_URL")
     testnet = (
-        profile.testnet is not None
+        bool(profile.testnet)
         and start_testnet
         and not user.get("PUBKY_RELAYS")
         and not user.get("PUBKY_HOMESERVER_URL")
@@ -986,7 +988,7 @@ def prepare(profile: Profile, *, start_testnet: bool = True) -> Setup:
         wanted.append(profile.pg)
     if embedded_valkey:
         wanted.append(profile.valkey)
-    if testnet and profile.testnet is not None:
+    if testnet:
         wanted.extend(profile.testnet)
     ports = {spec.env: port_from_env(env, spec) for spec in wanted}
 
@@ -1045,14 +1047,17 @@ def http_status(port: int, path: str) -> int | None:
 
 
 def start_testnet(setup: Setup) -> Child | None:
-    assert setup.profile.testnet is not None
-    if management_command_path("pubky_testnet") is None:
+    command = management_command_path("pubky_testnet")
+    if command is None:
         warn("manage.py pubky_testnet does not exist yet; running without a Pubky testnet")
         return None
-    relay, homeserver, http_relay = (setup.ports[s.env] for s in setup.profile.testnet)
-    say(f"starting the Pubky testnet (ports {relay}, {homeserver}, {http_relay})")
-    argv = manage("pubky_testnet", "--relay-port", str(relay), "--homeserver-port", str(homeserver))
-    argv += ["--http-relay-port", str(http_relay), "--data-dir", str(setup.data_dir / "testnet")]
+    source = command.read_text(errors="replace")
+    relay, homeserver, http_relay, *_ = ports = [setup.ports[s.env] for s in setup.profile.testnet]
+    say(f"starting the Pubky testnet (ports {', '.join(map(str, ports))})")
+    argv = manage("pubky_testnet", "--data-dir", str(setup.data_dir / "testnet"))
+    for spec, port in zip(setup.profile.testnet, ports, strict=True):
+        if spec.option in source:  # an option the command gains later is passed once it lands
+            argv += [spec.option, str(port)]
     log = setup.stack.logs / "testnet.log"
     child = setup.stack.spawn("testnet", argv, env=setup.env, tier=1, log=log)
     for port in (relay, homeserver, http_relay):
@@ -1129,6 +1134,11 @@ def cmd_run(_args: argparse.Namespace) -> int:
             warn(f"/healthz answered HTTP {status} (is localhost in ALLOWED_HOSTS?)")
 
         password = env.get("DEMO_PASSWORD") or "demo"
+        testnet_line = (
+            f"relay {env['PUBKY_RELAYS']}, homeserver {env['PUBKY_HOMESERVER_URL']}"
+            if testnet
+            else "not started"
+        )
         login = (
             f"demo / {password}" if seeded else "(no demo user; ./scripts/manage createsuperuser)"
         )
@@ -1140,7 +1150,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
             f"    API docs: http://{LOOPBACK}:{web_port}/api/docs/",
             f"    login:    {login}",
             f"    database: {env['DATABASE_URL'].split('@')[-1]}   redis: {env['REDIS_URL']}",
-            f"    testnet:  {'relay ' + env['PUBKY_RELAYS'] if testnet else 'not started'}",
+            f"    testnet:  {testnet_line}",
             f"    workers:  {', '.join(workers) or 'none yet'}  (logs in {rel(stack.logs)}/)",
             "  Press Ctrl-C to stop everything.",
             "",

@@ -46,6 +46,7 @@ def run_ports(**chosen: str) -> dict[str, str]:
             "TESTNET_RELAY_PORT",
             "TESTNET_HOMESERVER_PORT",
             "TESTNET_HTTP_RELAY_PORT",
+            "TESTNET_ADMIN_PORT",
         )
     }
     ports.update(chosen)
@@ -63,7 +64,9 @@ def assert_one_error_line(done: subprocess.CompletedProcess[str], *fragments: st
     return lines[0]
 
 
-@pytest.mark.parametrize("variable", ["PORT", "PG_PORT", "VALKEY_PORT", "TESTNET_RELAY_PORT"])
+@pytest.mark.parametrize(
+    "variable", ["PORT", "PG_PORT", "VALKEY_PORT", "TESTNET_RELAY_PORT", "TESTNET_ADMIN_PORT"]
+)
 def test_run_refuses_a_busy_port_in_one_line_before_doing_anything(
     tmp_path: Path, busy_port: int, variable: str
 ) -> None:
