@@ -595,7 +595,7 @@ def ensure_venv(requirements: str) -> None:
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
     env.pop("PIP_REQUIRE_VIRTUALENV", None)
     check_step(
-        [str(VENV_PY), "-m", "pip", "install", "-q", "--progress-bar", "off", "-r", str(req)],
+        [str(VENV_PY), "-m", "pip", "install", "-qq", "--progress-bar", "off", "-r", str(req)],
         env=env,
         what=f"pip install -r {requirements}",
     )
@@ -1326,7 +1326,10 @@ def cmd_exec(args: argparse.Namespace) -> int:
     profile = PROFILES[args.profile]
     env, user = build_env(profile)
     if not user.get("DATABASE_URL"):
-        env["DATABASE_URL"] = database_url(port_from_env(env, profile.pg))
+        pg_port = port_from_env(env, profile.pg)
+        env["DATABASE_URL"] = database_url(pg_port)
+        if port_is_free(pg_port):
+            warn(f"nothing listens on {LOOPBACK}:{pg_port}; start ./scripts/{profile.name} first")
     if not user.get("REDIS_URL"):
         env["REDIS_URL"] = f"redis://{LOOPBACK}:{port_from_env(env, profile.valkey)}/0"
     ensure_venv(profile.requirements)
