@@ -1,0 +1,287 @@
+"""Registering Pubky domains: a domain gets its own Ed25519 key and a signed PKARR packet.
+
+:func:`pubky_domain_register` is the whole flow and is all-or-nothing: the name, the records
+and the packet size are checked first, the packet is signed and put on every relay, and only
+when at least one relay stored it are the domain, its records, the sealed key and one
+:class:`PkarrRecord` per relay written, in one transaction. A failure anywhere leaves the
+database as it was and raises a typed error (``ValidationError`` for bad input,
+:class:`~domains.services.publishing.PacketTooLargeError`, :class:`PublishFailed`, …).
+
+The seed documents' names (``register_pubky_domain``, ``create_pubky_domain``,
+``calculate_sovereignty_score``) are thin aliases kept at the bottom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from domains.models import (
+    OPEN_MIGRATION_STATES,
+    DnsRecord,
+    DomainRecord,
+    KeyCustody,
+    PubkyDomain,
+    PubkyDomainStatus,
+    SovereigntyScore,
+)
+from domains.pubky_client import PubkyClient, PubkyServiceError, pubky_client
+from domains.services.publishing import (
+    PublishOutcome,
+    _apply_publish_to_domain,
+    dns_records_to_packet_records,
+    packet_publish,
+    packet_sign,
+)
+from domains.services.scoring import sovereignty_score_calculate
+from domains.validators import normalize_domain_name, validate_domain_name
+from families.models import Family, User, Visibility
+from families.validators import validate_public_key
+from pubky.keys import Keypair
+from pubky.packet import SignedPacket
+from pubky.urls import PubkyUrl
+
+__all__ = [
+    "DnsRecordSpec",
+    "DomainAlreadyOnPubky",
+    "calculate_sovereignty_score",
+    "create_pubky_domain",
+    "domain_name_clean",
+    "pubky_domain_create",
+    "pubky_domain_register",
+    "register_pubky_domain",
+]
+
+
+class DomainAlreadyOnPubky(PubkyServiceError):
+    """The domain already has an active Pubky key and packet."""
+
+    code = "already_on_pubky"
+
+
+@dataclass(frozen=True)
+class DnsRecordSpec:
+    """A DNS record to add while registering: ``name`` relative to the domain (``@`` = apex)."""
+
+    name: str
+    rtype: str
+    value: str
+    ttl: int = 3600
+
+
+RecordInput = DnsRecordSpec | tuple[str, str, str] | tuple[str, str, str, int]
+
+
+def domain_name_clean(name: str) -> str:
+    """Normalise (lower-case, IDNA, no trailing dot) and validate a domain name."""
+    cleaned = normalize_domain_name(name)
+    validate_domain_name(cleaned)
+    return cleaned
+
+
+def _specs(records: Iterable[RecordInput]) -> list[DnsRecordSpec]:
+    specs = []
+    for item in records:
+        specs.append(item if isinstance(item, DnsRecordSpec) else DnsRecordSpec(*item))
+    return specs
+
+
+def _unsaved_rows(domain: DomainRecord, specs: Sequence[DnsRecordSpec]) -> list[DnsRecord]:
+    """Validate new DNS rows without saving them (the domain may not exist yet)."""
+    rows = []
+    for spec in specs:
+        row = DnsRecord(
+            domain=domain,
+            name=spec.name or "@",
+            rtype=spec.rtype.upper(),
+            value=spec.value,
+            ttl=spec.ttl,
+        )
+        row.full_clean(exclude=["domain"], validate_unique=False, validate_constraints=False)
+        rows.append(row)
+    return rows
+
+
+@transaction.atomic
+def pubky_domain_create(
+    *,
+    domain: DomainRecord,
+    keypair: Keypair | None = None,
+    public_key: str | None = None,
+    key_custody: str = KeyCustody.SERVICE,
+    visibility: str | None = None,
+    homeserver_url: str = "",
+) -> PubkyDomain:
+    """Create the (draft) Pubky domain row of ``domain``: database only, no network.
+
+    Service custody seals ``keypair``'s seed (a fresh one when not given); self-custody
+    stores only ``public_key``, which must be a valid Ed25519 point.
+    """
+    if key_custody == KeyCustody.SERVICE:
+        keypair = keypair or Keypair.random()
+        key_text = keypair.public_key.z32()
+    else:
+        if keypair is not None:
+            raise ValueError("a self-custody domain stores no private key; pass public_key")
+        if not public_key:
+            raise ValidationError({"public_key": "A self-custody domain needs its public key."})
+        key_text = public_key.strip()
+        validate_public_key(key_text)
+    pubky_domain = PubkyDomain(
+        name=domain.name,
+        family=domain.family,
+        domain=domain,
+        public_key=key_text,
+        key_custody=key_custody,
+        pubky_url=str(PubkyUrl.of(key_text, "/")),
+        homeserver_url=homeserver_url,
+        visibility=visibility or domain.visibility,
+        status=PubkyDomainStatus.DRAFT,
+    )
+    if keypair is not None:
+        pubky_domain.set_private_key(keypair.secret)
+    pubky_domain.full_clean()
+    pubky_domain.save()
+    return pubky_domain
+
+
+def pubky_domain_register(
+    *,
+    name: str,
+    family: Family,
+    records: Iterable[RecordInput] = (),
+    visibility: str | None = None,
+    key_custody: str = KeyCustody.SERVICE,
+    public_key: str | None = None,
+    owner: User | None = None,
+    client: PubkyClient | None = None,
+) -> PubkyDomain:
+    """Register ``name`` on Pubky for ``family`` and publish its records to every relay.
+
+    ``records`` are added to the domain's stored DNS records; all of them go into the packet.
+    An existing registrar domain of the same family can be registered too (its records are
+    published); one of another family cannot. Self-custody registration (``public_key`` of a
+    key the family holds) stores the key and publishes nothing: only the family can sign.
+    """
+    client = client or pubky_client()
+    cleaned = domain_name_clean(name)
+    visibility = visibility or Visibility.PRIVATE
+    if key_custody != KeyCustody.SERVICE:
+        if not public_key:
+            raise ValidationError({"public_key": "A self-custody domain needs its public key."})
+        validate_public_key(public_key.strip())
+    domain = DomainRecord.objects.filter(name=cleaned).first()
+    if domain is not None:
+        if domain.family_id != family.pk:
+            raise ValidationError(
+                {"name": f"{cleaned} is already registered by another family."},
+                code="domain_taken",
+            )
+        existing = PubkyDomain.objects.filter(domain=domain).first()
+        if existing is not None and existing.status == PubkyDomainStatus.ACTIVE:
+            raise DomainAlreadyOnPubky(f"{cleaned} is already on Pubky as {existing.public_key}")
+        if existing is not None:
+            raise DomainAlreadyOnPubky(
+                f"{cleaned} already has a Pubky key ({existing.public_key}, {existing.status}); "
+                "publish it again or migrate the domain instead of registering it anew"
+            )
+        if domain.migrations.filter(state__in=OPEN_MIGRATION_STATES).exists():
+            raise DomainAlreadyOnPubky(
+                f"{cleaned} has a migration in progress; finish or cancel it first",
+                code="migration_in_progress",
+            )
+    else:
+        domain = DomainRecord(name=cleaned, family=family, owner=owner, visibility=visibility)
+        domain.full_clean()
+    new_rows = _unsaved_rows(domain, _specs(records))
+    if key_custody != KeyCustody.SERVICE:
+        return _register_self_custody(domain=domain, rows=new_rows, public_key=public_key or "")
+    if public_key is not None:
+        raise ValueError("public_key is only for self-custody; service custody generates a key")
+
+    # Everything that can be checked offline is checked before the network is touched.
+    stored = list(domain.dns_records.all()) if domain.pk else []
+    packet_records = dns_records_to_packet_records([*stored, *new_rows])
+    keypair = client.generate_keypair()
+    packet = packet_sign(keypair=keypair, records=packet_records, domain_name=cleaned)
+
+    def resign(newest: int) -> SignedPacket:
+        return packet_sign(
+            keypair=keypair, records=packet_records, domain_name=cleaned, after=newest
+        )
+
+    outcome = packet_publish(packet=packet, cas=None, client=client, resign=resign)
+    outcome.raise_if_nothing_stored(cleaned)
+    return _register_store(
+        domain=domain,
+        rows=new_rows,
+        keypair=keypair,
+        outcome=outcome,
+        homeserver_url=family.pubky_homeserver_url or client.homeserver_base_url or "",
+    )
+
+
+@transaction.atomic
+def _register_store(
+    *,
+    domain: DomainRecord,
+    rows: Sequence[DnsRecord],
+    keypair: Keypair,
+    outcome: PublishOutcome,
+    homeserver_url: str,
+) -> PubkyDomain:
+    """The single write of a registration (after the relays answered)."""
+    if domain.pk is None:
+        domain.full_clean()
+    domain.pubky_homeserver_url = homeserver_url
+    domain.save()
+    for row in rows:
+        row.domain = domain
+        row.full_clean()
+        row.save()
+    pubky_domain = pubky_domain_create(
+        domain=domain, keypair=keypair, homeserver_url=homeserver_url
+    )
+    _apply_publish_to_domain(
+        pubky_domain=pubky_domain, outcome=outcome, reason="pubky_domain_registered"
+    )
+    return pubky_domain
+
+
+@transaction.atomic
+def _register_self_custody(
+    *, domain: DomainRecord, rows: Sequence[DnsRecord], public_key: str
+) -> PubkyDomain:
+    if domain.pk is None:
+        domain.full_clean()
+    domain.save()
+    for row in rows:
+        row.domain = domain
+        row.full_clean()
+        row.save()
+    pubky_domain = pubky_domain_create(
+        domain=domain, public_key=public_key, key_custody=KeyCustody.FAMILY
+    )
+    sovereignty_score_calculate(domain=domain, reason="pubky_domain_registered")
+    return pubky_domain
+
+
+# --- names from the seed documents -------------------------------------------------------------
+
+
+def register_pubky_domain(name: str, family: Family, **kwargs: object) -> PubkyDomain:
+    """Seed name for :func:`pubky_domain_register` (``register_pubky_domain(name, family)``)."""
+    return pubky_domain_register(name=name, family=family, **kwargs)  # type: ignore[arg-type]
+
+
+def create_pubky_domain(domain: DomainRecord, **kwargs: object) -> PubkyDomain:
+    """Seed name for :func:`pubky_domain_create` (the draft row, no network)."""
+    return pubky_domain_create(domain=domain, **kwargs)  # type: ignore[arg-type]
+
+
+def calculate_sovereignty_score(domain: DomainRecord, reason: str = "") -> SovereigntyScore:
+    """Seed name; delegates to :func:`domains.services.scoring.sovereignty_score_calculate`."""
+    return sovereignty_score_calculate(domain=domain, reason=reason)
