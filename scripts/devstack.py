@@ -1328,8 +1328,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
     if not user.get("DATABASE_URL"):
         pg_port = port_from_env(env, profile.pg)
         env["DATABASE_URL"] = database_url(pg_port)
-        if port_is_free(pg_port):
-            warn(f"nothing listens on {LOOPBACK}:{pg_port}; start ./scripts/{profile.name} first")
+        if profile.name == "run" and port_is_free(pg_port):
+            warn(f"nothing listens on {LOOPBACK}:{pg_port}; is ./scripts/run running?")
     if not user.get("REDIS_URL"):
         env["REDIS_URL"] = f"redis://{LOOPBACK}:{port_from_env(env, profile.valkey)}/0"
     ensure_venv(profile.requirements)
