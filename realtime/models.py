@@ -93,3 +93,26 @@ class HomeserverCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.homeserver} @ {self.cursor}"
+
+
+class DbChange(models.Model):
+    """A row change made outside Django, queued by a PostgreSQL trigger for ``pubky_listen``.
+
+    The trigger inserts here in the writer's transaction (so the change is durable exactly when
+    the write is) and NOTIFYs ``pubky_changes`` to wake the listener, which claims rows with
+    ``FOR UPDATE SKIP LOCKED`` and publishes their events in the same transaction that deletes
+    them: each change is published exactly once, even across listener restarts.
+    """
+
+    table_name = models.CharField(max_length=63)
+    op = models.CharField(max_length=8)
+    row_id = models.BigIntegerField()
+    old_row = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "realtime_db_changes"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.table_name}#{self.row_id}"

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
+
+from realtime.watcher import build_client, watch_once
+
+
+class Command(BaseCommand):
+    help = (
+        "Follow the homeservers of subscribed pubky:// URLs and push pubky_content_update "
+        "when their content changes (resumes from stored cursors after a restart)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--interval", type=float, default=0.5, help="Seconds between polls.")
+        parser.add_argument("--once", action="store_true", help="Poll once and exit.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["interval"] <= 0:
+            raise CommandError("--interval must be positive")
+        client = build_client()
+        homeservers: dict[str, str] = {}
+        if options["once"]:
+            self.stdout.write(f"published {watch_once(client, homeservers)} update(s)")
+            return
+        stop = False
+
+        def request_stop(signum: int, frame: Any) -> None:
+            nonlocal stop
+            stop = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        self.stdout.write("watch_homeservers: following subscribed URLs")
+        refresh_at = time.monotonic() + 60
+        while not stop:
+            close_old_connections()
+            try:
+                watch_once(client, homeservers)
+            except Exception as exc:  # keep the worker alive through transient failures
+                self.stderr.write(f"watch_homeservers: {exc}")
+            if time.monotonic() > refresh_at:
+                homeservers.clear()  # users may move to another homeserver
+                client.forget_endpoints()
+                refresh_at = time.monotonic() + 60
+            time.sleep(options["interval"])
+        self.stdout.write("watch_homeservers: stopped")

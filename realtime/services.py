@@ -1,0 +1,107 @@
+"""Realtime write operations: the NOTIFY bridge's claim-and-publish, outbox pruning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.apps import apps
+from django.db import connection, transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from realtime.events import publish
+from realtime.models import EventSource, OutboxEvent
+from realtime.payloads import changes_for
+
+# The tables the NOTIFY triggers watch (realtime/migrations/0003) and their models.
+_TABLE_MODELS = {
+    "pubky_domains": ("domains", "PubkyDomain"),
+    "pkarr_records": ("domains", "PkarrRecord"),
+    "domain_migrations": ("domains", "DomainMigration"),
+    "sovereignty_scores": ("domains", "SovereigntyScore"),
+    "relay_statuses": ("domains", "RelayStatus"),
+    "federation_guardians": ("guardians", "FederationGuardian"),
+    "guardian_notifications": ("guardians", "GuardianNotification"),
+}
+
+_CLAIM = """
+DELETE FROM realtime_db_changes
+ WHERE id IN (SELECT id FROM realtime_db_changes ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
+RETURNING id, table_name, op, row_id, old_row::text
+"""
+
+
+def _model(table: str) -> type[Model]:
+    return apps.get_model(*_TABLE_MODELS[table])
+
+
+def _instance_from_old_row(model: type[Model], old_row: str) -> Model:
+    import json
+
+    values = json.loads(old_row)
+    fields = {f.attname: values.get(f.column) for f in model._meta.concrete_fields}
+    return model(**fields)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claimed: int
+    published: int
+
+
+@transaction.atomic
+def db_changes_publish(*, limit: int = 500) -> ClaimResult:
+    """Claim up to ``limit`` queued database changes and publish their events.
+
+    Claiming deletes the queue rows in the same transaction that writes the outbox events, so
+    each change is published exactly once; concurrent listeners skip each other's rows.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM, [limit])
+        claimed = sorted(cursor.fetchall())
+    if not claimed:
+        return ClaimResult(0, 0)
+    wanted: dict[str, set[int]] = {}
+    for _, table, op, row_id, _old in claimed:
+        if op != "DELETE":
+            wanted.setdefault(table, set()).add(row_id)
+    loaded = {
+        table: _model(table).objects.in_bulk(list(ids))  # type: ignore[attr-defined]
+        for table, ids in wanted.items()
+    }
+    published = 0
+    for _, table, op, row_id, old_row in claimed:
+        model = _model(table)
+        if op == "DELETE":
+            if old_row is None:
+                continue
+            instance = _instance_from_old_row(model, old_row)
+            deleted = True
+        else:
+            instance = loaded[table].get(row_id)
+            if instance is None:  # deleted again since; its DELETE is queued too
+                continue
+            deleted = False
+        for topic, event_type, data in changes_for(instance, deleted=deleted):
+            publish(topic=topic, type=event_type, payload=data, source=EventSource.NOTIFY)
+            published += 1
+    return ClaimResult(len(claimed), published)
+
+
+def outbox_prune(*, older_than: timedelta, batch_size: int = 10_000) -> int:
+    """Delete outbox events older than ``older_than``, in batches (clients past it get
+    ``recovered: false`` and refetch)."""
+    cutoff = timezone.now() - older_than
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                OutboxEvent.objects.filter(created_at__lt=cutoff)
+                .order_by("id")
+                .values_list("id", flat=True)[:batch_size]
+            )
+            if not ids:
+                return total
+            OutboxEvent.objects.filter(id__in=ids).delete()
+        total += len(ids)
