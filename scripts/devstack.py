@@ -969,14 +969,13 @@ def build_env(profile: Profile) -> tuple[dict[str, str], dict[str, str]]:
     return env, user
 
 
-def prepare(profile: Profile, *, start_testnet: bool = True) -> Setup:
+def prepare(profile: Profile) -> Setup:
     """Everything cheap and checkable first (config, lock, leftovers, ports), then the venv."""
     env, user = build_env(profile)
     embedded_pg = not user.get("DATABASE_URL")
     embedded_valkey = not user.get("REDIS_URL")
     testnet = (
         bool(profile.testnet)
-        and start_testnet
         and not user.get("PUBKY_RELAYS")
         and not user.get("PUBKY_HOMESERVER_URL")
         and user.get("PUBKY_TESTNET", "1").strip().lower() not in ("0", "false", "no", "off")
@@ -1072,6 +1071,67 @@ def start_testnet(setup: Setup) -> Child | None:
     return child
 
 
+def start_app(setup: Setup, web_port: int) -> tuple[Child, dict[str, Child]]:
+    """daphne in the foreground of the terminal, and every worker whose command exists."""
+    daphne = [str(VENV / "bin" / "daphne"), "-b", LOOPBACK, "-p", str(web_port)]
+    say(f"starting daphne on http://{LOOPBACK}:{web_port}/")
+    web = setup.stack.spawn(
+        "web", [*daphne, "pubkyproject.asgi:application"], env=setup.env, tier=2, log=None
+    )
+    workers: dict[str, Child] = {}
+    for worker in WORKERS:
+        ok, why = command_supports(worker.command, worker.args)
+        if not ok:
+            say(f"not starting worker {worker.command}: {why}")
+            continue
+        workers[worker.command] = setup.stack.spawn(
+            worker.command,
+            manage(worker.command, *worker.args),
+            env=setup.env,
+            tier=2,
+            log=setup.stack.logs / f"{worker.command}.log",
+        )
+    return web, workers
+
+
+def wait_for_web(web: Child, port: int) -> None:
+    deadline = time.monotonic() + 90
+    while (status := http_status(port, "/healthz")) is None:
+        if web.popen.poll() is not None:
+            raise StackError(f"daphne exited during start-up (exit code {web.popen.returncode})")
+        if time.monotonic() > deadline:
+            raise StackError(f"daphne did not answer http://{LOOPBACK}:{port}/healthz in 90s")
+        time.sleep(0.2)
+    if status != 200:
+        warn(f"/healthz answered HTTP {status} (is localhost in ALLOWED_HOSTS?)")
+
+
+def banner(setup: Setup, port: int, *, seeded: bool, workers: Sequence[str], testnet: bool) -> str:
+    env = setup.env
+    url = f"http://{LOOPBACK}:{port}"
+    password = env.get("DEMO_PASSWORD") or "demo"
+    login = f"demo / {password}" if seeded else "no demo user (./scripts/manage createsuperuser)"
+    pubky = (
+        f"relay {env['PUBKY_RELAYS']}, homeserver {env['PUBKY_HOMESERVER_URL']}"
+        if testnet
+        else f"not started (relays: {env.get('PUBKY_RELAYS', 'settings default')})"
+    )
+    lines = [
+        "",
+        "  Pubky domain service is running",
+        f"    app:      {url}/",
+        f"    admin:    {url}/admin/",
+        f"    API docs: {url}/api/docs/",
+        f"    login:    {login}",
+        f"    database: {env['DATABASE_URL'].split('@')[-1]}   redis: {env['REDIS_URL']}",
+        f"    testnet:  {pubky}",
+        f"    workers:  {', '.join(workers) or 'none yet'}  (logs in {rel(setup.stack.logs)}/)",
+        "  Press Ctrl-C to stop everything.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def cmd_run(_args: argparse.Namespace) -> int:
     profile = PROFILES["run"]
     setup = prepare(profile)
@@ -1090,72 +1150,10 @@ def cmd_run(_args: argparse.Namespace) -> int:
             check_step(manage("seed_demo"), env=env, what="manage.py seed_demo")
         else:
             warn("manage.py seed_demo does not exist yet; no demo user")
-
-        say(f"starting daphne on http://{LOOPBACK}:{web_port}/")
-        web = stack.spawn(
-            "web",
-            [
-                str(VENV / "bin" / "daphne"),
-                "-b",
-                LOOPBACK,
-                "-p",
-                str(web_port),
-                "pubkyproject.asgi:application",
-            ],
-            env=env,
-            tier=2,
-            log=None,  # daphne is the foreground process: its output goes to this terminal
-        )
-        workers: dict[str, Child] = {}
-        for worker in WORKERS:
-            ok, why = command_supports(worker.command, worker.args)
-            if not ok:
-                say(f"not starting worker {worker.command}: {why}")
-                continue
-            workers[worker.command] = stack.spawn(
-                worker.command,
-                manage(worker.command, *worker.args),
-                env=env,
-                tier=2,
-                log=stack.logs / f"{worker.command}.log",
-            )
-        deadline = time.monotonic() + 90
-        while (status := http_status(web_port, "/healthz")) is None:
-            if web.popen.poll() is not None:
-                raise StackError(
-                    f"daphne exited during start-up (exit code {web.popen.returncode})"
-                )
-            if time.monotonic() > deadline:
-                raise StackError(
-                    f"daphne did not answer http://{LOOPBACK}:{web_port}/healthz in 90s"
-                )
-            time.sleep(0.2)
-        if status != 200:
-            warn(f"/healthz answered HTTP {status} (is localhost in ALLOWED_HOSTS?)")
-
-        password = env.get("DEMO_PASSWORD") or "demo"
-        testnet_line = (
-            f"relay {env['PUBKY_RELAYS']}, homeserver {env['PUBKY_HOMESERVER_URL']}"
-            if testnet
-            else "not started"
-        )
-        login = (
-            f"demo / {password}" if seeded else "(no demo user; ./scripts/manage createsuperuser)"
-        )
-        banner = [
-            "",
-            "  Pubky domain service is running",
-            f"    app:      http://{LOOPBACK}:{web_port}/",
-            f"    admin:    http://{LOOPBACK}:{web_port}/admin/",
-            f"    API docs: http://{LOOPBACK}:{web_port}/api/docs/",
-            f"    login:    {login}",
-            f"    database: {env['DATABASE_URL'].split('@')[-1]}   redis: {env['REDIS_URL']}",
-            f"    testnet:  {testnet_line}",
-            f"    workers:  {', '.join(workers) or 'none yet'}  (logs in {rel(stack.logs)}/)",
-            "  Press Ctrl-C to stop everything.",
-            "",
-        ]
-        print("\n".join(banner), flush=True)
+        web, workers = start_app(setup, web_port)
+        wait_for_web(web, web_port)
+        info = banner(setup, web_port, seeded=seeded, workers=list(workers), testnet=bool(testnet))
+        print(info, flush=True)
         return supervise(web, workers, testnet, stack)
     except Interrupted:
         print("", flush=True)
@@ -1166,7 +1164,9 @@ def cmd_run(_args: argparse.Namespace) -> int:
         stack.stop_all()
 
 
-def supervise(web: Child, workers: Mapping[str, Child], testnet: Child | None, stack: Stack) -> int:
+def supervise(
+    web: Child, workers: Mapping[str, Child], testnet: Child | None, stack: Stack
+) -> NoReturn:
     """Wait until Ctrl-C or until the web server or a database dies; report dead workers once."""
     reported: set[str] = set()
     databases = [c for c in stack.children if c.tier == 0]
