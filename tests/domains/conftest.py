@@ -54,6 +54,14 @@ def resolved(public_key: str) -> SignedPacket:
     return packet
 
 
+def record_set(packet: SignedPacket, *, ttl: bool = False) -> set[tuple[object, ...]]:
+    """``{(name, type, value[, ttl])}`` of a packet, TXT values as their text."""
+    return {
+        (r.name, r.rtype, r.text() if r.rtype == "TXT" else r.value, *((r.ttl,) if ttl else ()))
+        for r in packet.records()
+    }
+
+
 @pytest.fixture(scope="session")
 def testnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
     net = Testnet.ephemeral(tmp_path_factory.mktemp("domains-testnet"), relays=2)

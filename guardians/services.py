@@ -1,0 +1,251 @@
+"""What guardians do: decide on migrations, report key backups; and notifying them.
+
+Every guardian action is checked by the one access policy (``families.policy``), written
+through the ORM (so django-auditlog records the change with its actor) and also appended to
+the security audit trail as a ``guardian_action`` event, which is what operators filter on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from domains.models import DomainMigration, DomainRecord, MigrationState
+from domains.pubky_client import PubkyServiceError
+from domains.services.scoring import sovereignty_score_calculate
+from families import policy
+from families.models import Family, SecurityEventKind, User
+from families.security import security_event_record
+from guardians.models import (
+    ApprovalDecision,
+    BackupStatus,
+    FederationGuardian,
+    GuardianApproval,
+    GuardianNotification,
+    GuardianStatus,
+)
+
+__all__ = [
+    "AlreadyDecided",
+    "guardian_backup_status_record",
+    "guardian_migration_approve",
+    "guardian_migration_decide",
+    "guardian_migration_reject",
+    "guardian_notification_create",
+    "guardian_notification_mark_read",
+]
+
+# A guardian decides while the migration is still before publishing.
+DECIDABLE_STATES = (MigrationState.PENDING, MigrationState.VERIFYING, MigrationState.VERIFIED)
+
+
+class AlreadyDecided(PubkyServiceError):
+    """This guardian has already approved or rejected this migration."""
+
+    code = "already_decided"
+
+
+def _audit(*, user: User, action: str, target: str, detail: dict[str, Any]) -> None:
+    security_event_record(
+        kind=SecurityEventKind.GUARDIAN_ACTION,
+        user=user,
+        target=target,
+        detail={"action": action, **detail},
+    )
+
+
+def guardian_notification_create(
+    *,
+    family: Family,
+    kind: str,
+    title: str,
+    message: str = "",
+    payload: dict[str, Any] | None = None,
+    guardian: FederationGuardian | None = None,
+) -> GuardianNotification:
+    """Notify one guardian, or (``guardian=None``) every guardian of ``family``.
+
+    Saved through the ORM so the realtime publisher pushes it to subscribed guardians.
+    """
+    notification = GuardianNotification(
+        family=family,
+        guardian=guardian,
+        kind=kind[:64],
+        title=title[:200],
+        message=message,
+        payload=payload or {},
+    )
+    notification.full_clean()
+    notification.save()
+    return notification
+
+
+@transaction.atomic
+def guardian_notification_mark_read(
+    *, user: User, notification: GuardianNotification
+) -> GuardianNotification:
+    """Mark a notification read, if ``user`` may read it (a guardian or member of the family)."""
+    if not policy.can_read(user, notification):
+        raise PermissionDenied("you cannot see this notification")
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save()
+    return notification
+
+
+def _guardian_for(user: User, family_id: int) -> FederationGuardian:
+    guardian = (
+        FederationGuardian.objects.select_for_update()
+        .filter(family_id=family_id, user=user, status=GuardianStatus.ACTIVE)
+        .first()
+    )
+    if guardian is None:
+        raise PermissionDenied("only an active guardian of the family can decide")
+    return guardian
+
+
+def guardian_migration_decide(
+    *,
+    user: User,
+    migration: DomainMigration,
+    decision: str,
+    comment: str = "",
+) -> GuardianApproval:
+    """Record ``user``'s decision (approve/reject) on ``migration``, once per guardian.
+
+    Only active guardians of the domain's family decide (``policy.can_decide_migration``);
+    a refused attempt is audited too. A rejection fails the migration at once; the approval
+    that reaches the family's threshold notifies the family that the migration may proceed.
+    """
+    if decision not in ApprovalDecision.values:
+        raise ValidationError({"decision": f"must be one of {', '.join(ApprovalDecision.values)}"})
+    if not policy.can_decide_migration(user, migration):
+        # Outside the decision's transaction, so the audit row survives the refusal.
+        _audit(
+            user=user,
+            action="decision_denied",
+            target=f"domain_migration:{migration.pk}",
+            detail={"decision": decision},
+        )
+        raise PermissionDenied("only an active guardian of the family can decide")
+    return _decide(user=user, migration=migration, decision=decision, comment=comment)
+
+
+@transaction.atomic
+def _decide(
+    *, user: User, migration: DomainMigration, decision: str, comment: str
+) -> GuardianApproval:
+    from domains.services.migration import (
+        InvalidTransition,
+        domain_migration_approvals,
+        domain_migration_fail,
+    )
+
+    migration = (
+        DomainMigration.objects.select_for_update()
+        .select_related("domain__family")
+        .get(pk=migration.pk)
+    )
+    guardian = _guardian_for(user, migration.domain.family_id)
+    if migration.state not in DECIDABLE_STATES:
+        raise InvalidTransition(
+            f"migration {migration.pk} is {migration.state}; decisions are taken before publishing"
+        )
+    if GuardianApproval.objects.filter(migration=migration, guardian=guardian).exists():
+        raise AlreadyDecided(f"{guardian.name} has already decided on migration {migration.pk}")
+    approval = GuardianApproval(
+        migration=migration, guardian=guardian, decision=decision, comment=comment
+    )
+    approval.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            approval.save()
+    except IntegrityError as exc:  # a concurrent double click
+        raise AlreadyDecided(
+            f"{guardian.name} has already decided on migration {migration.pk}"
+        ) from exc
+    _audit(
+        user=user,
+        action=f"migration_{decision}",
+        target=f"domain_migration:{migration.pk}",
+        detail={"guardian_id": guardian.pk, "domain": migration.domain.name},
+    )
+    if decision == ApprovalDecision.REJECTED:
+        domain_migration_fail(
+            migration=migration,
+            reason=f"rejected by guardian {guardian.name}" + (f": {comment}" if comment else ""),
+        )
+    elif domain_migration_approvals(migration) == migration.approvals_required:
+        guardian_notification_create(
+            family=migration.domain.family,
+            kind="migration_approved",
+            title=f"Moving {migration.domain.name} is approved",
+            message=f"{migration.approvals_required} guardian(s) approved.",
+            payload={"migration_id": migration.pk, "domain": migration.domain.name},
+        )
+    return approval
+
+
+def guardian_migration_approve(
+    *, user: User, migration: DomainMigration, comment: str = ""
+) -> GuardianApproval:
+    """Approve a migration (see :func:`guardian_migration_decide`)."""
+    return guardian_migration_decide(
+        user=user, migration=migration, decision=ApprovalDecision.APPROVED, comment=comment
+    )
+
+
+def guardian_migration_reject(
+    *, user: User, migration: DomainMigration, comment: str = ""
+) -> GuardianApproval:
+    """Reject a migration, which fails it (see :func:`guardian_migration_decide`)."""
+    return guardian_migration_decide(
+        user=user, migration=migration, decision=ApprovalDecision.REJECTED, comment=comment
+    )
+
+
+@transaction.atomic
+def guardian_backup_status_record(
+    *,
+    user: User,
+    guardian: FederationGuardian,
+    status: str,
+    url: str = "",
+) -> FederationGuardian:
+    """Record the state of the key backup a guardian holds, and rescore the family's domains.
+
+    The guardian themself or an administrator of the family may record it. A current backup
+    earns every domain of the family key-ownership points, so all of them are rescored.
+    """
+    guardian = FederationGuardian.objects.select_for_update().get(pk=guardian.pk)
+    is_self = guardian.user_id is not None and guardian.user_id == user.pk
+    if not (is_self and guardian.status == GuardianStatus.ACTIVE) and not policy.can_administer(
+        user, guardian
+    ):
+        raise PermissionDenied("only the guardian or a family administrator can record backups")
+    if status not in BackupStatus.values:
+        raise ValidationError(
+            {"status": f"unknown backup status {status!r} ({', '.join(BackupStatus.values)})"}
+        )
+    if status == BackupStatus.CURRENT and not (url or guardian.pubky_backup_url):
+        raise ValidationError({"url": "a current backup needs the URL where it is kept"})
+    previous = guardian.pubky_backup_status
+    guardian.pubky_backup_status = status
+    if url:
+        guardian.pubky_backup_url = url
+    guardian.pubky_backup_last_updated = timezone.now()
+    guardian.full_clean()
+    guardian.save()
+    _audit(
+        user=user,
+        action="backup_status",
+        target=f"guardian:{guardian.pk}",
+        detail={"from": previous, "to": status, "family_id": guardian.family_id},
+    )
+    if previous != status:
+        for domain in DomainRecord.objects.filter(family_id=guardian.family_id).order_by("pk"):
+            sovereignty_score_calculate(domain=domain, reason="guardian_backup_status")
+    return guardian
