@@ -1257,6 +1257,13 @@ def mypy_args() -> list[str]:
     return [] if config.get("tool", {}).get("mypy", {}).get("files") else ["."]
 
 
+def migrations_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(REPO.glob("*/migrations/*.py")):
+        digest.update(rel(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def drop_ci_tmp_data(setup: Setup) -> None:
     """In CI, a cluster kept under /tmp (a clone the PG user cannot reach) is never reused."""
     in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
@@ -1290,10 +1297,18 @@ def cmd_test(args: argparse.Namespace) -> int:
                         manage("makemigrations", "--check", "--dry-run", "--verbosity", "1"),
                     )
                 )
-        steps.append(("pytest", [str(bin_dir / "pytest"), *args.pytest_args]))
+        pytest_args = list(args.pytest_args)
+        migrations_stamp = setup.data_dir / "migrations.sha256"
+        migrations_now = migrations_digest()
+        stale = not migrations_stamp.exists() or migrations_stamp.read_text() != migrations_now
+        if stale and not {"--create-db", "--reuse-db"} & set(pytest_args):
+            # pytest-django --reuse-db keeps the test database; an edited migration needs a new one.
+            pytest_args.append("--create-db")
+        steps.append(("pytest", [str(bin_dir / "pytest"), *pytest_args]))
         for name, argv in steps:
             say(f"{name}: {' '.join(rel(Path(a)) if a.startswith('/') else a for a in argv)}")
             results.append((name, run_step(argv, env=env)))
+        migrations_stamp.write_text(migrations_now)
     except Interrupted as stop:
         say(f"interrupted by {signal.Signals(stop.signum).name}")
         return 130
