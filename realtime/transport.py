@@ -43,12 +43,14 @@ def group_channel_name(group: str) -> str:
 
 
 def _clients() -> list[redis.Redis]:
-    clients: list[redis.Redis] | None = getattr(_local, "clients", None)
+    """One client per shard, per thread, per configuration (settings may change in tests)."""
+    hosts = tuple(_hosts())
+    cache: dict[tuple[str, ...], list[redis.Redis]] = _local.__dict__.setdefault("clients", {})
+    clients = cache.get(hosts)
     if clients is None:
-        clients = [
-            redis.Redis.from_url(h, socket_timeout=2, socket_connect_timeout=2) for h in _hosts()
+        clients = cache[hosts] = [
+            redis.Redis.from_url(h, socket_timeout=2, socket_connect_timeout=2) for h in hosts
         ]
-        _local.clients = clients
     return clients
 
 

@@ -12,5 +12,5 @@ PUBKY_TESTNET = env_bool("PUBKY_TESTNET", True)
 
 # scripts/run generates real random values into .data/local.env; these fallbacks only keep
 # `manage.py` usable for quick local commands and are refused by production settings.
-SECRET_KEY = _SECRET or "local-development-only-not-secret"
+SECRET_KEY = _SECRET or "local-development-only-not-secret-0123456789abcdef"
 PUBKY_KEY_ENCRYPTION_KEY = _KEY or bytes.fromhex("11" * 32)

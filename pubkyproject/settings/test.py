@@ -8,7 +8,7 @@ from pubkyproject.settings.base import REST_FRAMEWORK as _REST_FRAMEWORK
 from pubkyproject.settings.base import SECRET_KEY as _SECRET
 
 DEBUG = False
-SECRET_KEY = _SECRET or "test-only-not-secret"
+SECRET_KEY = _SECRET or "test-only-not-secret-0123456789abcdef0123456789"
 PUBKY_KEY_ENCRYPTION_KEY = _KEY or bytes.fromhex("22" * 32)
 PUBKY_TESTNET = True
 

@@ -1,0 +1,130 @@
+"""Fixtures for the realtime tests: real daphne processes, workers and WebSocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import websockets
+from django.conf import settings
+from rest_framework_simplejwt.tokens import AccessToken
+
+from tests.servers import ProcessGroup, process_group
+
+PREFIX = f"pubkytest{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_channel_prefix() -> Iterator[None]:
+    """Keep this run's events apart from anything else using the same Redis."""
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    old = config.get("prefix")
+    config["prefix"] = PREFIX
+    yield
+    config["prefix"] = old
+
+
+def subprocess_env(**overrides: str) -> dict[str, str]:
+    from django.db import connection
+
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    if db["PASSWORD"]:
+        url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "pubkyproject.settings.test",
+        "DATABASE_URL": url,
+        "CHANNEL_LAYER_PREFIX": PREFIX,
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def e2e(transactional_db) -> Iterator[ProcessGroup]:
+    """A process group bound to this test's (committed) database."""
+    with process_group(subprocess_env()) as group:
+        yield group
+
+
+@pytest.fixture
+def two_webs(e2e: ProcessGroup) -> tuple[int, int]:
+    a = e2e.daphne("web-a")
+    b = e2e.daphne("web-b")
+    assert a.port is not None and b.port is not None
+    return a.port, b.port
+
+
+def token_for(user: Any, **claims: Any) -> str:
+    token = AccessToken.for_user(user)
+    for key, value in claims.items():
+        token[key] = value
+    return str(token)
+
+
+class Client:
+    """A WebSocket client with helpers to wait for a message type."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.seen: list[dict[str, Any]] = []
+
+    async def send(self, kind: str, data: dict[str, Any] | None = None, id: Any = None) -> None:
+        message: dict[str, Any] = {"type": kind, "data": data or {}}
+        if id is not None:
+            message["id"] = id
+        await self.ws.send(json.dumps(message))
+
+    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        self.seen.append(message)
+        return message
+
+    async def expect(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The next message of type ``kind`` (other messages in between are kept in seen)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise AssertionError(f"no {kind} within {timeout}s; saw {self.seen[-5:]}")
+            message = await self.recv(remaining)
+            if message["type"] == kind:
+                return message
+
+    async def quiet(self, seconds: float) -> list[dict[str, Any]]:
+        """Everything that arrives within ``seconds``."""
+        got = []
+        try:
+            while True:
+                got.append(await self.recv(seconds))
+        except (TimeoutError, websockets.ConnectionClosed):
+            return got
+
+    async def subscribe(self, since: int | None = None, **key: Any) -> dict[str, Any]:
+        data = dict(key)
+        if since is not None:
+            data["since"] = since
+        await self.send("subscribe", data, id="sub")
+        reply = await self.recv()
+        assert reply["type"] == "subscribed", reply
+        return reply
+
+
+async def connect(port: int, token: str | None = None, *, query: str = "") -> Client:
+    url = f"ws://127.0.0.1:{port}/ws"
+    params = [p for p in (f"token={token}" if token else "", query) if p]
+    if params:
+        url += "?" + "&".join(params)
+    ws = await websockets.connect(url, open_timeout=5, max_size=2**22)
+    client = Client(ws)
+    if token:
+        hello = await client.recv()
+        assert hello["type"] == "authenticated", hello
+    return client

