@@ -1,0 +1,129 @@
+"""``manage.py check_relays [--loop --interval N] [--relay URL …]`` — probe PKARR relays.
+
+Probes every relay in ``PUBKY_RELAYS`` plus every relay a Pubky domain was published to,
+stores each one's :class:`RelayStatus`, and records up/down transitions (security events and
+guardian notifications) through :func:`domains.services.relays.relay_statuses_check`.
+With ``--loop`` it repeats every ``--interval`` seconds until SIGINT/SIGTERM and then exits
+cleanly (status 0), finishing the round in progress.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections, connection
+
+from domains.services.relays import RelayCheck, relay_statuses_check
+
+
+def _close_stale_connections() -> None:
+    """A long-running worker must not keep a connection the server has dropped meanwhile.
+
+    Skipped inside a transaction (as when a test calls the command), where closing would
+    break the caller's transaction.
+    """
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+class Command(BaseCommand):
+    help = (
+        "Probe every PKARR relay (PUBKY_RELAYS and those Pubky domains are published to), "
+        "store its status and record up/down transitions. --loop repeats until SIGINT/SIGTERM."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--loop", action="store_true", help="keep checking until stopped")
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=None,
+            help="seconds between rounds with --loop (default PUBKY_RELAY_CHECK_INTERVAL)",
+        )
+        parser.add_argument(
+            "--relay",
+            action="append",
+            default=None,
+            metavar="URL",
+            help="check only this relay (repeatable)",
+        )
+        parser.add_argument(
+            "--max-rounds", type=int, default=None, help="with --loop: stop after N rounds"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        interval = options["interval"]
+        if interval is not None and not options["loop"]:
+            raise CommandError("--interval only applies with --loop")
+        if interval is None:
+            interval = float(settings.PUBKY_RELAY_CHECK_INTERVAL)
+        if interval <= 0:
+            raise CommandError(f"--interval must be a positive number of seconds, not {interval}")
+        max_rounds = options["max_rounds"]
+        if max_rounds is not None and max_rounds < 1:
+            raise CommandError("--max-rounds must be at least 1")
+        relays = options["relay"]
+        for url in relays or ():
+            if not url.startswith(("http://", "https://")):
+                raise CommandError(f"--relay must be an http(s) URL, not {url!r}")
+
+        if not options["loop"]:
+            self._round(relays)
+            return
+
+        stop = threading.Event()
+        previous: dict[int, Any] = {}
+
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, request_stop)
+        self.stdout.write(f"checking relays every {interval:g}s; SIGINT/SIGTERM to stop")
+        rounds = 0
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                _close_stale_connections()
+                self._round(relays)
+                rounds += 1
+                if max_rounds is not None and rounds >= max_rounds:
+                    break
+                stop.wait(max(0.0, interval - (time.monotonic() - started)))
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            _close_stale_connections()
+        self.stdout.write(self.style.SUCCESS(f"stopped after {rounds} round(s)"))
+
+    def _round(self, relays: list[str] | None) -> list[RelayCheck]:
+        checks = relay_statuses_check(relay_urls=relays)
+        if not checks:
+            self.stdout.write(self.style.WARNING("no relays configured (PUBKY_RELAYS is empty)"))
+            return checks
+        up = sum(1 for c in checks if c.result.ok)
+        for index, check in enumerate(checks, start=1):
+            result = check.result
+            if result.ok:
+                line = f"  [{index}/{len(checks)}] {check.url}: up, {result.latency_ms:.1f} ms"
+                line += f" (HTTP {result.status})"
+            else:
+                line = (
+                    f"  [{index}/{len(checks)}] {check.url}: DOWN ({result.error or result.status}"
+                    f"; {check.status.consecutive_failures} consecutive failure(s))"
+                )
+            if check.transition:
+                line += f" -> went {check.transition}"
+                if check.notified_families:
+                    line += f", {check.notified_families} family(ies) notified"
+            self.stdout.write(line if result.ok else self.style.ERROR(line))
+        style = self.style.SUCCESS if up == len(checks) else self.style.WARNING
+        self.stdout.write(style(f"{up}/{len(checks)} relay(s) up"))
+        return checks

@@ -1,0 +1,122 @@
+"""``manage.py republish_pkarr`` — keep Pubky domains' packets alive on every relay.
+
+Republishes each active Pubky domain whose relay copies expire within
+``PUBKY_REPUBLISH_BEFORE_EXPIRY`` seconds (or failed, or are missing on a configured relay),
+using ``If-Match`` compare-and-swap and one re-resolve-and-retry on 409/412; fresh domains
+are skipped. Exits non-zero when some domain could not be republished on any relay, so a
+scheduler notices.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from domains.models import PubkyDomain, PubkyDomainStatus
+from domains.pubky_client import pubky_client
+from domains.services.publishing import (
+    PublishOutcome,
+    pkarr_republish_due,
+    pubky_domains_due_for_republish,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Republish the PKARR packets of Pubky domains whose relay copies expire within "
+        "PUBKY_REPUBLISH_BEFORE_EXPIRY seconds (CAS-aware); fresh ones are skipped."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("domains", nargs="*", help="only these Pubky domain names")
+        parser.add_argument(
+            "--before-expiry",
+            type=int,
+            default=None,
+            metavar="SECONDS",
+            help="republish copies expiring within this many seconds "
+            "(default PUBKY_REPUBLISH_BEFORE_EXPIRY)",
+        )
+        parser.add_argument(
+            "--force", action="store_true", help="republish every active domain, fresh or not"
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="list what is due without publishing"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        seconds = options["before_expiry"]
+        if seconds is None:
+            seconds = int(settings.PUBKY_REPUBLISH_BEFORE_EXPIRY)
+        if seconds < 0:
+            raise CommandError(f"--before-expiry must be 0 or more seconds, not {seconds}")
+        names = options["domains"] or None
+        if names:
+            known = set(PubkyDomain.objects.filter(name__in=names).values_list("name", flat=True))
+            missing = sorted(set(names) - known)
+            if missing:
+                raise CommandError(f"unknown Pubky domain(s): {', '.join(missing)}")
+            inactive = sorted(
+                PubkyDomain.objects.filter(name__in=names)
+                .exclude(status=PubkyDomainStatus.ACTIVE)
+                .values_list("name", flat=True)
+            )
+            if inactive:
+                raise CommandError(f"not active, nothing to republish: {', '.join(inactive)}")
+        before = timedelta(seconds=seconds)
+        client = pubky_client()
+
+        if options["dry_run"]:
+            due = pubky_domains_due_for_republish(
+                before_expiry=before, relay_urls=client.relay_urls
+            )
+            if names:
+                due = due.filter(name__in=names)
+            for pubky_domain in due:
+                self.stdout.write(f"  due: {pubky_domain.name} ({pubky_domain.public_key})")
+            self.stdout.write(f"{due.count()} domain(s) due (dry run, nothing published)")
+            return
+
+        started = time.perf_counter()
+
+        def progress(
+            index: int,
+            total: int,
+            pubky_domain: PubkyDomain,
+            outcome: PublishOutcome | None,
+            error: str | None,
+        ) -> None:
+            prefix = f"  [{index}/{total}] {pubky_domain.name}"
+            if outcome is None:
+                self.stdout.write(self.style.ERROR(f"{prefix}: FAILED: {error}"))
+                return
+            line = f"{prefix}: {len(outcome.succeeded)}/{len(outcome.attempts)} relay(s)"
+            if outcome.retried:
+                line += f", CAS retried on {len(outcome.retried)}"
+            if outcome.failed:
+                line += f", failed: {', '.join(outcome.failed)}"
+            self.stdout.write(line)
+
+        report = pkarr_republish_due(
+            before_expiry=before,
+            force=options["force"],
+            domain_names=names,
+            client=client,
+            progress=progress if options["verbosity"] >= 1 else None,
+        )
+        elapsed = time.perf_counter() - started
+        summary = (
+            f"republished {report.republished} of {report.due} due domain(s), "
+            f"skipped {report.skipped} fresh, {report.failed} failed, in {elapsed:.2f}s"
+        )
+        if report.failed:
+            self.stdout.write(self.style.WARNING(summary))
+            raise CommandError(
+                f"{report.failed} domain(s) could not be republished: "
+                + "; ".join(f"{n}: {e}" for n, e in report.errors.items())
+            )
+        self.stdout.write(self.style.SUCCESS(summary))

@@ -1,0 +1,143 @@
+"""Relay health: probe every PKARR relay we depend on and record up/down transitions.
+
+A relay is probed with a GET of a well-known key (200 or 404 = healthy). Each probe updates
+its :class:`RelayStatus` row; a *transition* (first seen down, down → up, up → down) is also
+written to the security audit trail (``relay_down``/``relay_up``) and notified to the
+guardians of every family with an active Pubky domain on that relay, because an outage
+lowers how censorship-resistant their domains are. Steady states write only the status
+row, so a relay that stays down does not flood anybody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from domains.models import PkarrRecord, PubkyDomainStatus, RelayStatus
+from domains.pubky_client import PubkyClient, pubky_client
+from families.models import Family, SecurityEventKind
+from families.security import security_event_record
+from pubky.relay_client import RelayResult
+
+__all__ = [
+    "RelayCheck",
+    "relay_status_record",
+    "relay_statuses_check",
+    "relay_urls_to_check",
+]
+
+UP = "up"
+DOWN = "down"
+
+
+@dataclass(frozen=True)
+class RelayCheck:
+    """One probe and what it changed; ``transition`` is ``"up"``, ``"down"`` or ``None``."""
+
+    url: str
+    result: RelayResult
+    status: RelayStatus
+    transition: str | None
+    notified_families: int = 0
+
+
+def relay_urls_to_check() -> list[str]:
+    """The configured relays plus every relay a Pubky domain was ever published to."""
+    urls = [url.rstrip("/") for url in settings.PUBKY_RELAYS]
+    urls += PkarrRecord.objects.order_by().values_list("relay_url", flat=True).distinct()
+    return list(dict.fromkeys(url.rstrip("/") for url in urls))
+
+
+def _notify_families(url: str, transition: str, result: RelayResult) -> int:
+    """One notification per family with active Pubky domains on ``url``."""
+    from guardians.services import guardian_notification_create
+
+    affected: dict[int, list[str]] = {}
+    rows = (
+        PkarrRecord.objects.filter(relay_url=url, pubky_domain__status=PubkyDomainStatus.ACTIVE)
+        .values_list("pubky_domain__family_id", "pubky_domain__name")
+        .order_by("pubky_domain__family_id", "pubky_domain__name")
+    )
+    for family_id, name in rows:
+        affected.setdefault(family_id, []).append(name)
+    families = Family.objects.in_bulk(list(affected))
+    for family_id, names in affected.items():
+        if transition == DOWN:
+            title = f"Relay {url} is down"
+            message = (
+                f"{len(names)} of your Pubky domains are published on it; they stay reachable "
+                f"through the other relays. Error: {result.error or result.status}"
+            )
+        else:
+            title = f"Relay {url} is back up"
+            message = f"{len(names)} of your Pubky domains are served by it again."
+        guardian_notification_create(
+            family=families[family_id],
+            kind=f"relay_{transition}",
+            title=title,
+            message=message,
+            payload={"relay_url": url, "domains": names, "error": result.error or ""},
+        )
+    return len(affected)
+
+
+@transaction.atomic
+def relay_status_record(
+    *, url: str, result: RelayResult, now: datetime | None = None
+) -> RelayCheck:
+    """Store one probe result for ``url`` and act on an up/down transition."""
+    now = now or timezone.now()
+    url = url.rstrip("/")
+    status = RelayStatus.objects.select_for_update().filter(url=url).first()
+    if status is None:
+        status = RelayStatus(url=url)
+    previous = status.is_up
+    status.is_up = result.ok
+    status.latency_ms = result.latency_ms
+    status.last_status_code = result.status
+    status.last_error = "" if result.ok else (result.error or f"HTTP {result.status}")[:2000]
+    status.consecutive_failures = 0 if result.ok else status.consecutive_failures + 1
+    status.last_checked_at = now
+    transition: str | None = None
+    if not result.ok and previous is not False:
+        transition = DOWN
+    elif result.ok and previous is False:
+        transition = UP
+    if transition is not None or previous is None:
+        status.last_changed_at = now
+    status.full_clean()
+    status.save()
+    notified = 0
+    if transition is not None:
+        security_event_record(
+            kind=SecurityEventKind.RELAY_DOWN if transition == DOWN else SecurityEventKind.RELAY_UP,
+            target=url,
+            detail={
+                "status": result.status,
+                "error": result.error or "",
+                "latency_ms": result.latency_ms,
+                "consecutive_failures": status.consecutive_failures,
+            },
+        )
+        notified = _notify_families(url, transition, result)
+    return RelayCheck(
+        url=url, result=result, status=status, transition=transition, notified_families=notified
+    )
+
+
+def relay_statuses_check(
+    *, relay_urls: Sequence[str] | None = None, client: PubkyClient | None = None
+) -> list[RelayCheck]:
+    """Probe every relay concurrently (no transaction open), then record each result."""
+    client = client or pubky_client()
+    urls = list(relay_urls) if relay_urls is not None else relay_urls_to_check()
+    if not urls:
+        return []
+    results = client.check_relays(urls)
+    now = timezone.now()
+    return [relay_status_record(url=r.relay_url, result=r, now=now) for r in results]
