@@ -78,7 +78,7 @@ class Command(BaseCommand):
             return
 
         stop = threading.Event()
-        previous: dict[int, Any] = {}
+        previous: dict[signal.Signals, Any] = {}
 
         def request_stop(signum: int, frame: FrameType | None) -> None:
             stop.set()
@@ -98,8 +98,8 @@ class Command(BaseCommand):
                     break
                 stop.wait(max(0.0, interval - (time.monotonic() - started)))
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
             _close_stale_connections()
         self.stdout.write(self.style.SUCCESS(f"stopped after {rounds} round(s)"))
 
