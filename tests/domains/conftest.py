@@ -22,6 +22,7 @@ import pytest
 from domains.models import DomainRecord, PubkyDomain
 from domains.pubky_client import pubky_client
 from families.models import Family
+from pubky import z32
 from pubky.packet import SignedPacket
 from pubky.testnet import Testnet
 from tests.dnsserver import LoopbackDnsServer
@@ -29,6 +30,22 @@ from tests.factories import DnsRecordFactory, DomainFactory, FamilyFactory
 
 CHALLENGE_PREFIX = "_pubky-challenge"
 NOT_A_CURVE_POINT = "c1bkg8tfsyy8wcedtmw4fwhdmm7bbzhgg3z58tf43m5ow8w9mbus"
+
+
+def _canonical_non_point() -> str:
+    """The same 32 bytes as NOT_A_CURVE_POINT, canonically encoded.
+
+    The PUBKY_PROTOCOL.md vector has non-zero trailing bits in its last character, which
+    pkarr (Rust) ignores and ``pubky.z32`` rejects; re-encoding the bytes gives text that
+    every decoder accepts, so only the curve-point check can refuse it.
+    """
+    number = 0
+    for char in NOT_A_CURVE_POINT:
+        number = (number << 5) | z32.ALPHABET.index(char)
+    return z32.encode((number >> 4).to_bytes(32, "big"))
+
+
+NOT_A_CURVE_POINT_CANONICAL = _canonical_non_point()
 
 
 def make_family(**kwargs: Any) -> Family:

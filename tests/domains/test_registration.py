@@ -33,6 +33,7 @@ from pubky.packet import Record, SignedPacket
 from pubky.testnet import Testnet
 from tests.domains.conftest import (
     NOT_A_CURVE_POINT,
+    NOT_A_CURVE_POINT_CANONICAL,
     linked_domain,
     make_domain,
     make_family,
@@ -223,18 +224,29 @@ def test_a_packet_over_1000_bytes_is_refused_and_nothing_is_written(
     assert counts() == before
 
 
-def test_a_self_custody_key_that_is_not_a_curve_point_is_refused(family: Family) -> None:
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (NOT_A_CURVE_POINT_CANONICAL, "cannot decompress Edwards point"),
+        (NOT_A_CURVE_POINT, "non-canonical z-base-32"),
+    ],
+)
+def test_a_self_custody_key_that_is_not_a_curve_point_is_refused(
+    family: Family, key: str, reason: str
+) -> None:
     before = counts()
 
     with pytest.raises(ValidationError) as excinfo:
         pubky_domain_register(
             name="self-custody.example",
             family=family,
+            records=[("@", "A", "192.0.2.1")],
             key_custody=KeyCustody.FAMILY,
-            public_key=NOT_A_CURVE_POINT,
+            public_key=key,
         )
 
     assert "not a valid Ed25519 public key" in str(excinfo.value)
+    assert reason in str(excinfo.value)
     assert counts() == before
 
 
