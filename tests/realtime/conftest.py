@@ -92,9 +92,12 @@ class Client:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                raise AssertionError(f"no {kind} within {timeout}s; saw {self.seen[-5:]}")
-            message = await self.recv(remaining)
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                message = await self.recv(remaining)
+            except TimeoutError:
+                raise AssertionError(f"no {kind} within {timeout}s; saw {self.seen[-5:]}") from None
             if message["type"] == kind:
                 return message
 

@@ -1,0 +1,212 @@
+"""The realtime building blocks, in process: protocol, publisher, hub ordering, NOTIFY queue."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import psycopg
+import pytest
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+from django.utils import timezone
+
+from domains.models import RelayStatus
+from realtime import protocol, topics
+from realtime.events import Event, publish
+from realtime.hub import Hub
+from realtime.models import DbChange, OutboxEvent
+from realtime.selectors import replay
+from realtime.services import db_changes_publish, outbox_prune
+from realtime.transport import broadcast_sync
+from tests.factories import FamilyFactory
+
+
+class TestProtocol:
+    def test_it_parses_a_message_and_echoes_its_id(self) -> None:
+        message = protocol.parse('{"type": "ping", "id": "x1"}')
+        assert (message.type, message.data, message.id) == ("ping", {}, "x1")
+
+    @pytest.mark.parametrize(
+        ("frame", "code"),
+        [
+            ("nope", "invalid_json"),
+            ("[]", "invalid"),
+            ('{"type": 3}', "invalid"),
+            ('{"type": "fly"}', "unknown_type"),
+            ('{"type": "ping", "data": []}', "invalid"),
+            ('{"type": "ping", "id": {"a": 1}}', "invalid"),
+            ('{"type": "ping", "id": true}', "invalid"),
+        ],
+    )
+    def test_it_rejects_malformed_messages(self, frame: str, code: str) -> None:
+        with pytest.raises(protocol.ProtocolError) as error:
+            protocol.parse(frame)
+        assert error.value.code == code
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            {},
+            {"familyId": 1, "pubkyDomainId": 2},
+            {"familyId": 0},
+            {"familyId": -1},
+            {"familyId": True},
+            {"relays": "yes"},
+            {"pubkyUrl": ""},
+            {"familyId": 1, "since": -5},
+            {"familyId": 1, "filter": "pubky_content_update"},
+            {"familyId": 1, "filter": ["not_an_event"]},
+        ],
+    )
+    def test_it_rejects_bad_subscriptions(self, data: dict) -> None:
+        message = protocol.ClientMessage("subscribe", data, 1)
+        with pytest.raises(protocol.ProtocolError) as error:
+            protocol.parse_subscribe(message)
+        assert error.value.code == "invalid"
+        assert error.value.request_id == 1
+
+    def test_a_subscription_carries_since_and_filter(self) -> None:
+        message = protocol.ClientMessage(
+            "subscribe", {"familyId": 4, "since": 10, "filter": ["pubky_guardian_notification"]}
+        )
+        request = protocol.parse_subscribe(message)
+        assert (request.key, request.value, request.since) == ("familyId", 4, 10)
+        assert request.filter == frozenset({"pubky_guardian_notification"})
+
+
+@pytest.mark.django_db
+class TestPublisher:
+    def test_events_are_numbered_per_topic_and_sent_after_commit(
+        self, django_capture_on_commit_callbacks
+    ) -> None:
+        with django_capture_on_commit_callbacks() as callbacks:
+            a = publish(topic="t.one", type="x", payload={"n": 1})
+            b = publish(topic="t.one", type="x", payload={"n": 2})
+            c = publish(topic="t.two", type="x", payload={"n": 3})
+        assert (a.seq, b.seq, c.seq) == (1, 2, 1)
+        assert a.event_id < b.event_id < c.event_id
+        assert len(callbacks) == 3
+        assert json.loads(a.frame) == {"type": "x", "event_id": a.event_id, "data": {"n": 1}}
+
+    def test_a_rolled_back_event_is_neither_stored_nor_sent(
+        self, django_capture_on_commit_callbacks
+    ) -> None:
+        with (
+            django_capture_on_commit_callbacks() as callbacks,
+            pytest.raises(RuntimeError),
+            transaction.atomic(),
+        ):
+            publish(topic="t.rb", type="x", payload={})
+            raise RuntimeError
+        assert callbacks == []
+        assert not OutboxEvent.objects.filter(topic="t.rb").exists()
+
+    def test_model_changes_publish_through_the_receivers(self) -> None:
+        family = FamilyFactory()
+        from guardians.models import GuardianNotification
+
+        GuardianNotification.objects.create(family=family, kind="k", title="Hello")
+        event = OutboxEvent.objects.get(topic=topics.family(family.pk))
+        assert event.type == "pubky_guardian_notification"
+        assert event.payload["title"] == "Hello"
+
+    def test_replay_returns_missed_events_or_admits_a_gap(self) -> None:
+        first = publish(topic="t.r", type="x", payload={"n": 1})
+        second = publish(topic="t.r", type="x", payload={"n": 2})
+        publish(topic="t.other", type="x", payload={})
+        result = replay("t.r", first.event_id - 1)
+        assert result.recovered
+        assert [e[0] for e in result.events] == [first.event_id, second.event_id]
+        assert replay("t.r", second.event_id).events == []
+        OutboxEvent.objects.filter(pk=first.event_id).delete()  # pruned past `since`
+        assert replay("t.r", first.event_id - 1).recovered is False
+
+    def test_pruning_removes_only_old_events(self) -> None:
+        old = publish(topic="t.p", type="x", payload={})
+        OutboxEvent.objects.filter(pk=old.event_id).update(
+            created_at=timezone.now() - timedelta(days=3)
+        )
+        fresh = publish(topic="t.p", type="x", payload={})
+        assert outbox_prune(older_than=timedelta(days=1)) == 1
+        assert list(OutboxEvent.objects.values_list("pk", flat=True)) == [fresh.event_id]
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.got: list[int] = []
+
+    def deliver(self, topic: str, event_id: int, event_type: str, frame: str) -> None:
+        self.got.append(event_id)
+
+
+def _message(event: Event) -> dict:
+    return event.as_message()
+
+
+@pytest.mark.django_db(transaction=True)
+class TestHubOrdering:
+    async def test_it_delivers_in_order_drops_duplicates_and_fills_gaps(self) -> None:
+        from asgiref.sync import sync_to_async
+
+        events = [
+            await sync_to_async(publish)(topic="t.hub", type="x", payload={"n": n})
+            for n in range(5)
+        ]
+        hub = Hub()
+        collector = _Collector()
+        hub.subscribers["t.hub"].add(collector)
+        hub.dispatch(_message(events[0]))
+        hub.dispatch(_message(events[0]))  # duplicate
+        hub.dispatch(_message(events[3]))  # 1 and 2 lost in transit: filled from the outbox
+        hub.dispatch(_message(events[2]))  # arrives late, already filled
+        hub.dispatch(_message(events[4]))
+        for _ in range(50):
+            if len(collector.got) == 5:
+                break
+            await asyncio.sleep(0.05)
+        assert collector.got == [e.event_id for e in events]
+        assert hub.gaps_filled == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_sync_publisher_speaks_the_channel_layers_format() -> None:
+    """A PUBLISH from transport.broadcast_sync arrives through layer.receive like group_send."""
+    from asgiref.sync import sync_to_async
+
+    layer = get_channel_layer()
+    channel = await layer.new_channel("test.")
+    await layer.group_add("t.compat", channel)
+    event = Event(event_id=7, topic="t.compat", seq=1, type="x", frame='{"type":"x"}')
+    await asyncio.sleep(0.2)  # the subscription reaches Redis
+    await sync_to_async(broadcast_sync)([event])
+    message = await asyncio.wait_for(layer.receive(channel), 5)
+    assert message == event.as_message()
+    await layer.group_discard("t.compat", channel)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writes_outside_django_are_queued_and_published_once() -> None:
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=True
+    ) as outside:
+        outside.execute(
+            "INSERT INTO relay_statuses (url, is_up, latency_ms, last_error, "
+            "consecutive_failures) VALUES ('http://127.0.0.1:1', true, 1, '', 0)"
+        )
+        outside.execute("UPDATE relay_statuses SET latency_ms = 2 WHERE url = 'http://127.0.0.1:1'")
+        outside.execute("DELETE FROM relay_statuses WHERE url = 'http://127.0.0.1:1'")
+    assert DbChange.objects.count() == 3
+    # The app's own writes are not queued: Django publishes them itself.
+    RelayStatus.objects.create(url="http://127.0.0.1:2", is_up=True)
+    assert DbChange.objects.count() == 3
+    before = OutboxEvent.objects.filter(source="notify").count()
+    result = db_changes_publish(limit=10)
+    assert result.claimed == 3
+    # The insert and update both resolve to the row (gone by now: its DELETE says so).
+    events = list(OutboxEvent.objects.filter(source="notify").order_by("id"))
+    assert len(events) - before == 1
+    assert events[-1].payload["relays"][0]["isUp"] is None
+    assert db_changes_publish(limit=10).claimed == 0
