@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -166,3 +167,12 @@ def test_workers_are_listed_once_with_unique_commands() -> None:
 
     assert len(names) == len(set(names))
     assert {"pubky_listen", "watch_homeservers", "check_relays"} <= set(names)
+
+
+def test_optional_system_packages_hook_changes_nothing_when_installed() -> None:
+    """The hook for browser tests (chromium): installed packages are left alone."""
+    if shutil.which("dpkg-query") is None:
+        pytest.skip("not a Debian system")
+
+    assert devstack.ensure_system_packages([]) == []
+    assert devstack.ensure_system_packages(["bash", "coreutils"]) == []
