@@ -572,7 +572,10 @@ def ensure_venv(requirements: str) -> None:
     if not venv_python_ok():
         if VENV.exists():
             say(f"{rel(VENV)} is broken or not Python 3.11; recreating it")
-            shutil.rmtree(VENV)
+            try:
+                shutil.rmtree(VENV)
+            except OSError as exc:
+                raise ConfigError(f"cannot remove the unusable {rel(VENV)}: {exc}") from None
         say(f"creating {rel(VENV)} with {sys.executable}")
         made = subprocess.run(
             [sys.executable, "-m", "venv", str(VENV)], capture_output=True, text=True, check=False
