@@ -24,6 +24,7 @@ from pubky.auth import SessionInfo
 from pubky.errors import (
     HomeserverError,
     HomeserverNotFound,
+    HomeserverUnauthorized,
     PubkyError,
     RelayError,
     ResolutionError,
@@ -221,13 +222,19 @@ class PubkyClient:
     ) -> str:
         """Write ``data`` at ``path`` (under ``/pub/``) of the keypair's storage; returns the URL.
 
-        Signs in first when this process holds no session for the user.
+        Signs in first when this process holds no session for the user, and once more when
+        the homeserver no longer knows the session (401).
         """
         url = PubkyUrl(keypair.public_key, path)
         try:
             if self.homeservers.session_cookie(keypair) is None:
                 self.homeservers.signin(keypair, republish_if_stale=False)
-            self.homeservers.put(url, data, content_type=content_type)
+            try:
+                self.homeservers.put(url, data, content_type=content_type)
+            except HomeserverUnauthorized:
+                # The session expired or the homeserver restarted: sign in again, once.
+                self.homeservers.signin(keypair, republish_if_stale=False)
+                self.homeservers.put(url, data, content_type=content_type)
         except PubkyError as exc:
             raise PubkyNetworkError(f"cannot write {url}: {exc}") from exc
         return str(url)

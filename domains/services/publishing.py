@@ -389,23 +389,24 @@ def pubky_domain_publish(
 def pubky_domains_due_for_republish(
     *, before_expiry: timedelta, relay_urls: Sequence[str], now: datetime | None = None
 ) -> QuerySet[PubkyDomain]:
-    """Active Pubky domains with a relay copy expiring within ``before_expiry``.
+    """Active Pubky domains with a copy on a configured relay expiring within ``before_expiry``.
 
     Also due: copies that failed or never got published, and configured relays with no row
-    yet for the domain (a relay added to ``PUBKY_RELAYS`` later).
+    yet for the domain (a relay added to ``PUBKY_RELAYS`` later). Rows of relays no longer
+    configured are ignored: nothing would refresh them, so they would make a domain due on
+    every run.
     """
     now = now or timezone.now()
-    stale = PkarrRecord.objects.filter(pubky_domain=OuterRef("pk")).filter(
+    urls = [url.rstrip("/") for url in relay_urls]
+    stale = PkarrRecord.objects.filter(pubky_domain=OuterRef("pk"), relay_url__in=urls).filter(
         ~Q(status=PkarrPublishStatus.PUBLISHED)
         | Q(expires_at=None)
         | Q(expires_at__lte=now + before_expiry)
     )
     condition = Q(Exists(stale))
-    for url in relay_urls:
+    for url in urls:
         condition |= ~Q(
-            Exists(
-                PkarrRecord.objects.filter(pubky_domain=OuterRef("pk"), relay_url=url.rstrip("/"))
-            )
+            Exists(PkarrRecord.objects.filter(pubky_domain=OuterRef("pk"), relay_url=url))
         )
     return (
         PubkyDomain.objects.filter(status=PubkyDomainStatus.ACTIVE)

@@ -77,10 +77,6 @@ def family_keypair_create(
     return row
 
 
-def _signup(client: PubkyClient, keypair: Keypair, signup_token: str | None) -> SignupResult:
-    return client.signup(keypair, signup_token=signup_token)
-
-
 @transaction.atomic
 def _store_identity(
     *,
@@ -136,7 +132,7 @@ def family_pubky_enable(
         )
     client = client or pubky_client()
     keypair = client.generate_keypair()
-    signup = _signup(client, keypair, signup_token)
+    signup = client.signup(keypair, signup_token=signup_token)
     try:
         return _store_identity(
             family=family,
@@ -167,7 +163,7 @@ def family_keypair_rotate(
         raise PubkyNotEnabled(f"family {family.slug} has no Pubky identity to rotate")
     client = client or pubky_client()
     keypair = client.generate_keypair()
-    signup = _signup(client, keypair, signup_token)
+    signup = client.signup(keypair, signup_token=signup_token)
     return _store_identity(
         family=family,
         keypair=keypair,

@@ -6,6 +6,7 @@ import io
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -202,3 +203,17 @@ def test_migrate_domain_cancel_and_clear_errors(
     migration = DomainMigration.objects.get(domain=registrar_domain)
     assert migration.state == MigrationState.FAILED
     assert migration.error == "cancelled by an operator"
+
+
+def test_copies_on_relays_no_longer_configured_do_not_keep_a_domain_due(
+    family: Family, testnet: Testnet, settings: Any
+) -> None:
+    pubky_domain = pubky_domain_register(
+        name="moved-on.example", family=family, records=[("@", "A", "7.7.7.7")]
+    )
+    expire_soon(pubky_domain)
+    settings.PUBKY_RELAYS = testnet.relay_urls[:1]
+
+    assert "[1/1] moved-on.example: 1/1 relay(s)" in command("republish_pkarr")
+    # The other relay's row still expires soon, but nobody republishes there any more.
+    assert "0 domain(s) due" in command("republish_pkarr", "--dry-run")

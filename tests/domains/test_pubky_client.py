@@ -90,3 +90,14 @@ def test_resolving_a_key_nobody_published_gives_none(testnet: Testnet) -> None:
     report = pubky_client().resolve_report(Keypair.random().public_key)
     assert report.packet is None
     assert report.ok  # every relay answered a clean 404
+
+
+def test_writing_after_the_session_was_lost_signs_in_again(testnet: Testnet) -> None:
+    client = pubky_client()
+    keypair = client.generate_keypair()
+    client.signup(keypair)
+    client.homeservers.set_session_cookie(keypair, "not-a-session-the-homeserver-knows")
+
+    url = client.put_data(keypair, "/pub/app/after-expiry.txt", "still works")
+
+    assert client.get_data(url) == b"still works"

@@ -30,6 +30,7 @@ from domains.services.registration import (
 from families.models import Family, SecurityEvent, SecurityEventKind
 from pubky.keys import Keypair, PublicKey
 from pubky.packet import Record, SignedPacket
+from pubky.relay_client import RelayClient
 from pubky.testnet import Testnet
 from tests.domains.conftest import (
     NOT_A_CURVE_POINT,
@@ -315,3 +316,38 @@ def test_create_pubky_domain_makes_a_draft_row_without_network(family: Family) -
     assert pubky_domain.status == PubkyDomainStatus.DRAFT
     assert pubky_domain.has_private_key
     assert pubky_domain.pkarr_records.count() == 0
+
+
+def test_a_self_custody_packet_published_by_the_family_is_spread_and_recorded(
+    family: Family, testnet: Testnet
+) -> None:
+    keypair = Keypair.random()
+    pubky_domain = pubky_domain_register(
+        name="spread.example",
+        family=family,
+        key_custody=KeyCustody.FAMILY,
+        public_key=keypair.public_key.z32(),
+    )
+    with pytest.raises(PublishFailed, match="the family must publish one"):
+        pubky_domain_publish(pubky_domain=pubky_domain)
+    # The family signs with its own key: a first packet everywhere, a newer one on one relay.
+    packet = SignedPacket.sign(keypair, [Record("@", "A", "192.0.2.88")])
+    assert testnet.relay_client().publish(packet).ok is True
+    assert (
+        RelayClient(testnet.relay_urls[:1])
+        .publish(SignedPacket.sign(keypair, [Record("@", "A", "192.0.2.89")]))
+        .ok
+    )
+
+    outcome = pubky_domain_publish(pubky_domain=pubky_domain)
+
+    assert outcome.ok
+    # The newest packet (on relay 0 only) now sits on every relay; no key was needed.
+    for url in testnet.relay_urls:
+        held = pubky_client().resolve_report(pubky_domain.public_key, relay_urls=[url]).packet
+        assert held is not None
+        assert {r.value for r in held.records()} == {"192.0.2.89"}
+    pubky_domain.refresh_from_db()
+    assert pubky_domain.status == PubkyDomainStatus.ACTIVE
+    assert pubky_domain.pkarr_records.filter(status="published").count() == 2
+    assert not SecurityEvent.objects.filter(kind=SecurityEventKind.PRIVATE_KEY_USED).exists()
