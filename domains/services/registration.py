@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from domains.models import (
     OPEN_MIGRATION_STATES,
@@ -215,13 +215,20 @@ def pubky_domain_register(
 
     outcome = packet_publish(packet=packet, cas=None, client=client, resign=resign)
     outcome.raise_if_nothing_stored(cleaned)
-    return _register_store(
-        domain=domain,
-        rows=new_rows,
-        keypair=keypair,
-        outcome=outcome,
-        homeserver_url=family.pubky_homeserver_url or client.homeserver_base_url or "",
-    )
+    try:
+        return _register_store(
+            domain=domain,
+            rows=new_rows,
+            keypair=keypair,
+            outcome=outcome,
+            homeserver_url=family.pubky_homeserver_url or client.homeserver_base_url or "",
+        )
+    except IntegrityError as exc:
+        # Another request registered the name while our relays answered. Its key won; ours
+        # was never stored, and the packet we put on the relays names nobody.
+        raise DomainAlreadyOnPubky(
+            f"{cleaned} was registered concurrently; nothing was stored", code="conflict"
+        ) from exc
 
 
 @transaction.atomic

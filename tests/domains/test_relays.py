@@ -217,3 +217,16 @@ def test_the_check_relays_worker_process_stops_cleanly_on_sigint(testnet: Testne
     assert "stopped after" in rest
     assert "Traceback" not in err
     assert RelayStatus.objects.filter(is_up=True).count() == 2
+
+
+def test_a_relay_seen_down_on_its_first_check_is_reported(db: None) -> None:
+    dead = "http://127.0.0.1:9"  # discard port: nothing listens on loopback
+
+    output = run("--relay", dead)
+
+    assert f"{dead}: DOWN" in output
+    assert "0/1 relay(s) up" in output
+    status = RelayStatus.objects.get(url=dead)
+    assert status.is_up is False
+    assert status.last_changed_at == status.last_checked_at
+    assert SecurityEvent.objects.filter(kind=SecurityEventKind.RELAY_DOWN, target=dead).count() == 1
