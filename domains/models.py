@@ -7,9 +7,9 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
-from families.models import Family, SealedKeyMixin, Visibility
-from families.validators import validate_public_key, validate_pubky_url
 from domains.validators import validate_domain_name, validate_record_name
+from families.models import Family, SealedKeyMixin, Visibility
+from families.validators import validate_pubky_url, validate_public_key
 
 
 class DomainStatus(models.TextChoices):

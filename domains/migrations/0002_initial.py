@@ -8,136 +8,244 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('domains', '0001_initial'),
-        ('families', '0001_initial'),
+        ("domains", "0001_initial"),
+        ("families", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='domainmigration',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="domainmigration",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='domainrecord',
-            name='family',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='domains', to='families.family'),
+            model_name="domainrecord",
+            name="family",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="domains",
+                to="families.family",
+            ),
         ),
         migrations.AddField(
-            model_name='domainrecord',
-            name='owner',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_domains', to=settings.AUTH_USER_MODEL),
+            model_name="domainrecord",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="owned_domains",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='domainmigration',
-            name='domain',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='migrations', to='domains.domainrecord'),
+            model_name="domainmigration",
+            name="domain",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="migrations",
+                to="domains.domainrecord",
+            ),
         ),
         migrations.AddField(
-            model_name='dnsrecord',
-            name='domain',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dns_records', to='domains.domainrecord'),
+            model_name="dnsrecord",
+            name="domain",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="dns_records",
+                to="domains.domainrecord",
+            ),
         ),
         migrations.AddField(
-            model_name='pubkydomain',
-            name='domain',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='pubky_domain', to='domains.domainrecord'),
+            model_name="pubkydomain",
+            name="domain",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="pubky_domain",
+                to="domains.domainrecord",
+            ),
         ),
         migrations.AddField(
-            model_name='pubkydomain',
-            name='family',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pubky_domains', to='families.family'),
+            model_name="pubkydomain",
+            name="family",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="pubky_domains",
+                to="families.family",
+            ),
         ),
         migrations.AddField(
-            model_name='pkarrrecord',
-            name='pubky_domain',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pkarr_records', to='domains.pubkydomain'),
+            model_name="pkarrrecord",
+            name="pubky_domain",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="pkarr_records",
+                to="domains.pubkydomain",
+            ),
         ),
         migrations.AddField(
-            model_name='domainmigration',
-            name='pubky_domain',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='migrations', to='domains.pubkydomain'),
+            model_name="domainmigration",
+            name="pubky_domain",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="migrations",
+                to="domains.pubkydomain",
+            ),
         ),
         migrations.AddField(
-            model_name='sovereigntyscore',
-            name='domain',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sovereignty_scores', to='domains.domainrecord'),
+            model_name="sovereigntyscore",
+            name="domain",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="sovereignty_scores",
+                to="domains.domainrecord",
+            ),
         ),
         migrations.AddIndex(
-            model_name='domainrecord',
-            index=models.Index(fields=['family', 'name'], name='domain_family_name'),
+            model_name="domainrecord",
+            index=models.Index(fields=["family", "name"], name="domain_family_name"),
         ),
         migrations.AddConstraint(
-            model_name='domainrecord',
-            constraint=models.CheckConstraint(condition=models.Q(('sovereignty_score__gte', 0), ('sovereignty_score__lte', 100)), name='domain_score_range'),
+            model_name="domainrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sovereignty_score__gte", 0), ("sovereignty_score__lte", 100)),
+                name="domain_score_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='domainrecord',
-            constraint=models.CheckConstraint(condition=models.Q(('name', django.db.models.functions.text.Lower('name'))), name='domain_name_lowercase'),
+            model_name="domainrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("name", django.db.models.functions.text.Lower("name"))),
+                name="domain_name_lowercase",
+            ),
         ),
         migrations.AddIndex(
-            model_name='dnsrecord',
-            index=models.Index(fields=['domain', 'name', 'rtype'], name='dns_lookup'),
+            model_name="dnsrecord",
+            index=models.Index(fields=["domain", "name", "rtype"], name="dns_lookup"),
         ),
         migrations.AddConstraint(
-            model_name='dnsrecord',
-            constraint=models.CheckConstraint(condition=models.Q(('ttl__lte', 2147483647)), name='dns_ttl_range'),
+            model_name="dnsrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ttl__lte", 2147483647)), name="dns_ttl_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dnsrecord',
-            constraint=models.UniqueConstraint(fields=('domain', 'name', 'rtype', 'value'), name='unique_dns_record'),
+            model_name="dnsrecord",
+            constraint=models.UniqueConstraint(
+                fields=("domain", "name", "rtype", "value"), name="unique_dns_record"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pubkydomain',
-            constraint=models.CheckConstraint(condition=models.Q(('key_custody', 'family'), models.Q(('private_key_encrypted', None), _negated=True), _connector='OR'), name='service_custody_needs_key'),
+            model_name="pubkydomain",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("key_custody", "family"),
+                    models.Q(("private_key_encrypted", None), _negated=True),
+                    _connector="OR",
+                ),
+                name="service_custody_needs_key",
+            ),
         ),
         migrations.AddIndex(
-            model_name='pkarrrecord',
-            index=models.Index(fields=['status', 'expires_at'], name='pkarr_republish'),
+            model_name="pkarrrecord",
+            index=models.Index(fields=["status", "expires_at"], name="pkarr_republish"),
         ),
         migrations.AddConstraint(
-            model_name='pkarrrecord',
-            constraint=models.UniqueConstraint(fields=('pubky_domain', 'relay_url'), name='unique_pkarr_record_per_relay'),
+            model_name="pkarrrecord",
+            constraint=models.UniqueConstraint(
+                fields=("pubky_domain", "relay_url"), name="unique_pkarr_record_per_relay"
+            ),
         ),
         migrations.AddIndex(
-            model_name='domainmigration',
-            index=models.Index(fields=['state', 'updated_at'], name='migration_state'),
+            model_name="domainmigration",
+            index=models.Index(fields=["state", "updated_at"], name="migration_state"),
         ),
         migrations.AddConstraint(
-            model_name='domainmigration',
-            constraint=models.UniqueConstraint(condition=models.Q(('state__in', ('pending', 'verifying', 'verified', 'publishing'))), fields=('domain',), name='one_open_migration_per_domain'),
+            model_name="domainmigration",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("state__in", ("pending", "verifying", "verified", "publishing"))
+                ),
+                fields=("domain",),
+                name="one_open_migration_per_domain",
+            ),
         ),
         migrations.AddIndex(
-            model_name='sovereigntyscore',
-            index=models.Index(fields=['domain', '-calculated_at'], name='score_history'),
+            model_name="sovereigntyscore",
+            index=models.Index(fields=["domain", "-calculated_at"], name="score_history"),
         ),
         migrations.AddConstraint(
-            model_name='sovereigntyscore',
-            constraint=models.CheckConstraint(condition=models.Q(('total', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('provider_independence'), '+', models.F('key_ownership')), '+', models.F('censorship_resistance')), '+', models.F('privacy')), '+', models.F('portability')))), name='score_total_is_sum'),
+            model_name="sovereigntyscore",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "total",
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                django.db.models.expressions.CombinedExpression(
+                                    django.db.models.expressions.CombinedExpression(
+                                        models.F("provider_independence"),
+                                        "+",
+                                        models.F("key_ownership"),
+                                    ),
+                                    "+",
+                                    models.F("censorship_resistance"),
+                                ),
+                                "+",
+                                models.F("privacy"),
+                            ),
+                            "+",
+                            models.F("portability"),
+                        ),
+                    )
+                ),
+                name="score_total_is_sum",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sovereigntyscore',
-            constraint=models.CheckConstraint(condition=models.Q(('provider_independence__lte', 20)), name='score_provider_independence_range'),
+            model_name="sovereigntyscore",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("provider_independence__lte", 20)),
+                name="score_provider_independence_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sovereigntyscore',
-            constraint=models.CheckConstraint(condition=models.Q(('key_ownership__lte', 20)), name='score_key_ownership_range'),
+            model_name="sovereigntyscore",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("key_ownership__lte", 20)), name="score_key_ownership_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sovereigntyscore',
-            constraint=models.CheckConstraint(condition=models.Q(('censorship_resistance__lte', 20)), name='score_censorship_resistance_range'),
+            model_name="sovereigntyscore",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("censorship_resistance__lte", 20)),
+                name="score_censorship_resistance_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sovereigntyscore',
-            constraint=models.CheckConstraint(condition=models.Q(('privacy__lte', 20)), name='score_privacy_range'),
+            model_name="sovereigntyscore",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("privacy__lte", 20)), name="score_privacy_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sovereigntyscore',
-            constraint=models.CheckConstraint(condition=models.Q(('portability__lte', 20)), name='score_portability_range'),
+            model_name="sovereigntyscore",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("portability__lte", 20)), name="score_portability_range"
+            ),
         ),
     ]
