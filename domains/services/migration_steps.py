@@ -1,0 +1,29 @@
+"""One call that moves a migration to its next step (what the API's ``advance`` does)."""
+
+from __future__ import annotations
+
+from domains.models import DomainMigration, MigrationState
+from domains.pubky_client import PubkyClient
+from domains.services.migration import (
+    InvalidTransition,
+    domain_migration_execute,
+    domain_migration_verify,
+)
+
+
+def domain_migration_advance(
+    *, migration: DomainMigration, client: PubkyClient | None = None
+) -> DomainMigration:
+    """Verify a pending/verifying migration, or carry out a verified one.
+
+    Errors are the step's own (``ChallengeMismatch``, ``ApprovalRequired``, ``PublishFailed``,
+    …); a migration that is not open raises :class:`InvalidTransition`.
+    """
+    if migration.state in (MigrationState.PENDING, MigrationState.VERIFYING):
+        return domain_migration_verify(migration=migration)
+    if migration.state == MigrationState.VERIFIED:
+        return domain_migration_execute(migration=migration, client=client)
+    raise InvalidTransition(
+        f"migration {migration.pk} is {migration.state}; nothing to advance",
+        code="invalid_transition",
+    )

@@ -1,0 +1,141 @@
+"""Domains and their DNS records as a family manages them (create, change, delete).
+
+Every change rescores the domain (``sovereignty_score_calculate``): the records, the registrar
+and the visibility are facts of the rubric. Records on a domain that is on Pubky reach the
+relays when the domain is published again (``pubky_domain_publish``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from domains.models import OPEN_MIGRATION_STATES, DnsRecord, DomainRecord, PubkyDomainStatus
+from domains.pubky_client import PubkyServiceError
+from domains.services.publishing import InvalidDnsRecordError, dns_records_to_packet_records
+from domains.services.registration import domain_name_clean
+from domains.services.scoring import sovereignty_score_calculate
+from families.models import Family, User, Visibility
+
+__all__ = [
+    "DOMAIN_EDITABLE_FIELDS",
+    "DomainInUse",
+    "dns_record_create",
+    "dns_record_delete",
+    "dns_record_update",
+    "domain_record_create",
+    "domain_record_delete",
+    "domain_record_update",
+]
+
+DOMAIN_EDITABLE_FIELDS = ("visibility", "registrar", "dns_provider", "self_hosted_homeserver")
+DNS_EDITABLE_FIELDS = ("name", "rtype", "value", "ttl")
+
+
+class DomainInUse(PubkyServiceError):
+    """The domain is on Pubky or being migrated; it cannot be deleted now."""
+
+    code = "domain_in_use"
+
+
+@transaction.atomic
+def domain_record_create(
+    *,
+    family: Family,
+    name: str,
+    owner: User | None = None,
+    visibility: str = Visibility.PRIVATE,
+    registrar: str = "",
+    dns_provider: str = "",
+    self_hosted_homeserver: bool = False,
+) -> DomainRecord:
+    """Bring a (registrar DNS) domain into ``family``; the name is normalised (IDNA, lower)."""
+    try:
+        cleaned = domain_name_clean(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from exc
+    domain = DomainRecord(
+        name=cleaned,
+        family=family,
+        owner=owner,
+        visibility=visibility,
+        registrar=registrar,
+        dns_provider=dns_provider,
+        self_hosted_homeserver=self_hosted_homeserver,
+    )
+    domain.full_clean()
+    domain.save()
+    sovereignty_score_calculate(domain=domain, reason="domain_created")
+    return domain
+
+
+@transaction.atomic
+def domain_record_update(*, domain: DomainRecord, **changes: Any) -> DomainRecord:
+    """Change the domain's editable fields (``DOMAIN_EDITABLE_FIELDS``) and rescore it."""
+    unknown = set(changes) - set(DOMAIN_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    domain = DomainRecord.objects.select_for_update().get(pk=domain.pk)
+    for name, value in changes.items():
+        setattr(domain, name, value)
+    domain.full_clean()
+    domain.save()
+    sovereignty_score_calculate(domain=domain, reason="domain_updated")
+    domain.refresh_from_db()
+    return domain
+
+
+@transaction.atomic
+def domain_record_delete(*, domain: DomainRecord) -> None:
+    """Delete a domain with its records and history, unless it is on Pubky or migrating."""
+    domain = DomainRecord.objects.select_for_update().get(pk=domain.pk)
+    if domain.migrations.filter(state__in=OPEN_MIGRATION_STATES).exists():
+        raise DomainInUse(f"{domain.name} has a migration in progress; finish or cancel it first")
+    pubky = getattr(domain, "pubky_domain", None)
+    if pubky is not None and pubky.status == PubkyDomainStatus.ACTIVE:
+        raise DomainInUse(f"{domain.name} is on Pubky; migrate it back to DNS first")
+    domain.delete()
+
+
+def _checked(row: DnsRecord) -> DnsRecord:
+    row.rtype = row.rtype.upper()
+    row.full_clean()
+    try:
+        dns_records_to_packet_records([row])
+    except InvalidDnsRecordError as exc:
+        raise ValidationError({"value": str(exc)}) from exc
+    return row
+
+
+@transaction.atomic
+def dns_record_create(
+    *, domain: DomainRecord, rtype: str, value: str, name: str = "@", ttl: int = 3600
+) -> DnsRecord:
+    """Add a DNS record (validated as it would be put in a PKARR packet) and rescore."""
+    row = _checked(DnsRecord(domain=domain, name=name or "@", rtype=rtype, value=value, ttl=ttl))
+    row.save()
+    sovereignty_score_calculate(domain=domain, reason="dns_record_created")
+    return row
+
+
+@transaction.atomic
+def dns_record_update(*, record: DnsRecord, **changes: Any) -> DnsRecord:
+    """Change a DNS record (``DNS_EDITABLE_FIELDS``)."""
+    unknown = set(changes) - set(DNS_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    row = DnsRecord.objects.select_for_update().select_related("domain").get(pk=record.pk)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    _checked(row).save()
+    return row
+
+
+@transaction.atomic
+def dns_record_delete(*, record: DnsRecord) -> None:
+    """Delete a DNS record and rescore its domain."""
+    domain = record.domain
+    record.delete()
+    sovereignty_score_calculate(domain=domain, reason="dns_record_deleted")

@@ -1,0 +1,519 @@
+"""Families, their members, Pubky identity and keypairs, access grants, and the audit trails.
+
+Every view parses input, asks the one access policy (through ``ApiView.readable`` → 404 and
+``ApiView.require`` → 403), calls one service or selector, and shapes the output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditlog.models import LogEntry
+from django.db.models import Model
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from domains.models import DomainRecord, PubkyDomain
+from families import policy
+from families.models import (
+    AccessGrant,
+    Family,
+    FamilyMembership,
+    FamilyRole,
+    GrantPermission,
+    PubkyKeypair,
+    SecurityEvent,
+    SecurityEventKind,
+    User,
+    Visibility,
+)
+from families.selectors import (
+    access_grants_list,
+    families_list,
+    family_keypairs_list,
+    family_members_list,
+    log_entries_list,
+    security_events_list,
+)
+from families.serializers import (
+    GRANT_TARGETS,
+    AccessGrantSerializer,
+    FamilySerializer,
+    JSONObjectField,
+    KeypairSerializer,
+    MembershipSerializer,
+    UserSummarySerializer,
+)
+from families.services.families import family_create, family_member_remove
+from families.services.family_admin import (
+    family_member_invite,
+    family_member_role_change,
+    family_update,
+)
+from families.services.grants import access_grant_create, access_grant_revoke
+from families.services.pubky import family_keypair_rotate, family_pubky_enable
+from pubkyproject.api.filters import IdField, ordering_field
+from pubkyproject.api.permissions import AuditReader
+from pubkyproject.api.schema import LIST, READ, WRITE, errors
+from pubkyproject.api.throttles import AnonThrottle, PubkyNetworkThrottle, UserThrottle
+from pubkyproject.api.views import ApiView
+
+Action = policy.Action
+MEMBER_ROLES = [(r.value, r.label) for r in FamilyRole if r != FamilyRole.OWNER]
+
+
+def _active_users() -> Any:
+    return User.objects.filter(is_active=True)
+
+
+# --- families ----------------------------------------------------------------------------------
+
+
+class FamilyListApi(ApiView):
+    """Families the caller may read, and creating a family (the caller becomes its owner)."""
+
+    class FilterSerializer(serializers.Serializer):
+        search = serializers.CharField(required=False, max_length=200)
+        visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+        pubky_enabled = serializers.BooleanField(required=False)
+        ordering = ordering_field("name", "created_at", default="name")
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200)
+        slug = serializers.SlugField(max_length=100, required=False)
+        description = serializers.CharField(required=False, allow_blank=True)
+        visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+        guardian_approval_required = serializers.BooleanField(required=False)
+        guardian_threshold = serializers.IntegerField(min_value=1, max_value=100, required=False)
+
+    OutputSerializer = FamilySerializer
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="families_list",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer(many=True), **errors(*LIST)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.query(self.FilterSerializer)
+        return self.page(self.OutputSerializer, families_list(who=self.principal, **filters))
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="families_create",
+        request=InputSerializer,
+        responses={201: OutputSerializer, **errors(400, 401, 409, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.parse(self.InputSerializer)
+        family = family_create(owner=self.user, **data)
+        del self.principal  # loaded before the caller became the owner (shows ``my_role``)
+        return self.output(self.OutputSerializer, family, status=status.HTTP_201_CREATED)
+
+
+class FamilyDetailApi(ApiView):
+    """One family; its administrators change its settings."""
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200, required=False)
+        slug = serializers.SlugField(max_length=100, required=False)
+        description = serializers.CharField(required=False, allow_blank=True)
+        visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+        guardian_approval_required = serializers.BooleanField(required=False)
+        guardian_threshold = serializers.IntegerField(min_value=1, max_value=100, required=False)
+
+    OutputSerializer = FamilySerializer
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="families_retrieve",
+        responses={200: OutputSerializer, **errors(*READ)},
+    )
+    def get(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.select_related("owner"), pk=family_id)
+        return self.output(self.OutputSerializer, family)
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="families_update",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(*WRITE, 409)},
+    )
+    def patch(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.select_related("owner"), pk=family_id)
+        self.require(Action.CHANGE, family)
+        data = self.parse(self.InputSerializer)
+        return self.output(self.OutputSerializer, family_update(family=family, **data))
+
+
+# --- members -----------------------------------------------------------------------------------
+
+
+class FamilyMemberListApi(ApiView):
+    """The members of a family (readable with the family); administrators add members."""
+
+    class FilterSerializer(serializers.Serializer):
+        role = serializers.ChoiceField(choices=FamilyRole.choices, required=False)
+        ordering = ordering_field("username", "created_at", default="username")
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.SlugRelatedField(slug_field="username", queryset=_active_users())
+        role = serializers.ChoiceField(choices=MEMBER_ROLES, default=FamilyRole.MEMBER)
+
+    OutputSerializer = MembershipSerializer
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="family_members_list",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer(many=True), **errors(*LIST, 404)},
+    )
+    def get(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.all(), pk=family_id)
+        filters = self.query(self.FilterSerializer)
+        return self.page(self.OutputSerializer, family_members_list(family=family, **filters))
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="family_members_add",
+        request=InputSerializer,
+        responses={201: OutputSerializer, **errors(*WRITE, 409)},
+    )
+    def post(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.all(), pk=family_id)
+        self.require(Action.ADMINISTER, family, "Only the family's administrators add members.")
+        data = self.parse(self.InputSerializer)
+        membership = family_member_invite(family=family, user=data["username"], role=data["role"])
+        return self.output(self.OutputSerializer, membership, status=status.HTTP_201_CREATED)
+
+
+class FamilyMemberDetailApi(ApiView):
+    """One member: administrators change their role or remove them."""
+
+    class InputSerializer(serializers.Serializer):
+        role = serializers.ChoiceField(choices=MEMBER_ROLES)
+
+    OutputSerializer = MembershipSerializer
+
+    def _membership(self, family_id: int, user_id: int) -> tuple[Family, FamilyMembership]:
+        family = self.readable(Family.objects.all(), pk=family_id)
+        membership = (
+            FamilyMembership.objects.filter(family=family, user_id=user_id)
+            .select_related("user")
+            .first()
+        )
+        if membership is None:
+            self.not_found("No such member.")
+        return family, membership
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="family_members_retrieve",
+        responses={200: OutputSerializer, **errors(*READ)},
+    )
+    def get(self, request: Request, family_id: int, user_id: int) -> Response:
+        _, membership = self._membership(family_id, user_id)
+        return self.output(self.OutputSerializer, membership)
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="family_members_update",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(*WRITE, 409)},
+    )
+    def patch(self, request: Request, family_id: int, user_id: int) -> Response:
+        family, membership = self._membership(family_id, user_id)
+        self.require(Action.ADMINISTER, family, "Only the family's administrators change roles.")
+        data = self.parse(self.InputSerializer)
+        updated = family_member_role_change(family=family, user=membership.user, role=data["role"])
+        return self.output(self.OutputSerializer, updated)
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="family_members_remove",
+        responses={204: None, **errors(*WRITE, 409)},
+    )
+    def delete(self, request: Request, family_id: int, user_id: int) -> Response:
+        family, membership = self._membership(family_id, user_id)
+        self.require(Action.ADMINISTER, family, "Only the family's administrators remove members.")
+        family_member_remove(family=family, user=membership.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Pubky identity and keypairs ---------------------------------------------------------------
+
+
+class FamilyPubkyEnableApi(ApiView):
+    """Give the family a Pubky identity: keypair, homeserver account, ``_pubky`` record."""
+
+    throttle_classes = (AnonThrottle, UserThrottle, PubkyNetworkThrottle)
+    OutputSerializer = FamilySerializer
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="families_pubky_enable",
+        request=None,
+        responses={200: OutputSerializer, **errors(*WRITE, 409, 502)},
+    )
+    def post(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.select_related("owner"), pk=family_id)
+        self.require(Action.ADMINISTER, family, "Only the family's administrators enable Pubky.")
+        family_pubky_enable(family=family, created_by=self.user)
+        return self.output(self.OutputSerializer, family)
+
+
+class FamilyKeypairListApi(ApiView):
+    """The family's keypairs: public parts only (``policy.keypair_public_fields``)."""
+
+    class FilterSerializer(serializers.Serializer):
+        is_active = serializers.BooleanField(required=False)
+
+    OutputSerializer = KeypairSerializer
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="family_keypairs_list",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer(many=True), **errors(*LIST, 404)},
+    )
+    def get(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.all(), pk=family_id)
+        filters = self.query(self.FilterSerializer)
+        keypairs = family_keypairs_list(who=self.principal, family=family, **filters)
+        return self.page(self.OutputSerializer, keypairs)
+
+
+class FamilyKeypairRotateApi(ApiView):
+    """Replace the family's keypair with a new one (new homeserver account and ``_pubky``)."""
+
+    throttle_classes = (AnonThrottle, UserThrottle, PubkyNetworkThrottle)
+    OutputSerializer = KeypairSerializer
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="family_keypairs_rotate",
+        request=None,
+        responses={201: OutputSerializer, **errors(*WRITE, 409, 502)},
+    )
+    def post(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.all(), pk=family_id)
+        self.require(Action.CHANGE, PubkyKeypair(family=family))
+        keypair = family_keypair_rotate(family=family, created_by=self.user)
+        return self.output(self.OutputSerializer, keypair, status=status.HTTP_201_CREATED)
+
+
+# --- access grants -----------------------------------------------------------------------------
+
+_GRANT_TARGET_MODELS: dict[str, type[Model]] = {
+    "family": Family,
+    "domain": DomainRecord,
+    "pubky_domain": PubkyDomain,
+}
+
+
+class AccessGrantListApi(ApiView):
+    """Grants the caller received, gave or administers; administrators of a target grant."""
+
+    class FilterSerializer(serializers.Serializer):
+        target_type = serializers.ChoiceField(choices=GRANT_TARGETS, required=False)
+        target_id = IdField(required=False)
+        grantee = IdField(required=False, help_text="The grantee's user id.")
+        current = serializers.BooleanField(
+            required=False, help_text="Only grants in force (true) or only ended ones (false)."
+        )
+
+    class InputSerializer(serializers.Serializer):
+        grantee = serializers.SlugRelatedField(
+            slug_field="username", queryset=_active_users(), help_text="The grantee's username."
+        )
+        target_type = serializers.ChoiceField(choices=GRANT_TARGETS)
+        target_id = IdField()
+        permission = serializers.ChoiceField(
+            choices=GrantPermission.choices, default=GrantPermission.READ
+        )
+        expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    OutputSerializer = AccessGrantSerializer
+
+    @extend_schema(
+        tags=["grants"],
+        operation_id="grants_list",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer(many=True), **errors(*LIST)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.query(self.FilterSerializer)
+        grants = access_grants_list(
+            who=self.principal,
+            target_type=filters.get("target_type"),
+            target_id=filters.get("target_id"),
+            grantee_id=filters.get("grantee"),
+            current=filters.get("current"),
+        )
+        return self.page(self.OutputSerializer, grants)
+
+    @extend_schema(
+        tags=["grants"],
+        operation_id="grants_create",
+        request=InputSerializer,
+        responses={201: OutputSerializer, **errors(*WRITE, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.parse(self.InputSerializer)
+        model = _GRANT_TARGET_MODELS[data["target_type"]]
+        target = self.readable(model._default_manager.all(), pk=data["target_id"])
+        self.require(Action.ADMINISTER, target, "Only the target's administrators grant access.")
+        grant = access_grant_create(
+            grantee=data["grantee"],
+            target=target,
+            permission=data["permission"],
+            expires_at=data.get("expires_at"),
+            granted_by=self.user,
+        )
+        return self.output(self.OutputSerializer, grant, status=status.HTTP_201_CREATED)
+
+
+def _grants() -> Any:
+    return AccessGrant.objects.select_related("grantee", "granted_by", "content_type")
+
+
+class AccessGrantDetailApi(ApiView):
+    OutputSerializer = AccessGrantSerializer
+
+    @extend_schema(
+        tags=["grants"],
+        operation_id="grants_retrieve",
+        responses={200: OutputSerializer, **errors(*READ)},
+    )
+    def get(self, request: Request, grant_id: int) -> Response:
+        return self.output(self.OutputSerializer, self.readable(_grants(), pk=grant_id))
+
+
+class AccessGrantRevokeApi(ApiView):
+    """Revoke a grant (administrators of its target; the grantee may give it up)."""
+
+    OutputSerializer = AccessGrantSerializer
+
+    @extend_schema(
+        tags=["grants"],
+        operation_id="grants_revoke",
+        request=None,
+        responses={200: OutputSerializer, **errors(*WRITE)},
+    )
+    def post(self, request: Request, grant_id: int) -> Response:
+        grant = self.readable(_grants(), pk=grant_id)
+        if grant.grantee_id != self.principal.user_id:
+            self.require(Action.CHANGE, grant, "Only the target's administrators revoke grants.")
+        return self.output(self.OutputSerializer, access_grant_revoke(grant=grant))
+
+
+# --- the audit trails (staff) ------------------------------------------------------------------
+
+
+class SecurityEventListApi(ApiView):
+    """Failed logins, denied access, rate-limit hits, private key use, relay and guardian events."""
+
+    permission_classes = (AuditReader,)
+
+    class FilterSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=SecurityEventKind.choices, required=False)
+        user = IdField(required=False, help_text="The user's id.")
+        username = serializers.CharField(required=False, max_length=150)
+        ip_address = serializers.IPAddressField(required=False)
+        target = serializers.CharField(required=False, max_length=255)
+        since = serializers.DateTimeField(required=False)
+        until = serializers.DateTimeField(required=False)
+        ordering = ordering_field("created_at", "kind", default="-created_at")
+
+    class OutputSerializer(serializers.ModelSerializer):
+        user = UserSummarySerializer(read_only=True, allow_null=True)
+        detail = JSONObjectField(read_only=True)
+
+        class Meta:
+            model = SecurityEvent
+            fields = (
+                "id",
+                "kind",
+                "user",
+                "username",
+                "ip_address",
+                "target",
+                "detail",
+                "created_at",
+            )
+            read_only_fields = fields
+
+    @extend_schema(
+        tags=["audit"],
+        operation_id="audit_security_events_list",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer(many=True), **errors(*LIST, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.query(self.FilterSerializer)
+        user_id = filters.pop("user", None)
+        events = security_events_list(user_id=user_id, **filters)
+        return self.page(self.OutputSerializer, events)
+
+
+class LogEntryListApi(ApiView):
+    """django-auditlog's record of every model change, with its actor."""
+
+    permission_classes = (AuditReader,)
+
+    class FilterSerializer(serializers.Serializer):
+        model = serializers.RegexField(
+            r"^[a-z_]+\.[a-z_]+$",
+            required=False,
+            help_text="`app_label.model`, e.g. `domains.dnsrecord`.",
+        )
+        object_id = serializers.CharField(required=False, max_length=255)
+        actor = IdField(required=False, help_text="The acting user's id.")
+        action = serializers.ChoiceField(choices=LogEntry.Action.choices, required=False)
+        since = serializers.DateTimeField(required=False)
+        until = serializers.DateTimeField(required=False)
+        ordering = ordering_field("timestamp", default="-timestamp")
+
+    class OutputSerializer(serializers.ModelSerializer):
+        actor = UserSummarySerializer(read_only=True, allow_null=True)
+        model = serializers.SerializerMethodField()
+        changes = JSONObjectField(read_only=True, source="changes_dict")
+
+        class Meta:
+            model = LogEntry
+            fields = (
+                "id",
+                "timestamp",
+                "action",
+                "model",
+                "object_pk",
+                "object_repr",
+                "actor",
+                "remote_addr",
+                "changes",
+            )
+            read_only_fields = fields
+
+        def get_model(self, entry: LogEntry) -> str:
+            return f"{entry.content_type.app_label}.{entry.content_type.model}"
+
+    @extend_schema(
+        tags=["audit"],
+        operation_id="audit_log_entries_list",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer(many=True), **errors(*LIST, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.query(self.FilterSerializer)
+        entries = log_entries_list(
+            model=filters.get("model"),
+            object_id=filters.get("object_id"),
+            actor_id=filters.get("actor"),
+            action=filters.get("action"),
+            since=filters.get("since"),
+            until=filters.get("until"),
+            ordering=filters.get("ordering"),
+        )
+        return self.page(self.OutputSerializer, entries)

@@ -1,0 +1,122 @@
+"""Output shapes shared by several family APIs (each API nests its own input serializer).
+
+No serializer here (or anywhere in the API) has a private-key field: keypairs are shown through
+``policy.keypair_public_fields()``, the one list of what may be shown of a keypair.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from families import policy
+from families.models import AccessGrant, Family, FamilyMembership, FamilyRole, PubkyKeypair, User
+
+
+class UserSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ("id", "username")
+        ref_name = "UserSummary"
+
+
+class FamilySerializer(serializers.ModelSerializer):
+    owner = UserSummarySerializer(read_only=True)
+    my_role = serializers.SerializerMethodField(
+        help_text="The caller's role in this family (null when not a member)."
+    )
+
+    class Meta:
+        model = Family
+        fields = (
+            "id",
+            "name",
+            "slug",
+            "description",
+            "owner",
+            "visibility",
+            "my_role",
+            "guardian_approval_required",
+            "guardian_threshold",
+            "pubky_enabled",
+            "pubky_public_key",
+            "pubky_url",
+            "pubky_homeserver_url",
+            "pubky_relay_url",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=FamilyRole.choices, allow_null=True))
+    def get_my_role(self, family: Family) -> str | None:
+        principal = self.context.get("principal")
+        if not isinstance(principal, policy.Principal):
+            return None
+        return principal.roles.get(family.pk)
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    user = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = FamilyMembership
+        fields = ("user", "role", "created_at")
+        read_only_fields = fields
+
+
+class KeypairSerializer(serializers.ModelSerializer):
+    """The public parts of a family keypair (``policy.keypair_public_fields``)."""
+
+    class Meta:
+        model = PubkyKeypair
+        fields = policy.keypair_public_fields()
+        read_only_fields = fields
+
+
+GRANT_TARGETS = ("family", "domain", "pubky_domain")
+
+
+class AccessGrantSerializer(serializers.ModelSerializer):
+    grantee = UserSummarySerializer(read_only=True)
+    granted_by = UserSummarySerializer(read_only=True, allow_null=True)
+    target_type = serializers.SerializerMethodField()
+    target_id = serializers.IntegerField(source="object_id", read_only=True)
+    is_current = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = AccessGrant
+        fields = (
+            "id",
+            "grantee",
+            "granted_by",
+            "target_type",
+            "target_id",
+            "permission",
+            "expires_at",
+            "revoked_at",
+            "is_current",
+            "created_at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=GRANT_TARGETS))
+    def get_target_type(self, grant: AccessGrant) -> str:
+        return grant_target_type(grant.content_type.model)
+
+
+def grant_target_type(model_name: str) -> str:
+    return {"family": "family", "domainrecord": "domain", "pubkydomain": "pubky_domain"}.get(
+        model_name, model_name
+    )
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (documented as such rather than as any value)."""
+
+    def to_representation(self, value: Any) -> Any:
+        return value

@@ -1,0 +1,249 @@
+"""Guardians: the roster, their key-backup reports, their notifications and their decisions.
+
+Decisions (approve/reject a migration) and backup reports go through ``guardians.services``,
+which ask the policy themselves (``can_decide_migration``; the guardian or an administrator):
+a refusal there is the same 403, recorded as ``access_denied``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from domains.api_selectors import migration_queryset
+from domains.serializers import MigrationSerializer
+from families import policy
+from families.models import Family, User
+from families.validators import validate_public_key
+from guardians.api_selectors import guardians_list, notifications_list
+from guardians.models import (
+    BackupStatus,
+    FederationGuardian,
+    GuardianNotification,
+    GuardianStatus,
+)
+from guardians.roster import guardian_create, guardian_update
+from guardians.serializers import GuardianSerializer, NotificationSerializer
+from guardians.services import (
+    guardian_backup_status_record,
+    guardian_migration_approve,
+    guardian_migration_reject,
+    guardian_notification_mark_read,
+)
+from pubkyproject.api.filters import ordering_field
+from pubkyproject.api.schema import LIST, READ, WRITE, errors
+from pubkyproject.api.views import ApiView
+
+Action = policy.Action
+
+
+def _guardians() -> Any:
+    return FederationGuardian.objects.select_related("user")
+
+
+class GuardianListApi(ApiView):
+    """A family's guardians; its administrators add guardians."""
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=GuardianStatus.choices, required=False)
+        backup_status = serializers.ChoiceField(choices=BackupStatus.choices, required=False)
+        ordering = ordering_field("name", "created_at", default="name")
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200)
+        username = serializers.SlugRelatedField(
+            slug_field="username",
+            queryset=User.objects.filter(is_active=True),
+            required=False,
+            allow_null=True,
+            help_text="The guardian's account, if they have one here.",
+        )
+        email = serializers.EmailField(required=False, allow_blank=True)
+        pubky_public_key = serializers.CharField(
+            max_length=52, required=False, allow_blank=True, validators=[validate_public_key]
+        )
+        status = serializers.ChoiceField(choices=GuardianStatus.choices, default="invited")
+
+    OutputSerializer = GuardianSerializer
+
+    @extend_schema(
+        tags=["guardians"],
+        operation_id="guardians_list",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer(many=True), **errors(*LIST, 404)},
+    )
+    def get(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.all(), pk=family_id)
+        filters = self.query(self.FilterSerializer)
+        guardians = guardians_list(who=self.principal, family=family, **filters)
+        return self.page(self.OutputSerializer, guardians.select_related("user"))
+
+    @extend_schema(
+        tags=["guardians"],
+        operation_id="guardians_create",
+        request=InputSerializer,
+        responses={201: OutputSerializer, **errors(*WRITE, 409)},
+    )
+    def post(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.all(), pk=family_id)
+        self.require(Action.CHANGE, FederationGuardian(family=family), "Only administrators.")
+        data = self.parse(self.InputSerializer)
+        guardian = guardian_create(family=family, user=data.pop("username", None), **data)
+        return self.output(self.OutputSerializer, guardian, status=status.HTTP_201_CREATED)
+
+
+class GuardianDetailApi(ApiView):
+    """One guardian; the family's administrators change their details or status."""
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200, required=False)
+        email = serializers.EmailField(required=False, allow_blank=True)
+        pubky_public_key = serializers.CharField(
+            max_length=52, required=False, allow_blank=True, validators=[validate_public_key]
+        )
+        status = serializers.ChoiceField(choices=GuardianStatus.choices, required=False)
+
+    OutputSerializer = GuardianSerializer
+
+    @extend_schema(
+        tags=["guardians"],
+        operation_id="guardians_retrieve",
+        responses={200: OutputSerializer, **errors(*READ)},
+    )
+    def get(self, request: Request, guardian_id: int) -> Response:
+        return self.output(self.OutputSerializer, self.readable(_guardians(), pk=guardian_id))
+
+    @extend_schema(
+        tags=["guardians"],
+        operation_id="guardians_update",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(*WRITE, 409)},
+    )
+    def patch(self, request: Request, guardian_id: int) -> Response:
+        guardian = self.readable(_guardians(), pk=guardian_id)
+        self.require(Action.CHANGE, guardian)
+        data = self.parse(self.InputSerializer)
+        guardian = guardian_update(guardian=guardian, **data)
+        return self.output(self.OutputSerializer, _guardians().get(pk=guardian.pk))
+
+
+class GuardianBackupStatusApi(ApiView):
+    """A guardian reports the state of the key backup they hold (or an administrator does)."""
+
+    class InputSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=BackupStatus.choices)
+        url = serializers.CharField(
+            max_length=512,
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text="Where the backup is kept (required for `current` the first time).",
+        )
+
+    OutputSerializer = GuardianSerializer
+
+    @extend_schema(
+        tags=["guardians"],
+        operation_id="guardians_backup_status",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(*WRITE)},
+    )
+    def post(self, request: Request, guardian_id: int) -> Response:
+        guardian = self.readable(_guardians(), pk=guardian_id)
+        data = self.parse(self.InputSerializer)
+        guardian = guardian_backup_status_record(
+            user=self.user, guardian=guardian, status=data["status"], url=data["url"]
+        )
+        return self.output(self.OutputSerializer, _guardians().get(pk=guardian.pk))
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+
+class NotificationListApi(ApiView):
+    """What the family's guardians were told (approval requests, relay outages, …)."""
+
+    class FilterSerializer(serializers.Serializer):
+        unread = serializers.BooleanField(required=False)
+        kind = serializers.CharField(required=False, max_length=64)
+
+    OutputSerializer = NotificationSerializer
+
+    @extend_schema(
+        tags=["guardians"],
+        operation_id="notifications_list",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer(many=True), **errors(*LIST, 404)},
+    )
+    def get(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.all(), pk=family_id)
+        filters = self.query(self.FilterSerializer)
+        notifications = notifications_list(who=self.principal, family=family, **filters)
+        return self.page(self.OutputSerializer, notifications)
+
+
+class NotificationReadApi(ApiView):
+    OutputSerializer = NotificationSerializer
+
+    @extend_schema(
+        tags=["guardians"],
+        operation_id="notifications_mark_read",
+        request=None,
+        responses={200: OutputSerializer, **errors(*WRITE)},
+    )
+    def post(self, request: Request, notification_id: int) -> Response:
+        notification = self.readable(GuardianNotification.objects.all(), pk=notification_id)
+        notification = guardian_notification_mark_read(user=self.user, notification=notification)
+        return self.output(self.OutputSerializer, notification)
+
+
+# --- decisions on migrations -------------------------------------------------------------------
+
+
+class MigrationDecisionApi(ApiView):
+    class InputSerializer(serializers.Serializer):
+        comment = serializers.CharField(required=False, default="", allow_blank=True)
+
+    OutputSerializer = MigrationSerializer
+
+    decide: Any = None
+
+    def post(self, request: Request, migration_id: int) -> Response:
+        migration = self.readable(migration_queryset(), pk=migration_id)
+        data = self.parse(self.InputSerializer)
+        self.decide(user=self.user, migration=migration, comment=data["comment"])
+        return self.output(self.OutputSerializer, migration_queryset().get(pk=migration.pk))
+
+
+class MigrationApproveApi(MigrationDecisionApi):
+    """An active guardian of the domain's family approves the migration."""
+
+    decide = staticmethod(guardian_migration_approve)
+
+    @extend_schema(
+        tags=["migrations"],
+        operation_id="migrations_approve",
+        request=MigrationDecisionApi.InputSerializer,
+        responses={200: MigrationSerializer, **errors(*WRITE, 409)},
+    )
+    def post(self, request: Request, migration_id: int) -> Response:
+        return super().post(request, migration_id)
+
+
+class MigrationRejectApi(MigrationDecisionApi):
+    """An active guardian of the domain's family rejects the migration, which fails it."""
+
+    decide = staticmethod(guardian_migration_reject)
+
+    @extend_schema(
+        tags=["migrations"],
+        operation_id="migrations_reject",
+        request=MigrationDecisionApi.InputSerializer,
+        responses={200: MigrationSerializer, **errors(*WRITE, 409)},
+    )
+    def post(self, request: Request, migration_id: int) -> Response:
+        return super().post(request, migration_id)

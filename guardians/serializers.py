@@ -1,0 +1,49 @@
+"""Output shapes shared by the guardian APIs."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from families.serializers import JSONObjectField, UserSummarySerializer
+from guardians.models import FederationGuardian, GuardianNotification
+
+
+class GuardianSerializer(serializers.ModelSerializer):
+    user = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = FederationGuardian
+        fields = (
+            "id",
+            "family",
+            "user",
+            "name",
+            "email",
+            "pubky_public_key",
+            "status",
+            "pubky_backup_status",
+            "pubky_backup_url",
+            "pubky_backup_last_updated",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    payload = JSONObjectField(read_only=True)
+
+    class Meta:
+        model = GuardianNotification
+        fields = (
+            "id",
+            "family",
+            "guardian",
+            "kind",
+            "title",
+            "message",
+            "payload",
+            "created_at",
+            "read_at",
+        )
+        read_only_fields = fields

@@ -1,0 +1,124 @@
+"""JWT endpoints: obtain (throttled, failures audited), refresh (rotating), verify, logout.
+
+Access tokens are short-lived (``SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]``); refreshing returns a
+new refresh token and blacklists the old one, and logout blacklists the refresh token it is
+given. The WebSocket API accepts the same access tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
+
+from pubkyproject.api.exceptions import exception_handler
+from pubkyproject.api.schema import errors
+from pubkyproject.api.throttles import AnonThrottle, LoginThrottle
+from pubkyproject.api.views import ApiView
+
+
+@extend_schema_serializer(component_name="TokenPair")
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="Short-lived access token: `Authorization: Bearer …`")
+    refresh = serializers.CharField(help_text="Refresh token (rotates on every refresh).")
+
+
+@extend_schema_serializer(component_name="RefreshTokenInput")
+class RefreshTokenSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="TokenVerified")
+class EmptySerializer(serializers.Serializer):
+    pass
+
+
+class _TokenViewMixin:
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+
+class TokenObtainApi(_TokenViewMixin, TokenObtainPairView):
+    """Exchange a username and password for an access and a refresh token."""
+
+    throttle_classes = (LoginThrottle,)
+
+    def claimed_username(self) -> str:
+        """Who the failed attempt claimed to be, for the ``login_failed`` security event."""
+        data: Any = getattr(self.request, "data", None)
+        value = data.get("username", "") if hasattr(data, "get") else ""
+        return str(value)[:150] if value else "?"
+
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_token_obtain",
+        auth=[],
+        responses={200: TokenPairSerializer, **errors(400, 401, 429)},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class TokenRefreshApi(_TokenViewMixin, TokenRefreshView):
+    """A new access token (and a new refresh token: the old one is blacklisted)."""
+
+    throttle_classes = (AnonThrottle,)
+
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_token_refresh",
+        auth=[],
+        request=RefreshTokenSerializer,
+        responses={200: TokenPairSerializer, **errors(400, 401, 429)},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class TokenVerifyApi(_TokenViewMixin, TokenVerifyView):
+    """Check that a token is valid (signature, expiry, not blacklisted)."""
+
+    throttle_classes = (AnonThrottle,)
+
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_token_verify",
+        auth=[],
+        responses={200: EmptySerializer, **errors(400, 401, 429)},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutApi(ApiView):
+    """Blacklist a refresh token: it can no longer be refreshed (access tokens expire soon).
+
+    No access token is needed (it may already have expired): the refresh token is the proof.
+    """
+
+    authentication_classes = ()
+    permission_classes = ()
+    throttle_classes = (AnonThrottle,)
+
+    InputSerializer = RefreshTokenSerializer
+
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_logout",
+        auth=[],
+        request=RefreshTokenSerializer,
+        responses={204: None, **errors(400, 401, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.parse(self.InputSerializer)
+        try:
+            RefreshToken(data["refresh"]).blacklist()
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,115 @@
+"""One error format for the whole API, and the security events errors leave behind.
+
+* Validation errors (DRF's or Django's ``ValidationError`` raised by a service's
+  ``full_clean()``) answer **400** with one list of messages per field
+  (``non_field_errors`` for the rest).
+* The services' typed errors (:class:`~domains.pubky_client.PubkyServiceError`) answer with
+  their stable ``code``: **400** for bad input, **502** when a relay, homeserver or DNS resolver
+  failed, **409** for everything else (a state that does not allow the step).
+* A database constraint lost to a concurrent request answers **409** rather than 500.
+* Every 403 is recorded as an ``access_denied`` security event and every 429 as
+  ``rate_limited``, with the caller, their address and the request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from domains.pubky_client import InvalidPubkyKey, PubkyNetworkError, PubkyServiceError
+from families.models import SecurityEventKind, User
+from families.security import security_event_record
+from pubkyproject.api.client import client_ip
+
+BAD_INPUT_CODES = frozenset({"packet_too_large", "invalid_dns_record", "invalid_public_key"})
+UPSTREAM_CODES = frozenset({"dns_lookup_failed"})
+
+
+class ServiceError(exceptions.APIException):
+    """A service's typed error, shown with its stable code."""
+
+    def __init__(self, exc: PubkyServiceError) -> None:
+        if isinstance(exc, InvalidPubkyKey) or exc.code in BAD_INPUT_CODES:
+            self.status_code = status.HTTP_400_BAD_REQUEST
+        elif isinstance(exc, PubkyNetworkError) or exc.code in UPSTREAM_CODES:
+            self.status_code = status.HTTP_502_BAD_GATEWAY
+        else:
+            self.status_code = status.HTTP_409_CONFLICT
+        super().__init__(detail=str(exc), code=exc.code)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state; try again."
+    default_code = "conflict"
+
+
+def _validation_detail(exc: DjangoValidationError) -> Any:
+    if hasattr(exc, "error_dict"):
+        return {
+            ("non_field_errors" if field == "__all__" else field): messages
+            for field, messages in exc.message_dict.items()
+        }
+    return {"non_field_errors": exc.messages}
+
+
+def _translate(exc: Exception) -> Exception:
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(_validation_detail(exc))
+    if isinstance(exc, PubkyServiceError):
+        return ServiceError(exc)
+    if isinstance(exc, IntegrityError):
+        return Conflict()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied(str(exc) or None)
+    return exc
+
+
+def _record(kind: str, context: dict[str, Any], detail: dict[str, Any], username: str = "") -> None:
+    request = context.get("request")
+    if request is None:
+        return
+    user = getattr(request, "user", None)
+    view = context.get("view")
+    security_event_record(
+        kind=kind,
+        user=user if isinstance(user, User) else None,
+        username=username,
+        ip_address=client_ip(request),
+        target=f"{request.method} {request.path}",
+        detail={"view": type(view).__name__ if view is not None else "", **detail},
+    )
+
+
+def _reason(exc: exceptions.APIException) -> str:
+    detail = exc.detail
+    if isinstance(detail, dict):
+        return str(detail.get("detail", ""))
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, after translating service errors and recording security events."""
+    exc = _translate(exc)
+    if isinstance(exc, exceptions.PermissionDenied):
+        _record(SecurityEventKind.ACCESS_DENIED, context, {"reason": str(exc.detail)})
+    elif isinstance(exc, exceptions.Throttled):
+        _record(SecurityEventKind.RATE_LIMITED, context, {"wait": getattr(exc, "wait", None)})
+    elif isinstance(exc, exceptions.AuthenticationFailed):
+        # The token endpoint says what the caller claimed to be; elsewhere a bad bearer token.
+        view = context.get("view")
+        claimed = getattr(view, "claimed_username", lambda: "")()
+        kind = SecurityEventKind.LOGIN_FAILED if claimed else SecurityEventKind.TOKEN_INVALID
+        _record(kind, context, {"reason": _reason(exc)}, username=claimed)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        code = getattr(exc, "get_codes", lambda: None)()
+        if isinstance(code, str):
+            response.data["code"] = code
+    return response
