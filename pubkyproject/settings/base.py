@@ -126,11 +126,17 @@ _LAYERS = {
 _layer_name = env_str("CHANNEL_LAYER", "pubsub")
 if _layer_name not in _LAYERS:
     raise ImproperlyConfigured(f"CHANNEL_LAYER must be one of {', '.join(_LAYERS)}")
+# redis-py 8 defaults socket_timeout to 5 s, the same as the list layer's blocking BZPOPMIN:
+# idle consumers would crash with "Timeout reading". Give reads a margin over the block time.
+_LAYER_HOSTS = {
+    "pubsub": [REDIS_URL],
+    "redis": [{"address": REDIS_URL, "socket_timeout": 15}],
+}
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": _LAYERS[_layer_name][0],
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            "hosts": _LAYER_HOSTS[_layer_name],
             "prefix": env_str("CHANNEL_LAYER_PREFIX", "pubky"),
             **_LAYERS[_layer_name][1],
         },

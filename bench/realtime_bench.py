@@ -1,0 +1,397 @@
+"""Realtime benchmarks: this service beside the stock Channels deployment, same run, same box.
+
+Every scenario starts its own Valkey, web processes (daphne or uvicorn) and client worker
+processes on loopback, in a scratch database next to ``DATABASE_URL`` (created and dropped),
+and prints medians over ``--runs``. Scenarios (issue: performance):
+
+  fanout       one event to N subscribers over 2 web processes: messages delivered/s/process
+  latency      commit -> socket on the other process at R events/s to N subscribers: p50/p99
+  burst        E events to N subscribers: complete and in order, optionally with a Valkey
+               restart in the middle (stock: what the default capacity drops)
+  connections  C authenticated idle sockets on one process: memory per socket, connects/s
+  notify       raw-SQL changes (outside Django) through the NOTIFY bridge, each routed only to
+               the subscriber allowed to see it: changes delivered/s
+
+Usage: ``DATABASE_URL=… python bench/realtime_bench.py fanout --subscribers 1000``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _servers import Clients, Proc, rss_kib, start_valkey, start_web
+
+OURS_APP = "pubkyproject.asgi:application"
+STOCK_APP = "bench.stock_asgi:application"
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class Bench:
+    """Shared set-up: Valkey, the scratch database, a user and a long-lived token."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.valkey, self.redis_port = start_valkey()
+        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        os.environ["REDIS_URL"] = self.redis_url
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pubkyproject.settings.test")
+        os.environ["LOG_LEVEL"] = "WARNING"
+        from _django import scratch_database
+
+        self._db = scratch_database("pubky_bench_rt")
+        self.database_url = self._db.__enter__()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        from families.models import User
+
+        self.user = User.objects.create_user("bench", password="bench")
+        from rest_framework_simplejwt.tokens import AccessToken
+
+        token = AccessToken.for_user(self.user)
+        token.set_exp(lifetime=__import__("datetime").timedelta(hours=6))
+        self.token = str(token)
+        self.processes: list[Proc] = []
+
+    def web_env(self, **extra: str) -> dict[str, str]:
+        from django.conf import settings
+
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "DJANGO_SETTINGS_MODULE": "pubkyproject.settings.test",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "WS_MAX_CONNECTIONS_PER_USER": "1000000",
+            "WS_MAX_SUBSCRIPTIONS": "1000",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        }
+        env.update(extra)
+        return env
+
+    def webs(self, count: int, *, stock: bool, server: str, deflate: bool = False) -> list[int]:
+        env = self.web_env(CHANNEL_LAYER="redis") if stock else self.web_env()
+        ports = []
+        for i in range(count):
+            proc, port = start_web(
+                server, STOCK_APP if stock else OURS_APP, env, deflate=deflate, name=f"web{i}"
+            )
+            self.processes.append(proc)
+            ports.append(port)
+        return ports
+
+    def stop_webs(self) -> None:
+        for proc in self.processes:
+            proc.stop()
+        self.processes.clear()
+
+    def close(self) -> None:
+        self.stop_webs()
+        self._db.__exit__(None, None, None)
+        self.valkey.stop()
+
+
+# --- publishing --------------------------------------------------------------------------
+
+
+def publish_ours(count: int, *, rate: float | None = None, topic: str = "relays") -> None:
+    """Publish through the real path: outbox row in a transaction, sent on commit."""
+    from django.db import transaction
+
+    from realtime.events import publish
+
+    interval = 1.0 / rate if rate else 0.0
+    next_at = time.perf_counter()
+    for n in range(count):
+        with transaction.atomic():
+            publish(topic=topic, type="pubky_relay_status", payload={"n": n, "t": time.time()})
+        if interval:
+            next_at += interval
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+
+
+class StockPublisher:
+    """group_send with the stock RedisChannelLayer (default capacity 100), as apps do."""
+
+    def __init__(self, redis_url: str) -> None:
+        from channels_redis.core import RedisChannelLayer
+
+        self.layer = RedisChannelLayer(
+            hosts=[{"address": redis_url, "socket_timeout": 15}], prefix="pubky"
+        )
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.next_id = 1
+
+    def publish(self, count: int, *, rate: float | None = None, group: str = "relays") -> None:
+        async def send_all() -> None:
+            interval = 1.0 / rate if rate else 0.0
+            next_at = time.perf_counter()
+            for _ in range(count):
+                event_id, self.next_id = self.next_id, self.next_id + 1
+                await self.layer.group_send(
+                    group,
+                    {
+                        "type": "bench.event",
+                        "event_type": "pubky_relay_status",
+                        "event_id": event_id,
+                        "data": {"n": event_id, "t": time.time()},
+                    },
+                )
+                if interval:
+                    next_at += interval
+                    delay = next_at - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+
+        asyncio.run_coroutine_threadsafe(send_all(), self.loop).result()
+
+
+def wait_for(clients: Clients, expected: int, timeout: float) -> tuple[float, dict[str, Any]]:
+    """Poll client reports until ``expected`` messages arrived; returns (seconds, report)."""
+    started = time.perf_counter()
+    report: dict[str, Any] = {}
+    while time.perf_counter() - started < timeout:
+        report = clients.report()
+        if report["received"] >= expected:
+            break
+        time.sleep(0.02)
+    return time.perf_counter() - started, report
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+
+def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
+    args = bench.args
+    ports = bench.webs(2, stock=stock, server=args.server, deflate=args.deflate)
+    urls = [f"ws://127.0.0.1:{p}/ws" for p in ports]
+    clients = Clients()
+    kind = "stock" if stock else "ours"
+    subscribe = {"group": "relays"} if stock else {"relays": True}
+    ready = clients.start(
+        urls=urls,
+        token=bench.token,
+        count=args.subscribers,
+        processes=args.client_processes,
+        subscribe=subscribe,
+        kind=kind,
+        batch=args.batch and not stock,
+        deflate=args.deflate,
+    )
+    stock_pub = StockPublisher(bench.redis_url) if stock else None
+    rates, complete = [], []
+    total = 0
+    try:
+        time.sleep(0.5)
+        for _ in range(args.runs):
+            expected = total + args.subscribers * args.events
+            t0 = time.perf_counter()
+            if stock_pub:
+                stock_pub.publish(args.events)
+            else:
+                publish_ours(args.events)
+            _, report = wait_for(clients, expected, timeout=args.timeout)
+            # From the first publish to the last delivery (client polling adds <= 20 ms).
+            seconds = time.perf_counter() - t0
+            got = report["received"] - total
+            total = report["received"]
+            rates.append(got / seconds / 2)
+            complete.append(got / (args.subscribers * args.events))
+    finally:
+        clients.stop()
+        bench.stop_webs()
+    return {
+        "ready": ready["ready"],
+        "per_process_per_s": statistics.median(rates),
+        "delivered_fraction": statistics.median(complete),
+    }
+
+
+def latency(bench: Bench, *, stock: bool) -> dict[str, Any]:
+    args = bench.args
+    ports = bench.webs(2, stock=stock, server=args.server, deflate=args.deflate)
+    # Subscribers on the second process only: the publisher's commit is "on the other process".
+    urls = [f"ws://127.0.0.1:{ports[1]}/ws"]
+    clients = Clients()
+    subscribe = {"group": "relays"} if stock else {"relays": True}
+    clients.start(
+        urls=urls,
+        token=bench.token,
+        count=args.subscribers,
+        processes=args.client_processes,
+        subscribe=subscribe,
+        kind="stock" if stock else "ours",
+    )
+    stock_pub = StockPublisher(bench.redis_url) if stock else None
+    p50s, p99s, losses = [], [], []
+    total = 0
+    try:
+        time.sleep(0.5)
+        clients.report()
+        for _ in range(args.runs):
+            count = int(args.rate * args.seconds)
+            if stock_pub:
+                stock_pub.publish(count, rate=args.rate)
+            else:
+                publish_ours(count, rate=args.rate)
+            expected = total + args.subscribers * count
+            _, report = wait_for(clients, expected, timeout=args.timeout)
+            losses.append(1 - (report["received"] - total) / (args.subscribers * count))
+            total = report["received"]
+            samples = report["latencies"]
+            p50s.append(percentile(samples, 0.50) * 1000)
+            p99s.append(percentile(samples, 0.99) * 1000)
+    finally:
+        clients.stop()
+        bench.stop_webs()
+    return {
+        "p50_ms": statistics.median(p50s),
+        "p99_ms": statistics.median(p99s),
+        "lost_fraction": statistics.median(losses),
+    }
+
+
+def burst(bench: Bench, *, stock: bool) -> dict[str, Any]:
+    args = bench.args
+    ports = bench.webs(2, stock=stock, server=args.server)
+    urls = [f"ws://127.0.0.1:{p}/ws" for p in ports]
+    clients = Clients()
+    clients.start(
+        urls=urls,
+        token=bench.token,
+        count=args.subscribers,
+        processes=args.client_processes,
+        subscribe={"group": "relays"} if stock else {"relays": True},
+        kind="stock" if stock else "ours",
+        batch=not stock,
+    )
+    stock_pub = StockPublisher(bench.redis_url) if stock else None
+    try:
+        time.sleep(0.5)
+        expected = args.subscribers * args.events
+        t0 = time.perf_counter()
+        if stock_pub:
+            stock_pub.publish(args.events)
+        elif args.restart:
+            publish_ours(args.events // 2)
+            bench.valkey.stop()
+            publish_ours(10)  # while Valkey is down: outbox only
+            bench.valkey, _ = start_valkey(bench.redis_port)
+            time.sleep(1.5)  # the pub/sub layer reconnects
+            publish_ours(args.events - args.events // 2 - 10)
+        else:
+            publish_ours(args.events)
+        seconds, report = wait_for(clients, expected, timeout=args.timeout)
+        seconds = time.perf_counter() - t0
+    finally:
+        clients.stop()
+        bench.stop_webs()
+    return {
+        "delivered": report["received"],
+        "expected": expected,
+        "complete": report["received"] == expected,
+        "disordered": report["disordered"],
+        "seconds": seconds,
+    }
+
+
+def connections(bench: Bench, *, stock: bool) -> dict[str, Any]:
+    args = bench.args
+    (port,) = bench.webs(1, stock=stock, server=args.server)
+    web = bench.processes[-1]
+    time.sleep(1.0)
+    before = rss_kib(web.pid)
+    clients = Clients()
+    t0 = time.perf_counter()
+    ready = clients.start(
+        urls=[f"ws://127.0.0.1:{port}/ws"],
+        token=bench.token,
+        count=args.connections,
+        processes=args.client_processes,
+        subscribe={"group": "relays"} if stock else {"relays": True},
+        kind="stock" if stock else "ours",
+    )
+    elapsed = time.perf_counter() - t0
+    time.sleep(2.0)
+    after = rss_kib(web.pid)
+    clients.stop()
+    bench.stop_webs()
+    return {
+        "connected": ready["ready"],
+        "kib_per_socket": (after - before) / max(ready["ready"], 1),
+        "connects_per_s": ready["ready"] / ready["connect_seconds"],
+        "wall_seconds": elapsed,
+    }
+
+
+SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
+    "fanout": fanout,
+    "latency": latency,
+    "burst": burst,
+    "connections": connections,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", choices=[*SCENARIOS, "notify"])
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="uvicorn")
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--batch", action="store_true")
+    parser.add_argument("--deflate", action="store_true")
+    parser.add_argument("--restart", action="store_true", help="burst: restart Valkey midway")
+    parser.add_argument(
+        "--only", choices=["ours", "stock"], help="run one configuration instead of both"
+    )
+    args = parser.parse_args()
+    bench = Bench(args)
+    try:
+        if args.scenario == "notify":
+            from bench_notify import notify
+
+            result = {"ours": notify(bench)}
+        else:
+            scenario = SCENARIOS[args.scenario]
+            result = {}
+            if args.only != "stock":
+                result["ours"] = scenario(bench, stock=False)
+            if args.only != "ours":
+                result["stock"] = scenario(bench, stock=True)
+    finally:
+        bench.close()
+    print(json.dumps({"scenario": args.scenario, "server": args.server, **result}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
