@@ -244,6 +244,8 @@ def _can_user(principal: Principal, action: Action, user: User) -> bool:
 
 
 def _can_grant(principal: Principal, action: Action, grant: AccessGrant) -> bool:
+    if not principal.is_authenticated:
+        return False  # (``None in (grantee, granted_by=None)`` must not match anonymous callers)
     if action is Action.READ and principal.user_id in (grant.grantee_id, grant.granted_by_id):
         return True
     target = grant.target
@@ -313,6 +315,10 @@ def scope(who: Principal | User | AnonymousUser | None, queryset: QuerySet[M]) -
         ).distinct()
     if model is AccessGrant:
         from domains.models import DomainRecord, PubkyDomain
+
+        if not principal.is_authenticated:
+            # ``granted_by_id=None`` would otherwise match every grant nobody is recorded as giving.
+            return queryset.none()
 
         administered = [
             f for f, r in principal.roles.items() if ROLE_RANK[r] >= ROLE_RANK[FamilyRole.ADMIN]

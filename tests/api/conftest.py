@@ -17,7 +17,6 @@ from rest_framework_simplejwt.tokens import AccessToken
 from domains.models import DnsRecord, DomainRecord, PubkyDomain
 from domains.services.registration import pubky_domain_create
 from families.models import AccessGrant, Family, FamilyMembership, User
-from families.services.pubky import family_keypair_create
 from guardians.models import GuardianNotification
 from tests.domains.conftest import _dns_server, dns_server, pubky_settings, testnet  # noqa: F401
 from tests.factories import (
@@ -82,7 +81,7 @@ def build_world() -> World:
         permission="write",
     )
     pubky_domain = pubky_domain_create(domain=domain)
-    family_keypair_create(family=family, label="family identity")
+    UserFactory(username="newbie")
     notification = GuardianNotification.objects.create(
         family=family, kind="hello", title="Welcome", message="You guard the Smiths."
     )
