@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
 
+from families import policy
 from families.models import (
     AccessGrant,
     Family,
@@ -15,6 +18,41 @@ from families.models import (
 )
 from guardians.models import FederationGuardian
 from pubkyproject.admin_mixins import ReadOnlyAdminMixin
+
+
+class PolicyAdminMixin:
+    """Staff who are not superusers see and change what ``families.policy`` allows them.
+
+    Superusers keep Django's own rules (everything). For other staff the changelist is scoped
+    with ``policy.scope`` and each object is checked with ``policy.can_read``/``can_change``,
+    so the admin, the API and the WebSocket consumer decide alike. Adding and deleting keep
+    Django's model permissions.
+    """
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)  # type: ignore[misc]
+        if request.user.is_superuser:
+            return queryset
+        return policy.scope(request.user, queryset)
+
+    def _policy_applies(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_staff and not user.is_superuser)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        if self._policy_applies(request):
+            return True
+        return super().has_module_permission(request)  # type: ignore[misc]
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if not self._policy_applies(request):
+            return super().has_view_permission(request, obj)  # type: ignore[misc]
+        return obj is None or policy.can_read(request.user, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if not self._policy_applies(request):
+            return super().has_change_permission(request, obj)  # type: ignore[misc]
+        return obj is None or policy.can_change(request.user, obj)
 
 
 @admin.register(User)
@@ -60,7 +98,7 @@ class GuardianInline(admin.TabularInline):
 
 
 @admin.register(Family)
-class FamilyAdmin(admin.ModelAdmin):
+class FamilyAdmin(PolicyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "owner", "visibility", "pubky_enabled", "member_count")
     list_filter = ("pubky_enabled", "visibility", "guardian_approval_required")
     search_fields = ("name", "slug", "owner__username", "pubky_public_key")
@@ -100,7 +138,7 @@ class FamilyAdmin(admin.ModelAdmin):
 
 
 @admin.register(PubkyKeypair)
-class PubkyKeypairAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PubkyKeypairAdmin(ReadOnlyAdminMixin, PolicyAdminMixin, admin.ModelAdmin):
     list_display = ("public_key", "family", "label", "is_active", "created_at", "revoked_at")
     list_filter = ("is_active",)
     search_fields = ("public_key", "family__name")
@@ -117,7 +155,7 @@ class PubkyKeypairAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AccessGrant)
-class AccessGrantAdmin(admin.ModelAdmin):
+class AccessGrantAdmin(PolicyAdminMixin, admin.ModelAdmin):
     list_display = (
         "grantee",
         "content_type",
@@ -134,8 +172,16 @@ class AccessGrantAdmin(admin.ModelAdmin):
 
 @admin.register(SecurityEvent)
 class SecurityEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The security audit trail: every staff member may browse it (``policy.can_read_audit``)."""
+
     list_display = ("created_at", "kind", "user", "username", "ip_address", "target")
     list_filter = ("kind", "created_at")
     search_fields = ("username", "user__username", "target", "ip_address")
     date_hierarchy = "created_at"
     list_select_related = ("user",)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return policy.can_read_audit(request.user) or super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return policy.can_read_audit(request.user) or super().has_view_permission(request, obj)
