@@ -71,7 +71,7 @@ WORKERS: tuple[Worker, ...] = (
 
 # Debian packages that optional test suites need (e.g. "chromium" for the browser tests). They are
 # installed by scripts/test only when missing, see ensure_system_packages().
-OPTIONAL_TEST_SYSTEM_PACKAGES: tuple[str, ...] = ()
+OPTIONAL_TEST_SYSTEM_PACKAGES: tuple[str, ...] = ("chromium",)
 
 
 @dataclasses.dataclass(frozen=True)
