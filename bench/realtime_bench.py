@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _servers import Clients, Proc, rss_kib, start_valkey, start_web
+from _servers import Clients, Proc, cpu_seconds, rss_kib, start_valkey, start_web
 
 OURS_APP = "pubkyproject.asgi:application"
 STOCK_APP = "bench.stock_asgi:application"
@@ -71,6 +71,31 @@ class Bench:
         token.set_exp(lifetime=__import__("datetime").timedelta(hours=6))
         self.token = str(token)
         self.processes: list[Proc] = []
+
+    def domains(self, count: int) -> list[int]:
+        """``count`` private domains (with Pubky domains) of a family the bench user owns."""
+        if getattr(self, "_domain_ids", None) and len(self._domain_ids) >= count:
+            return self._domain_ids[:count]
+        from domains.models import DomainRecord, PubkyDomain
+        from families.services.families import family_create
+
+        family = family_create(name=f"Bench {count}", owner=self.user)
+        domains = DomainRecord.objects.bulk_create(
+            DomainRecord(name=f"d{i}-{family.pk}.example", family=family) for i in range(count)
+        )
+        PubkyDomain.objects.bulk_create(
+            PubkyDomain(
+                name=f"p{d.pk}.example",
+                family=family,
+                domain=d,
+                public_key=f"{d.pk:052d}",
+                key_custody="family",
+                status="active",
+            )
+            for d in domains
+        )
+        self._domain_ids = [d.pk for d in domains]
+        return self._domain_ids
 
     def web_env(self, **extra: str) -> dict[str, str]:
         from django.conf import settings
@@ -114,17 +139,22 @@ class Bench:
 # --- publishing --------------------------------------------------------------------------
 
 
-def publish_ours(count: int, *, rate: float | None = None, topic: str = "relays") -> None:
+def publish_ours(count: int, *, rate: float | None = None, topics: list[str] | None = None) -> None:
     """Publish through the real path: outbox row in a transaction, sent on commit."""
     from django.db import transaction
 
     from realtime.events import publish
 
+    names = topics or ["relays"]
     interval = 1.0 / rate if rate else 0.0
     next_at = time.perf_counter()
     for n in range(count):
         with transaction.atomic():
-            publish(topic=topic, type="pubky_relay_status", payload={"n": n, "t": time.time()})
+            publish(
+                topic=names[n % len(names)],
+                type="pubky_relay_status",
+                payload={"n": n, "t": time.time()},
+            )
         if interval:
             next_at += interval
             delay = next_at - time.perf_counter()
@@ -133,7 +163,8 @@ def publish_ours(count: int, *, rate: float | None = None, topic: str = "relays"
 
 
 class StockPublisher:
-    """group_send with the stock RedisChannelLayer (default capacity 100), as apps do."""
+    """What apps usually do: write in a transaction, then ``group_send`` to the stock
+    RedisChannelLayer (default capacity 100), with the event built per send."""
 
     def __init__(self, redis_url: str) -> None:
         from channels_redis.core import RedisChannelLayer
@@ -146,39 +177,57 @@ class StockPublisher:
         self.thread.start()
         self.next_id = 1
 
-    def publish(self, count: int, *, rate: float | None = None, group: str = "relays") -> None:
-        async def send_all() -> None:
-            interval = 1.0 / rate if rate else 0.0
-            next_at = time.perf_counter()
-            for _ in range(count):
-                event_id, self.next_id = self.next_id, self.next_id + 1
-                await self.layer.group_send(
-                    group,
-                    {
-                        "type": "bench.event",
-                        "event_type": "pubky_relay_status",
-                        "event_id": event_id,
-                        "data": {"n": event_id, "t": time.time()},
-                    },
-                )
-                if interval:
-                    next_at += interval
-                    delay = next_at - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
+    def publish(
+        self, count: int, *, rate: float | None = None, groups: list[str] | None = None
+    ) -> None:
+        from django.db import transaction
 
-        asyncio.run_coroutine_threadsafe(send_all(), self.loop).result()
+        from domains.models import RelayStatus
+
+        names = groups or ["relays"]
+        relay, _ = RelayStatus.objects.get_or_create(url="http://127.0.0.1:1")
+        interval = 1.0 / rate if rate else 0.0
+        next_at = time.perf_counter()
+        for n in range(count):
+            event_id, self.next_id = self.next_id, self.next_id + 1
+            stamp = time.time()
+            with transaction.atomic():
+                # The same kind of write as the service's publisher does (one row, committed).
+                RelayStatus.objects.filter(pk=relay.pk).update(latency_ms=float(n))
+            message = {
+                "type": "bench.event",
+                "event_type": "pubky_relay_status",
+                "event_id": event_id,
+                "data": {"n": event_id, "t": stamp},
+            }
+            asyncio.run_coroutine_threadsafe(
+                self.layer.group_send(names[n % len(names)], message), self.loop
+            ).result()
+            if interval:
+                next_at += interval
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
 
 
 def wait_for(clients: Clients, expected: int, timeout: float) -> tuple[float, dict[str, Any]]:
     """Poll client reports until ``expected`` messages arrived; returns (seconds, report)."""
     started = time.perf_counter()
     report: dict[str, Any] = {}
+    latencies: list[float] = []
+    stalled_since = time.perf_counter()
+    last_received = -1
     while time.perf_counter() - started < timeout:
         report = clients.report()
+        latencies.extend(report["latencies"])
         if report["received"] >= expected:
             break
+        if report["received"] != last_received:
+            last_received, stalled_since = report["received"], time.perf_counter()
+        elif time.perf_counter() - stalled_since > 5:
+            break  # nothing more is coming (the stock layer dropped the rest)
         time.sleep(0.02)
+    report["latencies"] = latencies
     return time.perf_counter() - started, report
 
 
@@ -203,12 +252,14 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
         deflate=args.deflate,
     )
     stock_pub = StockPublisher(bench.redis_url) if stock else None
-    rates, complete = [], []
+    rates, complete, cpu_per_message = [], [], []
     total = 0
+    web_pids = [p.pid for p in bench.processes]
     try:
         time.sleep(0.5)
         for _ in range(args.runs):
             expected = total + args.subscribers * args.events
+            cpu0 = sum(cpu_seconds(pid) for pid in web_pids)
             t0 = time.perf_counter()
             if stock_pub:
                 stock_pub.publish(args.events)
@@ -219,8 +270,10 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
             seconds = time.perf_counter() - t0
             got = report["received"] - total
             total = report["received"]
+            cpu = sum(cpu_seconds(pid) for pid in web_pids) - cpu0
             rates.append(got / seconds / 2)
             complete.append(got / (args.subscribers * args.events))
+            cpu_per_message.append(cpu / max(got, 1) * 1e6)
     finally:
         clients.stop()
         bench.stop_webs()
@@ -228,23 +281,48 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
         "ready": ready["ready"],
         "per_process_per_s": statistics.median(rates),
         "delivered_fraction": statistics.median(complete),
+        # Server CPU per delivered message: on a quiet core, 1e6 / this = messages/s per core.
+        "server_cpu_us_per_message": statistics.median(cpu_per_message),
     }
 
 
 def latency(bench: Bench, *, stock: bool) -> dict[str, Any]:
+    """Commit -> socket latency at ``--rate`` events/s.
+
+    ``--topology own``: every subscriber watches its own domain's score and events go round
+    robin over the domains (each event to one authorised socket: the service's usual traffic).
+    ``--topology shared``: every subscriber watches one topic, so each event goes to all of
+    them (``rate x subscribers`` messages/s: a broadcast load test).
+    """
+    from realtime import topics
+
     args = bench.args
     ports = bench.webs(2, stock=stock, server=args.server, deflate=args.deflate)
-    # Subscribers on the second process only: the publisher's commit is "on the other process".
-    urls = [f"ws://127.0.0.1:{ports[1]}/ws"]
+    # The publisher commits in this process; every subscriber sits in another one. (The stock
+    # layer cannot hold 1,000 sockets in one process: its Redis pool runs out of connections.)
+    urls = [f"ws://127.0.0.1:{p}/ws" for p in ports]
     clients = Clients()
-    subscribe = {"group": "relays"} if stock else {"relays": True}
+    subscribe_list = None
+    names: list[str] | None = None
+    per_event = args.subscribers
+    if args.topology == "own":
+        ids = bench.domains(args.subscribers)
+        per_event = 1
+        if stock:
+            names = [f"score.{i}" for i in ids]
+            subscribe_list = [{"group": n} for n in names]
+        else:
+            names = [topics.sovereignty_score(i) for i in ids]
+            subscribe_list = [{"sovereigntyScoreDomainId": i} for i in ids]
     clients.start(
         urls=urls,
         token=bench.token,
         count=args.subscribers,
         processes=args.client_processes,
-        subscribe=subscribe,
+        subscribe={"group": "relays"} if stock else {"relays": True},
+        subscribe_list=subscribe_list,
         kind="stock" if stock else "ours",
+        batch=args.batch and not stock,
     )
     stock_pub = StockPublisher(bench.redis_url) if stock else None
     p50s, p99s, losses = [], [], []
@@ -255,12 +333,12 @@ def latency(bench: Bench, *, stock: bool) -> dict[str, Any]:
         for _ in range(args.runs):
             count = int(args.rate * args.seconds)
             if stock_pub:
-                stock_pub.publish(count, rate=args.rate)
+                stock_pub.publish(count, rate=args.rate, groups=names)
             else:
-                publish_ours(count, rate=args.rate)
-            expected = total + args.subscribers * count
+                publish_ours(count, rate=args.rate, topics=names)
+            expected = total + per_event * count
             _, report = wait_for(clients, expected, timeout=args.timeout)
-            losses.append(1 - (report["received"] - total) / (args.subscribers * count))
+            losses.append(1 - (report["received"] - total) / (per_event * count))
             total = report["received"]
             samples = report["latencies"]
             p50s.append(percentile(samples, 0.50) * 1000)
@@ -269,6 +347,7 @@ def latency(bench: Bench, *, stock: bool) -> dict[str, Any]:
         clients.stop()
         bench.stop_webs()
     return {
+        "topology": args.topology,
         "p50_ms": statistics.median(p50s),
         "p99_ms": statistics.median(p99s),
         "lost_fraction": statistics.median(losses),
@@ -369,6 +448,7 @@ def main() -> None:
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--batch", action="store_true")
+    parser.add_argument("--topology", choices=["own", "shared"], default="own")
     parser.add_argument("--deflate", action="store_true")
     parser.add_argument("--restart", action="store_true", help="burst: restart Valkey midway")
     parser.add_argument(

@@ -39,6 +39,11 @@ async def run(args: argparse.Namespace) -> None:
     latencies: list[float] = []
     sample_every = max(1, args.count // 50)
     subscribe = json.loads(args.subscribe)
+    per_socket: list[dict] = []
+    if args.subscribe_file:
+        with open(args.subscribe_file) as handle:
+            per_socket = json.load(handle)
+        sample_every = 1  # each socket sees few events: time them all
 
     async def open_one(i: int) -> Socket:
         url = args.url[i % len(args.url)]
@@ -50,10 +55,11 @@ async def run(args: argparse.Namespace) -> None:
             ping_interval=None,
         )
         await ws.recv()  # authenticated
+        wanted = per_socket[(args.offset + i) % len(per_socket)] if per_socket else subscribe
         if args.subscribe_kind == "ours":
-            await ws.send(json.dumps({"type": "subscribe", "data": subscribe}))
+            await ws.send(json.dumps({"type": "subscribe", "data": wanted}))
         else:
-            await ws.send(json.dumps({"type": "subscribe", "group": subscribe["group"]}))
+            await ws.send(json.dumps({"type": "subscribe", "group": wanted["group"]}))
         await ws.recv()  # subscribed
         return Socket(ws)
 
@@ -123,6 +129,8 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=50)
     parser.add_argument("--subscribe", default='{"relays": true}')
     parser.add_argument("--subscribe-kind", choices=["ours", "stock"], default="ours")
+    parser.add_argument("--subscribe-file", help="JSON list: socket i subscribes to item i")
+    parser.add_argument("--offset", type=int, default=0, help="index of this worker's 1st socket")
     parser.add_argument("--batch", action="store_true")
     parser.add_argument("--deflate", action="store_true")
     args = parser.parse_args()
