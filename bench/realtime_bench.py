@@ -71,10 +71,11 @@ class Bench:
         token.set_exp(lifetime=__import__("datetime").timedelta(hours=6))
         self.token = str(token)
         self.processes: list[Proc] = []
+        self._domain_ids: list[int] = []
 
     def domains(self, count: int) -> list[int]:
         """``count`` private domains (with Pubky domains) of a family the bench user owns."""
-        if getattr(self, "_domain_ids", None) and len(self._domain_ids) >= count:
+        if len(self._domain_ids) >= count:
             return self._domain_ids[:count]
         from domains.models import DomainRecord, PubkyDomain
         from families.services.families import family_create
@@ -302,7 +303,7 @@ def latency(bench: Bench, *, stock: bool) -> dict[str, Any]:
     # layer cannot hold 1,000 sockets in one process: its Redis pool runs out of connections.)
     urls = [f"ws://127.0.0.1:{p}/ws" for p in ports]
     clients = Clients()
-    subscribe_list = None
+    subscribe_list: list[dict[str, Any]] | None = None
     names: list[str] | None = None
     per_event = args.subscribers
     if args.topology == "own":

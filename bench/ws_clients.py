@@ -17,6 +17,7 @@ import json
 import re
 import sys
 import time
+from pathlib import Path
 
 import websockets
 
@@ -39,10 +40,8 @@ async def run(args: argparse.Namespace) -> None:
     latencies: list[float] = []
     sample_every = max(1, args.count // 50)
     subscribe = json.loads(args.subscribe)
-    per_socket: list[dict] = []
-    if args.subscribe_file:
-        with open(args.subscribe_file) as handle:
-            per_socket = json.load(handle)
+    per_socket: list[dict] = args.subscribe_list
+    if per_socket:
         sample_every = 1  # each socket sees few events: time them all
 
     async def open_one(i: int) -> Socket:
@@ -134,6 +133,9 @@ def main() -> None:
     parser.add_argument("--batch", action="store_true")
     parser.add_argument("--deflate", action="store_true")
     args = parser.parse_args()
+    args.subscribe_list = (
+        json.loads(Path(args.subscribe_file).read_text()) if args.subscribe_file else []
+    )
     try:
         import uvloop
 
