@@ -17,10 +17,10 @@ from domains.models import (
     RelayStatus,
     SovereigntyScore,
 )
-from families.serializers import JSONObjectField, UserSummarySerializer
+from families.serializers import JSONObjectField, ReadModelSerializer, UserSummarySerializer
 
 
-class DomainRecordSerializer(serializers.ModelSerializer):
+class DomainRecordSerializer(ReadModelSerializer):
     owner = UserSummarySerializer(read_only=True, allow_null=True)
     pubky_domain_id = serializers.SerializerMethodField()
 
@@ -52,7 +52,7 @@ class DomainRecordSerializer(serializers.ModelSerializer):
         return pubky.pk if pubky is not None else None
 
 
-class DnsRecordSerializer(serializers.ModelSerializer):
+class DnsRecordSerializer(ReadModelSerializer):
     type = serializers.CharField(source="rtype", read_only=True)
 
     class Meta:
@@ -61,7 +61,7 @@ class DnsRecordSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PubkyDomainSerializer(serializers.ModelSerializer):
+class PubkyDomainSerializer(ReadModelSerializer):
     class Meta:
         model = PubkyDomain
         fields = (
@@ -83,7 +83,7 @@ class PubkyDomainSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PkarrRecordSerializer(serializers.ModelSerializer):
+class PkarrRecordSerializer(ReadModelSerializer):
     class Meta:
         model = PkarrRecord
         fields = (
@@ -104,7 +104,7 @@ class PkarrRecordSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MigrationSerializer(serializers.ModelSerializer):
+class MigrationSerializer(ReadModelSerializer):
     created_by = UserSummarySerializer(read_only=True, allow_null=True)
     approvals = serializers.SerializerMethodField(
         help_text="Decisions of the family's guardians so far."
@@ -157,14 +157,14 @@ class CurrentScoreSerializer(serializers.Serializer):
     )
 
 
-class ScoreHistorySerializer(serializers.ModelSerializer):
+class ScoreHistorySerializer(ReadModelSerializer):
     class Meta:
         model = SovereigntyScore
         fields = ("id", "domain", "total", *SCORE_COMPONENTS, "reason", "calculated_at")
         read_only_fields = fields
 
 
-class RelayStatusSerializer(serializers.ModelSerializer):
+class RelayStatusSerializer(ReadModelSerializer):
     class Meta:
         model = RelayStatus
         fields = (

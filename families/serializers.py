@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from families import policy
 from families.models import AccessGrant, Family, FamilyMembership, FamilyRole, PubkyKeypair, User
+
+
+class ReadModelSerializer(serializers.ModelSerializer):
+    """Output of a model: URL and email columns that may be blank are plain strings (an empty
+    string is not a valid ``format: uri``/``email`` in the schema)."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.URLField: serializers.CharField,
+        models.EmailField: serializers.CharField,
+    }
 
 
 class UserSummarySerializer(serializers.ModelSerializer):
@@ -23,7 +35,7 @@ class UserSummarySerializer(serializers.ModelSerializer):
         ref_name = "UserSummary"
 
 
-class FamilySerializer(serializers.ModelSerializer):
+class FamilySerializer(ReadModelSerializer):
     owner = UserSummarySerializer(read_only=True)
     my_role = serializers.SerializerMethodField(
         help_text="The caller's role in this family (null when not a member)."
@@ -59,7 +71,7 @@ class FamilySerializer(serializers.ModelSerializer):
         return principal.roles.get(family.pk)
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(ReadModelSerializer):
     user = UserSummarySerializer(read_only=True)
 
     class Meta:
@@ -68,7 +80,7 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class KeypairSerializer(serializers.ModelSerializer):
+class KeypairSerializer(ReadModelSerializer):
     """The public parts of a family keypair (``policy.keypair_public_fields``)."""
 
     class Meta:
@@ -80,7 +92,7 @@ class KeypairSerializer(serializers.ModelSerializer):
 GRANT_TARGETS = ("family", "domain", "pubky_domain")
 
 
-class AccessGrantSerializer(serializers.ModelSerializer):
+class AccessGrantSerializer(ReadModelSerializer):
     grantee = UserSummarySerializer(read_only=True)
     granted_by = UserSummarySerializer(read_only=True, allow_null=True)
     target_type = serializers.SerializerMethodField()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from rest_framework import serializers
-
-from families.serializers import JSONObjectField, UserSummarySerializer
+from families.serializers import JSONObjectField, ReadModelSerializer, UserSummarySerializer
 from guardians.models import FederationGuardian, GuardianNotification
 
 
-class GuardianSerializer(serializers.ModelSerializer):
+class GuardianSerializer(ReadModelSerializer):
     user = UserSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -30,7 +28,7 @@ class GuardianSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(ReadModelSerializer):
     payload = JSONObjectField(read_only=True)
 
     class Meta:

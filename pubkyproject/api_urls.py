@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from pubkyproject.api.auth import LogoutApi, TokenObtainApi, TokenRefreshApi, TokenVerifyApi
+
+
+@csrf_exempt  # a POST to an unknown route is a 404, not a CSRF failure
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Unknown API routes (and ids that are not numbers) answer 404 in the API's error format."""
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+
 
 urlpatterns = [
     path("auth/token/", TokenObtainApi.as_view(), name="token_obtain_pair"),
@@ -14,4 +23,5 @@ urlpatterns = [
     path("", include("families.urls")),
     path("", include("domains.urls")),
     path("", include("guardians.urls")),
+    re_path(r"^(?P<path>.*)$", not_found),
 ]
