@@ -28,6 +28,14 @@ class _SettingsRate:
             raise ImproperlyConfigured(f"No throttle rate set for the {self.scope!r} scope")
         return rates[self.scope]
 
+    def get_ident(self, request: Request) -> str:
+        # DRF trusts any X-Forwarded-For unless NUM_PROXIES is set, so a client could dodge a
+        # limit by sending a new one with every request. Without a configured proxy count,
+        # count by the connection's address.
+        if api_settings.NUM_PROXIES is None:
+            return str(request.META.get("REMOTE_ADDR", ""))
+        return str(super().get_ident(request))  # type: ignore[misc]
+
 
 class AnonThrottle(_SettingsRate, AnonRateThrottle):
     """Anonymous callers, per client address (``anon`` rate)."""

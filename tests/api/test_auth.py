@@ -93,7 +93,9 @@ def test_logins_are_throttled_per_address_and_the_hit_is_recorded(alice, setting
     assert blocked.json()["code"] == "throttled"
     event = SecurityEvent.objects.get(kind="rate_limited", ip_address=address)
     assert event.target == "POST /api/auth/token/"
-    # Another address is not affected.
+    # A made-up X-Forwarded-For does not buy new attempts; another address is not affected.
+    spoofed = APIClient(REMOTE_ADDR=address, HTTP_X_FORWARDED_FOR=fresh_address())
+    assert login(spoofed, "alice", "pw").status_code == 429
     assert login(APIClient(REMOTE_ADDR=fresh_address()), "alice", "pw").status_code == 200
 
 
