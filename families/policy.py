@@ -141,41 +141,63 @@ class Principal:
 ANONYMOUS = Principal(user_id=None)
 
 
-def principal_for(user: User | AnonymousUser | None) -> Principal:
-    """Load a principal: memberships, active guardianships and current grants (three queries)."""
-    if user is None or not user.is_authenticated:
-        return ANONYMOUS
-    from domains.models import DomainRecord, PubkyDomain
-    from guardians.models import FederationGuardian
+_PRINCIPAL_SQL = """
+SELECT u.is_superuser, u.is_staff,
+       (SELECT coalesce(json_agg(json_build_array(m.family_id, m.role)), '[]'::json)
+          FROM family_memberships m WHERE m.user_id = u.id),
+       (SELECT coalesce(json_agg(g.family_id), '[]'::json)
+          FROM federation_guardians g WHERE g.user_id = u.id AND g.status = %s),
+       (SELECT coalesce(json_agg(json_build_array(a.content_type_id, a.object_id, a.permission)
+                                 ORDER BY a.id), '[]'::json)
+          FROM access_grants a
+         WHERE a.grantee_id = u.id AND a.revoked_at IS NULL
+           AND (a.expires_at IS NULL OR a.expires_at > now()))
+  FROM users u
+ WHERE u.id = %s AND u.is_active
+"""
 
-    assert isinstance(user, User)
-    roles = dict(FamilyMembership.objects.filter(user=user).values_list("family_id", "role"))
-    guardian_of = frozenset(
-        FederationGuardian.objects.active().filter(user=user).values_list("family_id", flat=True)
-    )
-    by_model: dict[type[Model], dict[int, str]] = {Family: {}, DomainRecord: {}, PubkyDomain: {}}
-    content_types = ContentType.objects.get_for_models(*by_model)
-    model_by_ct = {ct.pk: model for model, ct in content_types.items()}
-    grants = AccessGrant.objects.current().filter(
-        grantee=user, content_type_id__in=list(model_by_ct)
-    )
-    for ct_id, object_id, permission in grants.values_list(
-        "content_type_id", "object_id", "permission"
-    ):
-        target = by_model[model_by_ct[ct_id]]
+
+def principal_for_user_id(user_id: int) -> Principal | None:
+    """Load an active user's principal in one query (None if the user is missing or inactive).
+
+    Memberships, active guardianships and current grants arrive as JSON arrays of one row, so a
+    new WebSocket or API caller costs one round trip to the database.
+    """
+    from django.db import connection
+
+    from domains.models import DomainRecord, PubkyDomain
+    from guardians.models import GuardianStatus
+
+    with connection.cursor() as cursor:
+        cursor.execute(_PRINCIPAL_SQL, [GuardianStatus.ACTIVE, user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    is_superuser, is_staff, memberships, guardian_of, grants = row
+    content_types = ContentType.objects.get_for_models(Family, DomainRecord, PubkyDomain)
+    by_ct: dict[int, dict[int, str]] = {ct.pk: {} for ct in content_types.values()}
+    for ct_id, object_id, permission in grants:
+        target = by_ct.get(ct_id)
         # A write grant wins over a read grant on the same object.
-        if target.get(object_id) != GrantPermission.WRITE:
+        if target is not None and target.get(object_id) != GrantPermission.WRITE:
             target[object_id] = permission
     return Principal(
-        user_id=user.pk,
-        is_superuser=user.is_superuser,
-        is_staff=user.is_staff,
-        roles=roles,
-        guardian_of=guardian_of,
-        family_grants=by_model[Family],
-        domain_grants=by_model[DomainRecord],
-        pubky_domain_grants=by_model[PubkyDomain],
+        user_id=user_id,
+        is_superuser=is_superuser,
+        is_staff=is_staff,
+        roles={family_id: role for family_id, role in memberships},
+        guardian_of=frozenset(guardian_of),
+        family_grants=by_ct[content_types[Family].pk],
+        domain_grants=by_ct[content_types[DomainRecord].pk],
+        pubky_domain_grants=by_ct[content_types[PubkyDomain].pk],
     )
+
+
+def principal_for(user: User | AnonymousUser | None) -> Principal:
+    """What the policy knows about ``user``: memberships, guardianships, current grants."""
+    if user is None or not user.is_authenticated or user.pk is None:
+        return ANONYMOUS
+    return principal_for_user_id(user.pk) or ANONYMOUS
 
 
 def _resolve(obj: Model, path: str | None) -> Any:

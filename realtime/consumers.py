@@ -103,8 +103,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if self.registered and self.identity is not None:
             try:
                 await connection_registry().unregister(self.identity.user.pk, self.connection_id)
-            except Exception:
-                logger.warning("could not unregister connection %s", self.connection_id)
+            except Exception as exc:
+                logger.warning("could not unregister connection %s: %r", self.connection_id, exc)
         if self.writer is not None:
             self.writer.cancel()
 
@@ -157,9 +157,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 await self._close(CLOSE_RATE_LIMITED)
                 return
             self.registered = True
-            self.principal = await _db(principal_for)(identity.user)
             await get_hub().join(topics.user(identity.user.pk), self)
             self._later(settings.REALTIME["HEARTBEAT_SECONDS"], self._heartbeat)
+        self.principal = identity.principal
         self._later(identity.expires_at - time.time(), self._expiry_check)
         self._send_obj(
             protocol.reply(
@@ -308,7 +308,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
         described = _describe_request(request.key, request.value)
         try:
-            target = await _db(authorize)(self.principal, request.key, request.value)
+            if request.key == "relays":  # public to every signed-in user: no database trip
+                target = Target("relays", "relays", True, topics.RELAYS)
+            else:
+                target = await _db(authorize)(self.principal, request.key, request.value)
         except SubscriptionDenied as exc:
             await self._denied(exc.code, exc.message, described, message.id)
             return
@@ -402,7 +405,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         from realtime.selectors import still_allowed
 
-        self.principal = await _db(principal_for)(self.identity.user)
+        self.principal = await _db(principal_for)(self.identity.user)  # one query
         for topic, subscription in list(self.subscriptions.items()):
             allowed = await _db(still_allowed)(self.principal, subscription.target)
             if not allowed and topic in self.subscriptions:

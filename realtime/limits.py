@@ -55,7 +55,12 @@ class ConnectionRegistry:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = self._clients[loop] = aioredis.Redis.from_url(self.url)
+            # A bounded pool that waits for a free connection: thousands of sockets opening or
+            # closing at once must queue, not fail with "Too many connections".
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url, max_connections=32, timeout=10
+            )
+            client = self._clients[loop] = aioredis.Redis(connection_pool=pool)
         return client
 
     @staticmethod

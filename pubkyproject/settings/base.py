@@ -91,6 +91,9 @@ DATABASES = {
         "PASSWORD": _db.password,
         "HOST": _db.host,
         "PORT": _db.port,
+        # Keep connections open between requests and consumer calls: opening one costs more
+        # than most queries (production uses the psycopg pool instead).
+        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             **_db.options,

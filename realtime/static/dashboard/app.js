@@ -1,0 +1,215 @@
+// The live dashboard: sign in, load over REST, then follow /ws. Wires session, store, live
+// connection and view together; each of those lives in its own module.
+
+import { refreshTimes } from "./dom.js";
+import { LiveConnection } from "./live.js";
+import { View } from "./render.js";
+import { ApiError, Session } from "./session.js";
+import { Store, loadSnapshot } from "./store.js";
+
+const config = document.body.dataset;
+const session = new Session({
+  tokenUrl: config.tokenUrl,
+  refreshUrl: config.refreshUrl,
+  logoutUrl: config.logoutUrl,
+  apiRoot: config.apiRoot,
+});
+const view = new View(document);
+let store = new Store();
+let live = null;
+let loading = null;
+let reloadAgain = false;
+
+// What tests and support read: a fresh id per page load (a reload changes it) and counters.
+const debug = {
+  loadId: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`,
+  restLoads: 0,
+  resyncs: 0,
+  events: 0,
+  get tokenRefreshes() {
+    return session.refreshCount;
+  },
+  get live() {
+    return live ? { status: live.status, maxSeen: live.maxSeen, ...live.stats } : null;
+  },
+};
+Object.defineProperty(window, "dashboardDebug", { value: debug });
+
+function wsUrl() {
+  const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${window.location.host}${config.wsPath}`;
+}
+
+function describe(error) {
+  if (error instanceof ApiError) {
+    if (error.network) return "The server cannot be reached.";
+    return `The server answered ${error.status}: ${error.message}`;
+  }
+  return String(error && error.message ? error.message : error);
+}
+
+// --- signing in and out ------------------------------------------------------------------------
+
+async function onLogin(event) {
+  event.preventDefault();
+  const username = view.el.username.value.trim();
+  const password = view.el.password.value;
+  if (!username || !password) {
+    view.loginError("Enter your username and password.");
+    return;
+  }
+  view.loginBusy(true);
+  view.loginError("");
+  try {
+    await session.login(username, password);
+  } catch (error) {
+    view.loginBusy(false);
+    view.loginError(loginMessage(error));
+    view.el.password.select();
+    return;
+  }
+  startDashboard();
+}
+
+function loginMessage(error) {
+  if (error.status === 401) return "Wrong username or password.";
+  if (error.status === 429) return "Too many attempts. Wait a minute, then try again.";
+  if (error.network) return "The server cannot be reached. Check your connection and try again.";
+  return `Signing in failed (${error.status}). Try again in a moment.`;
+}
+
+async function onLogout() {
+  stopLive();
+  await session.logout();
+  store = new Store();
+  view.showLogin("");
+}
+
+function sessionEnded() {
+  stopLive();
+  session.clear();
+  store = new Store();
+  view.showLogin("Your session ended. Sign in again to keep watching.");
+}
+
+// --- data --------------------------------------------------------------------------------------
+
+function startDashboard() {
+  view.showDashboard(session.username);
+  reload().then(() => {
+    if (session.signedIn) startLive();
+  });
+}
+
+/** Load everything over REST (once at a time; a request made meanwhile runs after). */
+function reload() {
+  if (loading) {
+    reloadAgain = true;
+    return loading;
+  }
+  loading = (async () => {
+    do {
+      reloadAgain = false;
+      await loadOnce();
+    } while (reloadAgain && session.signedIn);
+  })().finally(() => {
+    loading = null;
+  });
+  return loading;
+}
+
+async function loadOnce() {
+  debug.restLoads += 1;
+  try {
+    const snapshot = await loadSnapshot(session);
+    const next = new Store();
+    next.feed = store.feed;
+    next.feedKeys = store.feedKeys;
+    next.replace(snapshot);
+    store = next;
+    view.hideError();
+    view.renderAll(store);
+    if (live) live.setSubscriptions(store.subscriptions());
+  } catch (error) {
+    if (error instanceof ApiError && error.isAuth) {
+      sessionEnded();
+      return;
+    }
+    view.el.families.setAttribute("aria-busy", "false");
+    view.showError(`Could not load your dashboard. ${describe(error)}`);
+    if (!store.families.length && !view.el.families.querySelector(".family")) {
+      view.el.families.replaceChildren();
+    }
+  }
+}
+
+async function fetchMigration(migrationId) {
+  try {
+    const row = await session.api(`migrations/${migrationId}/`);
+    const domain = store.addMigration(row);
+    if (domain) {
+      view.updateDomain(domain);
+      live.setSubscriptions(store.subscriptions());
+    }
+  } catch {
+    // Not readable or gone: the notification in the feed still says what happened.
+  }
+}
+
+// --- live --------------------------------------------------------------------------------------
+
+function startLive() {
+  stopLive();
+  live = new LiveConnection({
+    url: wsUrl(),
+    token: (fresh) => (fresh ? session.refresh() : session.accessToken()),
+    onEvent,
+    onState: (state) => view.setConnection(state),
+    onResync: () => {
+      debug.resyncs += 1;
+      reload();
+    },
+    onSubscriptionError: (data) => {
+      if (data.code === "forbidden" || data.code === "not_found") reload();
+      else if (data.code === "limit_exceeded") {
+        view.showError("Live updates are limited: this page follows only the first items.");
+      }
+    },
+    onAuthFailure: sessionEnded,
+  });
+  live.setSubscriptions(store.subscriptions());
+  live.start();
+}
+
+function stopLive() {
+  if (live) live.stop();
+  live = null;
+}
+
+function onEvent(event) {
+  debug.events += 1;
+  const change = store.apply(event);
+  if (change.domain) view.updateDomain(change.domain);
+  if (change.family) view.updateGuardians(store, change.family);
+  if (change.relays) view.renderRelays(store, true);
+  const items = [change.feed].flat().filter(Boolean);
+  if (items.length) view.prependFeed(items);
+  if (change.fetch) fetchMigration(change.fetch.migrationId);
+  // A migration that finished is not followed any more; a new one is.
+  if (event.type === "domain_migration_update") live.setSubscriptions(store.subscriptions());
+}
+
+// --- start -------------------------------------------------------------------------------------
+
+session.on("token", (token) => {
+  if (live) live.reauth(token);
+});
+session.on("expired", sessionEnded);
+view.el.loginForm.addEventListener("submit", onLogin);
+view.el.logout.addEventListener("click", onLogout);
+view.el.bannerRetry.addEventListener("click", () => reload());
+view.el.connRetry.addEventListener("click", () => live && live.retryNow());
+setInterval(() => refreshTimes(document), 30000);
+
+if (session.restore()) startDashboard();
+else view.showLogin("");
