@@ -185,7 +185,7 @@ def principal_for_user_id(user_id: int) -> Principal | None:
         user_id=user_id,
         is_superuser=is_superuser,
         is_staff=is_staff,
-        roles={family_id: role for family_id, role in memberships},
+        roles=dict(memberships),
         guardian_of=frozenset(guardian_of),
         family_grants=by_ct[content_types[Family].pk],
         domain_grants=by_ct[content_types[DomainRecord].pk],
