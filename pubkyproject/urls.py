@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("pubkyproject.api_urls")),
     path("healthz", healthz, name="healthz"),
+    path("", include("realtime.urls")),  # the live dashboard page
 ]
