@@ -96,7 +96,9 @@ class ProcessGroup:
                 raise RuntimeError(f"{name} did not start: {exc}\n{process.log()}") from exc
         return process
 
-    def daphne(self, name: str, *, env: dict[str, str] | None = None) -> Process:
+    def daphne(
+        self, name: str, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> Process:
         port = free_port()
         process = self.start(
             name,
@@ -108,6 +110,7 @@ class ProcessGroup:
                 "127.0.0.1",
                 "-p",
                 str(port),
+                *args,
                 "pubkyproject.asgi:application",
             ],
             port=port,
