@@ -9,12 +9,14 @@ scheduler notices.
 
 from __future__ import annotations
 
+import signal
 import time
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
 
 from domains.models import PubkyDomain, PubkyDomainStatus
 from domains.pubky_client import pubky_client
@@ -46,6 +48,16 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="list what is due without publishing"
+        )
+        parser.add_argument(
+            "--loop", action="store_true", help="keep republishing until SIGINT/SIGTERM"
+        )
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=300.0,
+            metavar="SECONDS",
+            help="with --loop, seconds between passes (default 300)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -81,6 +93,34 @@ class Command(BaseCommand):
             self.stdout.write(f"{due.count()} domain(s) due (dry run, nothing published)")
             return
 
+        if options["interval"] <= 0:
+            raise CommandError("--interval must be positive")
+        if not options["loop"]:
+            self._republish(before, names, client, options)
+            return
+        stop = False
+
+        def request_stop(signum: int, frame: Any) -> None:
+            nonlocal stop
+            stop = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        while not stop:
+            close_old_connections()
+            try:
+                self._republish(before, names, client, options)
+            except CommandError as exc:  # a failed pass is reported; the next one retries
+                self.stderr.write(str(exc))
+            waited = 0.0
+            while not stop and waited < options["interval"]:
+                time.sleep(min(1.0, options["interval"] - waited))
+                waited += 1.0
+        self.stdout.write("republish_pkarr: stopped")
+
+    def _republish(
+        self, before: timedelta, names: list[str] | None, client: Any, options: dict[str, Any]
+    ) -> None:
         started = time.perf_counter()
 
         def progress(
