@@ -96,9 +96,7 @@ function sessionEnded() {
 
 function startDashboard() {
   view.showDashboard(session.username);
-  reload().then(() => {
-    if (session.signedIn) startLive();
-  });
+  reload();
 }
 
 /** Load everything over REST (once at a time; a request made meanwhile runs after). */
@@ -120,6 +118,7 @@ function reload() {
 
 async function loadOnce() {
   debug.restLoads += 1;
+  if (!view.hasContent()) view.showLoading();
   try {
     const snapshot = await loadSnapshot(session);
     const next = new Store();
@@ -129,17 +128,16 @@ async function loadOnce() {
     store = next;
     view.hideError();
     view.renderAll(store);
+    // Live updates start once there is something on screen for them to update.
     if (live) live.setSubscriptions(store.subscriptions());
+    else if (session.signedIn) startLive();
   } catch (error) {
     if (error instanceof ApiError && error.isAuth) {
       sessionEnded();
       return;
     }
-    view.el.families.setAttribute("aria-busy", "false");
-    view.showError(`Could not load your dashboard. ${describe(error)}`);
-    if (!store.families.length && !view.el.families.querySelector(".family")) {
-      view.el.families.replaceChildren();
-    }
+    if (view.hasContent()) view.showError(`Could not refresh your dashboard. ${describe(error)}`);
+    else view.showLoadFailure(describe(error));
   }
 }
 
@@ -208,6 +206,9 @@ session.on("expired", sessionEnded);
 view.el.loginForm.addEventListener("submit", onLogin);
 view.el.logout.addEventListener("click", onLogout);
 view.el.bannerRetry.addEventListener("click", () => reload());
+view.el.families.addEventListener("click", (event) => {
+  if (event.target.closest("[data-action=retry]")) reload();
+});
 view.el.connRetry.addEventListener("click", () => live && live.retryNow());
 setInterval(() => refreshTimes(document), 30000);
 

@@ -168,7 +168,12 @@ function migrationLine(domain) {
     parts.push(` · ${migration.approvals || 0}/${migration.approvalsRequired} guardian approvals`);
   }
   if (migration.error) parts.push(h("span", { class: "bad-text" }, ` · ${migration.error}`));
-  return h("p", { class: `meta migration ${open ? "open" : ""}` }, parts, " ", timeEl(migration.updatedAt));
+  return h(
+    "p",
+    { class: `meta migration ${open ? "open" : ""}` },
+    parts,
+    migration.updatedAt ? [" · ", timeEl(migration.updatedAt, "updated")] : null,
+  );
 }
 
 function pubkyLine(domain) {
@@ -178,7 +183,7 @@ function pubkyLine(domain) {
     { class: "meta" },
     h("span", { class: "key", title: domain.pubky.publicKey }, `pk:${shortKey(domain.pubky.publicKey)}`),
     " · ",
-    timeEl(domain.pubky.lastPublishedAt, "published"),
+    domain.pubky.lastPublishedAt ? timeEl(domain.pubky.lastPublishedAt, "published") : "not published yet",
   );
 }
 
@@ -245,21 +250,39 @@ export function guardianList(family, guardians) {
 
 function relayRow(relay) {
   let state = "unknown";
-  let text = "Not checked yet";
+  let text = "Unknown";
   if (relay.isUp === true) {
     state = "up";
     text = `Up · ${latency(relay.latencyMs)}`;
   } else if (relay.isUp === false) {
     state = "down";
-    text = relay.error ? `Down · ${relay.error}` : "Down";
+    text = "Down";
   }
+  const checked = relay.lastCheckedAt ? timeEl(relay.lastCheckedAt, "checked") : "not checked yet";
   return h(
     "li",
     { class: `relay ${state}`, "data-url": relay.url, "data-state": state },
     h("span", { class: `status-dot ${state}`, "aria-hidden": "true" }),
-    h("div", { class: "relay-main" }, h("span", { class: "relay-host" }, hostOf(relay.url)), h("span", { class: "relay-checked muted small" }, relay.lastCheckedAt ? timeEl(relay.lastCheckedAt, "checked") : "not checked yet")),
+    h(
+      "div",
+      { class: "relay-main" },
+      h("span", { class: "relay-host", title: relay.url }, hostOf(relay.url)),
+      h(
+        "span",
+        { class: "relay-detail muted small" },
+        checked,
+        state === "down" && relay.error ? h("span", { class: "bad-text" }, ` · ${relay.error}`) : null,
+      ),
+    ),
     h("span", { class: "relay-state" }, text),
   );
+}
+
+function relaySummary(relays) {
+  const up = relays.filter((r) => r.isUp === true).length;
+  const down = relays.filter((r) => r.isUp === false).length;
+  if (!up && !down) return ["not checked yet", "muted"];
+  return [`${up} of ${relays.length} up`, down ? (up ? "warn" : "bad") : "good"];
 }
 
 function feedItem(item) {
@@ -367,6 +390,33 @@ export class View {
     this.el.banner.hidden = true;
   }
 
+  /** True once families (or the no-families state) are on screen. */
+  hasContent() {
+    return Boolean(this.el.families.querySelector(".family, .empty-page"));
+  }
+
+  showLoading() {
+    this.el.families.setAttribute("aria-busy", "true");
+    replaceChildren(this.el.families, h("div", { class: "card loading" }, h("p", { class: "muted" }, "Loading your families…")));
+  }
+
+  /** Nothing could be loaded: say so where the families would be, with a way to try again. */
+  showLoadFailure(message) {
+    this.el.families.setAttribute("aria-busy", "false");
+    replaceChildren(
+      this.el.families,
+      h(
+        "div",
+        { class: "card load-failure", role: "alert" },
+        h("p", { class: "empty-title" }, "Could not load your dashboard"),
+        h("p", { class: "muted" }, message),
+        h("button", { type: "button", class: "button primary", "data-action": "retry" }, "Try again"),
+      ),
+    );
+    replaceChildren(this.el.relays, h("li", { class: "muted small" }, "Not loaded."));
+    this.el.relaySummary.textContent = "";
+  }
+
   // --- content --------------------------------------------------------------------------
 
   renderAll(store) {
@@ -453,9 +503,9 @@ export class View {
       this.el.relaySummary.textContent = "";
       return;
     }
-    const up = relays.filter((r) => r.isUp === true).length;
-    this.el.relaySummary.textContent = `${up} of ${relays.length} up`;
-    this.el.relaySummary.className = `relay-summary ${up === relays.length ? "good" : up ? "warn" : "bad"}`;
+    const [summary, tone] = relaySummary(relays);
+    this.el.relaySummary.textContent = summary;
+    this.el.relaySummary.className = `relay-summary ${tone}`;
     replaceChildren(this.el.relays, relays.map(relayRow));
     if (changed) {
       flash(this.el.relays.closest(".card"));
