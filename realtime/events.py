@@ -91,9 +91,60 @@ def publish(
     return event
 
 
-def publish_many(events: Iterable[tuple[str, str, dict[str, Any]]], *, source: str) -> list[Event]:
-    """Publish several (topic, type, payload) events in the current transaction."""
-    return [publish(topic=t, type=k, payload=p, source=source) for t, k, p in events]
+_INSERT_MANY = """
+WITH input AS (
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) WITH ORDINALITY
+        AS t(topic, type, payload, ord)
+), seqs AS (
+    INSERT INTO realtime_topic_sequences (topic, seq)
+    SELECT topic, count(*) FROM input GROUP BY topic
+    ON CONFLICT (topic) DO UPDATE SET seq = realtime_topic_sequences.seq + EXCLUDED.seq
+    RETURNING topic, seq
+)
+INSERT INTO realtime_outbox (topic, seq, type, payload, source, created_at)
+SELECT i.topic,
+       s.seq - count(*) OVER (PARTITION BY i.topic)
+             + row_number() OVER (PARTITION BY i.topic ORDER BY i.ord),
+       i.type, i.payload::jsonb, %s, now()
+  FROM input i JOIN seqs s USING (topic)
+ ORDER BY i.ord
+RETURNING id, topic, seq
+"""
+
+
+def publish_many(
+    events: Iterable[tuple[str, str, dict[str, Any]]], *, source: str = EventSource.SERVICE
+) -> list[Event]:
+    """Publish many (topic, type, payload) events with one statement, sent after commit.
+
+    For bulk writes that bypass signals (``update()``, ``COPY``): same guarantees as
+    :func:`publish` (outbox rows in the caller's transaction, per-topic ``seq``, nothing sent
+    for a rollback) at a fraction of the cost per event.
+    """
+    rows = [(topic, kind, dumps(payload)) for topic, kind, payload in events]
+    if not rows:
+        return []
+    topics_, kinds, payloads = (list(column) for column in zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_MANY, [topics_, kinds, payloads, source])
+        returned = cursor.fetchall()
+    by_slot: dict[tuple[str, int], int] = {}
+    base: dict[str, int] = {}
+    for event_id, topic, seq in returned:
+        by_slot[(topic, seq)] = event_id
+        base[topic] = min(base.get(topic, seq), seq)
+    # Within a topic, seq follows input order: the k-th event of a topic has base + k.
+    counters: dict[str, int] = {}
+    published = []
+    for topic, kind, payload_json in rows:
+        seq = base[topic] + counters.get(topic, 0)
+        counters[topic] = counters.get(topic, 0) + 1
+        event_id = by_slot[(topic, seq)]
+        published.append(
+            Event(event_id, topic, seq, kind, frame_from_row(kind, event_id, payload_json))
+        )
+    transaction.on_commit(lambda: send_now(published), robust=True)
+    return published
 
 
 def send_now(events: list[Event]) -> None:

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from domains.models import SCORE_COMPONENTS, DomainRecord, SovereigntyScore
-from domains.scoring import RUBRIC_VERSION, ScoreResult, score
+from domains.scoring import RUBRIC_VERSION, ScoreResult, explain, score
 from domains.selectors import domains_with_score_facts, facts_of, latest_scores
 
 DEFAULT_BATCH_SIZE = 5000
@@ -97,6 +97,36 @@ def _copy_scores(rows: list[tuple[int, ScoreResult]], reason: str) -> None:
                 )
 
 
+def _publish_changes(rows: list[tuple[int, ScoreResult]], reason: str) -> None:
+    """COPY bypasses post_save: publish the changed scores explicitly, in bulk."""
+    from realtime import topics
+    from realtime.events import publish_many
+
+    now = timezone.now().isoformat()
+    explained: dict[int, dict[str, object]] = {}
+    events = []
+    for domain_id, result in rows:
+        key = id(result)  # results are shared between domains with the same facts
+        if key not in explained:
+            explained[key] = explain(result.breakdown)
+        events.append(
+            (
+                topics.sovereignty_score(domain_id),
+                "pubky_sovereignty_score",
+                {
+                    "domainId": domain_id,
+                    "scoreId": None,
+                    "sovereignty_score": result.total,
+                    "components": result.components,
+                    "breakdown": explained[key],
+                    "reason": reason,
+                    "calculatedAt": now,
+                },
+            )
+        )
+    publish_many(events)
+
+
 def _update_totals(totals: dict[int, int]) -> None:
     """Set ``sovereignty_score`` for many domains in one statement."""
     if not totals:
@@ -124,9 +154,10 @@ def sovereignty_scores_recalculate(
 ) -> RecalculationReport:
     """Recalculate many domains in batches of ``batch_size``, each batch in its own transaction.
 
-    Each batch costs four statements whatever its size: facts (one annotated select), the latest
-    stored scores, one ``COPY`` of the changed scores and one ``UPDATE … FROM unnest`` of the
-    domains' totals. Bulk writes bypass ``post_save``. Batches walk the primary key, so the
+    Each batch costs five statements whatever its size: facts (one annotated select), the latest
+    stored scores, one ``COPY`` of the changed scores, one ``UPDATE … FROM unnest`` of the
+    domains' totals and one insert of the live events for the changed scores (bulk writes
+    bypass ``post_save``, so they are published explicitly). Batches walk the primary key, so the
     run needs no offset scans.
     """
     if batch_size < 1:
@@ -156,7 +187,8 @@ def sovereignty_scores_recalculate(
                     rows.append((domain.pk, result))
             _copy_scores(rows, reason)
             _update_totals({domain_id: result.total for domain_id, result in rows})
-        report.statements += 4 if rows else 2
+            _publish_changes(rows, reason)
+        report.statements += 5 if rows else 2
         report.domains += len(batch)
         report.changed += len(rows)
         report.batches += 1

@@ -164,15 +164,32 @@ def test_batched_recalculation_runs_a_bounded_number_of_queries() -> None:
     with CaptureQueriesContext(connection) as ctx:
         report = sovereignty_scores_recalculate(batch_size=5)
     assert (report.domains, report.batches, report.changed) == (23, 5, 23)
-    # facts + latest + update per batch (COPY bypasses the wrapper) + the final empty fetch
-    assert _statements(ctx) == 3 * 5 + 1
-    assert report.statements == 4 * 5 + 1
+    # facts + latest + update + events per batch (COPY bypasses the wrapper) + the final fetch
+    assert _statements(ctx) == 4 * 5 + 1
+    assert report.statements == 5 * 5 + 1
     assert SovereigntyScore.objects.count() == 23
     with CaptureQueriesContext(connection) as ctx:
         report = sovereignty_scores_recalculate(batch_size=5)
     assert report.changed == 0
     assert _statements(ctx) == 2 * 5 + 1
     assert SovereigntyScore.objects.count() == 23
+
+
+@pytest.mark.django_db
+def test_bulk_recalculation_publishes_changed_scores_live() -> None:
+    from realtime.models import OutboxEvent
+
+    first, second = DomainFactory(), DomainFactory()
+    sovereignty_scores_recalculate()
+    events = OutboxEvent.objects.filter(type="pubky_sovereignty_score").order_by("id")
+    assert [e.topic for e in events] == [
+        f"sovereigntyScore.{first.pk}",
+        f"sovereigntyScore.{second.pk}",
+    ]
+    assert events[0].payload["sovereignty_score"] == first.sovereignty_scores.get().total
+    assert set(events[0].payload["components"]) == set(first.sovereignty_scores.get().components)
+    sovereignty_scores_recalculate()  # nothing changed: nothing published
+    assert OutboxEvent.objects.filter(type="pubky_sovereignty_score").count() == 2
 
 
 @pytest.mark.django_db

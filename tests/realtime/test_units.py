@@ -90,6 +90,31 @@ class TestPublisher:
         assert len(callbacks) == 3
         assert json.loads(a.frame) == {"type": "x", "event_id": a.event_id, "data": {"n": 1}}
 
+    def test_bulk_publishing_numbers_each_topic_without_gaps(
+        self, django_capture_on_commit_callbacks
+    ) -> None:
+        from realtime.events import publish_many
+
+        publish(topic="t.bulk.a", type="x", payload={"n": 0})
+        with django_capture_on_commit_callbacks() as callbacks:
+            events = publish_many(
+                [("t.bulk.a", "x", {"n": 1}), ("t.bulk.b", "y", {"n": 2}), ("t.bulk.a", "x", {})]
+            )
+        assert [(e.topic, e.seq) for e in events] == [
+            ("t.bulk.a", 2),
+            ("t.bulk.b", 1),
+            ("t.bulk.a", 3),
+        ]
+        assert [e.event_id for e in events] == sorted(e.event_id for e in events)
+        stored = OutboxEvent.objects.filter(topic__startswith="t.bulk.").order_by("id")
+        assert [(o.topic, o.seq, o.payload) for o in stored][1:] == [
+            ("t.bulk.a", 2, {"n": 1}),
+            ("t.bulk.b", 1, {"n": 2}),
+            ("t.bulk.a", 3, {}),
+        ]
+        assert json.loads(events[1].frame)["data"] == {"n": 2}
+        assert len(callbacks) == 1  # one broadcast for the whole batch
+
     def test_a_rolled_back_event_is_neither_stored_nor_sent(
         self, django_capture_on_commit_callbacks
     ) -> None:
