@@ -83,6 +83,13 @@ TEMPLATES = [
 # --- Data stores ---------------------------------------------------------------------------
 
 _db = parse_database_url(env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:54329/pubky"))
+_app_name = env_str("DATABASE_APPLICATION_NAME", "pubky-django")
+if not _app_name.startswith("pubky-django"):
+    # The NOTIFY triggers recognise Django's own writes by this prefix (realtime migration 0003).
+    raise ImproperlyConfigured(
+        "DATABASE_APPLICATION_NAME must start with 'pubky-django' (the change triggers skip "
+        "those sessions so Django's own writes are not published twice)"
+    )
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
@@ -99,7 +106,7 @@ DATABASES = {
             **_db.options,
             # The NOTIFY triggers skip writes made by this application name, so a change made
             # through Django is published by the ORM path only, never twice (DESIGN.md §5.3).
-            "application_name": env_str("DATABASE_APPLICATION_NAME", "pubky-django"),
+            "application_name": _app_name,
         },
     }
 }
