@@ -136,3 +136,8 @@ def test_encryption_key_accepts_hex_and_base64() -> None:
     assert parse_encryption_key(raw.hex()) == raw
     assert parse_encryption_key(base64.urlsafe_b64encode(raw).decode()) == raw
     assert parse_encryption_key(base64.b64encode(raw).decode().rstrip("=")) == raw
+
+
+def test_an_application_name_the_triggers_would_not_skip_is_refused() -> None:
+    result = run_manage_env("check", env=_base_env(DATABASE_APPLICATION_NAME="my-app"))
+    _assert_one_line_error(result, "DATABASE_APPLICATION_NAME", "pubky-django")
