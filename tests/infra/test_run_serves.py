@@ -1,0 +1,97 @@
+"""Command 1 end to end: ./scripts/run serves the admin, the API schema and the WebSocket."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.infra._devstack import REPO, clean_env, free_port
+
+PORT_VARS = (
+    "PORT",
+    "PG_PORT",
+    "VALKEY_PORT",
+    "TESTNET_RELAY_PORT",
+    "TESTNET_HOMESERVER_PORT",
+    "TESTNET_HTTP_RELAY_PORT",
+    "TESTNET_ADMIN_PORT",
+)
+
+
+def _wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"./scripts/run exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"./scripts/run never served {base}:\n{log.read_text()[-3000:]}")
+
+
+@pytest.mark.e2e
+def test_run_serves_the_admin_the_schema_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    ports = {name: str(free_port()) for name in PORT_VARS}
+    env = clean_env(DEVSTACK_DATA_DIR=str(tmp_path), DEMO_PASSWORD="demo-pw", **ports)
+    log = tmp_path / "run.log"
+    proc = subprocess.Popen(
+        [str(REPO / "scripts" / "run")],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{ports['PORT']}"
+    try:
+        _wait_ready(base, proc, log)
+        output = log.read_text()
+        assert "demo" in output
+        # The printed demo user logs in to the admin…
+        session = requests.Session()
+        page = session.get(f"{base}/admin/login/", timeout=10)
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert csrf is not None
+        session.post(
+            f"{base}/admin/login/",
+            data={"username": "demo", "password": "demo-pw", "csrfmiddlewaretoken": csrf[1]},
+            timeout=10,
+        )
+        admin = session.get(f"{base}/admin/", timeout=10)
+        assert admin.status_code == 200
+        assert "Families" in admin.text
+        # …the API schema is served, and the demo user gets a token for the API and /ws.
+        schema = requests.get(f"{base}/api/schema/", timeout=10)
+        assert schema.status_code == 200
+        assert "openapi" in schema.text
+        token = requests.post(
+            f"{base}/api/auth/token/",
+            json={"username": "demo", "password": "demo-pw"},
+            timeout=10,
+        )
+        assert token.status_code == 200
+        assert "access" in token.json()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, log.read_text()[-2000:]
+    # Ctrl-C stopped everything it started: nothing listens on its ports any more.
+    for port in ports.values():
+        with socket.socket() as sock:
+            # SO_REUSEADDR ignores closed connections in TIME_WAIT, never a listener.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", int(port)))
