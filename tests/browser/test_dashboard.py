@@ -181,7 +181,7 @@ def test_a_wrong_password_shows_an_error_and_no_dashboard(web, page) -> None:
     screenshot(page, "login-error")
 
 
-def test_a_user_in_no_family_sees_empty_states(web, page) -> None:
+def test_a_user_in_no_family_sees_empty_states_and_stays_signed_in_this_tab(web, page) -> None:
     from playwright.sync_api import expect
 
     UserFactory(username="newcomer")
@@ -191,6 +191,16 @@ def test_a_user_in_no_family_sees_empty_states(web, page) -> None:
     expect(page.get_by_text("Nothing yet. Changes show up here as they happen.")).to_be_visible()
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
     screenshot(page, "empty-state-phone")
+
+    # A reload keeps the session (sessionStorage); signing out ends it.
+    page.reload()
+    expect(page.get_by_text("No families yet")).to_be_visible()
+    expect(page.locator("#login-view")).to_be_hidden()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
 
 def test_an_api_failure_shows_an_error_and_try_again_recovers(web, page) -> None:

@@ -62,6 +62,7 @@ export class LiveConnection {
   constructor(options) {
     this.options = options;
     this.ws = null;
+    this.opening = false;
     this.stopped = true;
     this.attempt = 0;
     this.retryTimer = null;
@@ -81,6 +82,10 @@ export class LiveConnection {
     this.status = "idle";
     this.onOnline = () => this.retryNow();
     this.onOffline = () => this.dropped("the browser went offline");
+    this.onVisible = () => {
+      // Timers sleep in background tabs: on return, do not wait out a long backoff.
+      if (document.visibilityState === "visible") this.retryNow();
+    };
   }
 
   start() {
@@ -88,6 +93,7 @@ export class LiveConnection {
     this.stopped = false;
     window.addEventListener("online", this.onOnline);
     window.addEventListener("offline", this.onOffline);
+    document.addEventListener("visibilitychange", this.onVisible);
     this.connect();
   }
 
@@ -95,6 +101,7 @@ export class LiveConnection {
     this.stopped = true;
     window.removeEventListener("online", this.onOnline);
     window.removeEventListener("offline", this.onOffline);
+    document.removeEventListener("visibilitychange", this.onVisible);
     clearTimeout(this.retryTimer);
     this.teardown();
     if (this.ws) this.ws.close(1000);
@@ -104,7 +111,7 @@ export class LiveConnection {
 
   /** Reconnect now instead of waiting for the next attempt. */
   retryNow() {
-    if (this.stopped || (this.ws && this.ws.readyState <= WebSocket.OPEN)) return;
+    if (this.stopped || this.opening || (this.ws && this.ws.readyState <= WebSocket.OPEN)) return;
     clearTimeout(this.retryTimer);
     this.attempt = Math.min(this.attempt, 1);
     this.connect();
@@ -146,15 +153,15 @@ export class LiveConnection {
     }
     this.setState(this.connectedBefore ? "reconnecting" : "connecting");
     let token;
+    this.opening = true;
     try {
       token = await this.options.token(false);
     } catch (error) {
-      if (error.isAuth) {
-        this.options.onAuthFailure(error);
-        return;
-      }
-      this.scheduleRetry();
+      if (error.isAuth) this.options.onAuthFailure(error);
+      else this.scheduleRetry();
       return;
+    } finally {
+      this.opening = false;
     }
     if (this.stopped) return;
     const ws = new WebSocket(`${this.options.url}?token=${encodeURIComponent(token)}`);

@@ -148,9 +148,12 @@ function domainBadges(domain) {
   } else {
     badges.push(badge("DNS only", "muted", "Not published on Pubky"));
   }
-  if (domain.status && domain.status !== "active") badges.push(badge(domain.status, "warn"));
   const migration = domain.migration;
-  if (migration && OPEN_MIGRATION_STATES.has(migration.state)) {
+  const migrating = migration && OPEN_MIGRATION_STATES.has(migration.state);
+  if (domain.status && domain.status !== "active" && !(migrating && domain.status === "migrating")) {
+    badges.push(badge(domain.status, "warn"));
+  }
+  if (migrating) {
     badges.push(
       badge(`Migrating ${directionLabel(migration.direction)} · ${migration.state}`, "info"),
     );
@@ -545,17 +548,20 @@ export class View {
       this.el.connBanner.hidden = true;
       return;
     }
-    if (status === "connecting" && !this.lostAt) {
-      this.el.connBanner.hidden = true;
+    if (status === "connecting" && !retryAt) {
+      this.el.connBanner.hidden = true; // the first attempt: nothing has failed yet
       return;
     }
-    this.lostAt = this.lostAt || new Date();
-    const since = `Connection lost at ${clockTime(this.lostAt)}; showing the last data received.`;
+    let lead = "Live updates are not connected yet.";
+    if (status !== "connecting") {
+      this.lostAt = this.lostAt || new Date();
+      lead = `Connection lost at ${clockTime(this.lostAt)}; showing the last data received.`;
+    }
     const tick = () => {
       let next = "Reconnecting…";
       if (status === "offline") next = "You are offline; the page reconnects when the network is back.";
-      else if (retryAt && retryAt > Date.now()) next = `Reconnecting in ${Math.ceil((retryAt - Date.now()) / 1000)} s…`;
-      this.el.connText.textContent = `${since} ${next}`;
+      else if (retryAt && retryAt > Date.now()) next = `Retrying in ${Math.ceil((retryAt - Date.now()) / 1000)} s…`;
+      this.el.connText.textContent = `${lead} ${next}`;
     };
     tick();
     this.countdown = setInterval(tick, 1000);

@@ -283,7 +283,7 @@ export class Store {
       key: `event:${eventId}`,
       at: data.calculatedAt,
       title: `${domain.name}: sovereignty score ${change}${data.sovereignty_score}`,
-      detail: data.reason ? `Recalculated: ${data.reason}` : "Recalculated",
+      detail: data.reason ? `Recalculated: ${data.reason.replace(/_/g, " ")}` : "Recalculated",
       tone: before !== undefined && data.sovereignty_score < before ? "warn" : "good",
     });
     return { domain, feed };
@@ -335,12 +335,7 @@ export class Store {
         backupLastUpdated: row.backupLastUpdated,
       });
     }
-    let title = `Guardian ${row.name} was removed`;
-    if (data.kind !== "guardian_removed") {
-      title = before
-        ? `Guardian ${row.name}: backup ${row.backupStatus}, ${row.status}`
-        : `Guardian ${row.name} was added`;
-    }
+    const title = guardianNews(before, row, data.kind === "guardian_removed");
     const feed = this.addFeed({
       key: `event:${eventId}`,
       at: row.backupLastUpdated || new Date().toISOString(),
@@ -402,6 +397,16 @@ export class Store {
     domain.migration = migration;
     return domain;
   }
+}
+
+function guardianNews(before, row, removed) {
+  if (removed) return `Guardian ${row.name} was removed`;
+  if (!before) return `Guardian ${row.name} was added`;
+  if (before.status !== row.status) return `Guardian ${row.name} is now ${row.status}`;
+  if (before.backupStatus !== row.backupStatus) {
+    return `Guardian ${row.name}: backup ${row.backupStatus}`;
+  }
+  return `Guardian ${row.name} was updated`;
 }
 
 function byNewest(a, b) {
