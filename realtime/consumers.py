@@ -338,7 +338,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                     str(target.value), self.identity.user.pk, self.connection_id
                 )
         if request.since is None:
-            self._send_obj(protocol.reply("subscribed", target.describe(), message.id))
+            self._send_obj(protocol.reply("subscribed", target.describe_with_topic(), message.id))
             return
         await self._replay(subscription, request.since, message.id)
 
@@ -350,7 +350,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             protocol.reply(
                 "subscribed",
                 {
-                    **subscription.target.describe(),
+                    **subscription.target.describe_with_topic(),
                     "recovered": result.recovered,
                     "replayed": len(result.events),
                 },

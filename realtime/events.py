@@ -59,13 +59,16 @@ def dumps(value: Any) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
 
 
-def client_frame(event_type: str, event_id: int, data: dict[str, Any]) -> str:
-    return dumps({"type": event_type, "event_id": event_id, "data": data})
+def frame_from_row(event_type: str, event_id: int, topic: str, payload_json: str) -> str:
+    """Build a client frame from a payload already in JSON text (no re-parse on replay).
 
-
-def frame_from_row(event_type: str, event_id: int, payload_json: str) -> str:
-    """Build a frame from a payload already in JSON text (replay reads it so, no re-parse)."""
-    return f'{{"type":{json.dumps(event_type)},"event_id":{event_id},"data":{payload_json}}}'
+    ``topic`` names the subscription the event belongs to (the ``subscribed`` reply carries it
+    too), so a client keeps a separate ``since`` per subscription.
+    """
+    return (
+        f'{{"type":{json.dumps(event_type)},"event_id":{event_id},'
+        f'"topic":{json.dumps(topic)},"data":{payload_json}}}'
+    )
 
 
 def publish(
@@ -85,7 +88,7 @@ def publish(
         topic=topic,
         seq=seq,
         type=type,
-        frame=frame_from_row(type, event_id, payload_json),
+        frame=frame_from_row(type, event_id, topic, payload_json),
     )
     transaction.on_commit(lambda: send_now([event]), robust=True)
     return event
@@ -141,7 +144,7 @@ def publish_many(
         counters[topic] = counters.get(topic, 0) + 1
         event_id = by_slot[(topic, seq)]
         published.append(
-            Event(event_id, topic, seq, kind, frame_from_row(kind, event_id, payload_json))
+            Event(event_id, topic, seq, kind, frame_from_row(kind, event_id, topic, payload_json))
         )
     transaction.on_commit(lambda: send_now(published), robust=True)
     return published

@@ -24,7 +24,7 @@ def outbox_range(topic: str, after_seq: int, before_seq: int) -> list[tuple[int,
             [topic, after_seq, before_seq],
         )
         rows = cursor.fetchall()
-    return [(i, s, t, frame_from_row(t, i, p)) for i, s, t, p in rows]
+    return [(i, s, t, frame_from_row(t, i, topic, p)) for i, s, t, p in rows]
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,9 @@ def replay(topic: str, since: int, *, limit: int = 10_000) -> Replay:
         rows = cursor.fetchall()
     if len(rows) > limit:
         return Replay(recovered=False, events=[])
-    return Replay(recovered=True, events=[(i, t, frame_from_row(t, i, p)) for i, t, p in rows])
+    return Replay(
+        recovered=True, events=[(i, t, frame_from_row(t, i, topic, p)) for i, t, p in rows]
+    )
 
 
 class SubscriptionDenied(Exception):

@@ -65,3 +65,7 @@ class Target:
         if self.entity == "relays":
             return {"entity": self.entity}
         return {"entity": self.entity, "id": self.value}
+
+    def describe_with_topic(self) -> dict[str, str | int | bool]:
+        """``describe()`` plus the topic that this subscription's events carry."""
+        return {**self.describe(), "topic": self.topic}

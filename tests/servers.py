@@ -49,6 +49,23 @@ class Process:
     proc: subprocess.Popen
     log_path: Path
     port: int | None = None
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def restart(self) -> None:
+        """Stop and start the same command again (same port, same environment)."""
+        self.stop()
+        handle = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            self.args,
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        if self.port is not None:
+            wait_for_port(self.port, proc=self.proc)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -79,15 +96,16 @@ class ProcessGroup:
     ) -> Process:
         log_path = self.log_dir / f"{name}.log"
         handle = log_path.open("wb")
+        full_env = {**self.env, **(env or {})}
         proc = subprocess.Popen(
             args,
             cwd=REPO_ROOT,
-            env={**self.env, **(env or {})},
+            env=full_env,
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        process = Process(name, proc, log_path, port)
+        process = Process(name, proc, log_path, port, list(args), full_env)
         self.processes.append(process)
         if port is not None:
             try:

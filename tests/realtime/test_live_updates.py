@@ -371,3 +371,27 @@ async def test_relay_status_and_sovereignty_score_requests(e2e) -> None:
     await client.send("pubky_guardian_status", {"familyId": other.pk}, id="x")
     assert (await client.expect("error"))["data"]["code"] == "forbidden"
     assert await sync_to_async(FederationGuardian.objects.count)() == 0
+
+
+async def test_the_python_client_reconnects_by_itself_and_misses_nothing(e2e) -> None:
+    from realtime.client import WebSocketClient
+
+    web = e2e.daphne("web")
+    user = await sync_to_async(UserFactory)()
+
+    async def token() -> str:
+        return token_for(user)
+
+    async with WebSocketClient(f"ws://127.0.0.1:{web.port}/ws", token_provider=token) as client:
+        await client.subscribe(relays=True)
+        await sync_to_async(_relay_change)(latency=1.0)
+        assert (await client.next_event())["data"]["relays"][0]["latencyMs"] == 1.0
+        await sync_to_async(web.stop)()
+        for latency in (2.0, 3.0):  # while the server is down
+            await sync_to_async(_relay_change)(latency=latency)
+        await sync_to_async(web.restart)()
+        got = [await client.next_event(within=20) for _ in range(2)]
+        assert [e["data"]["relays"][0]["latencyMs"] for e in got] == [2.0, 3.0]
+        assert client.reconnects == 1
+        await sync_to_async(_relay_change)(latency=4.0)
+        assert (await client.next_event())["data"]["relays"][0]["latencyMs"] == 4.0

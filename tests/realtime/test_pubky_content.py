@@ -72,7 +72,8 @@ async def test_a_subscriber_receives_content_updates_from_the_homeserver(stack, 
     assert json.loads(resolved["data"]["content"]) == {"mood": "calm"}
 
     reply = await client.subscribe(pubkyUrl=url)
-    assert reply["data"] == {"entity": "pubkyUrl", "url": url}
+    assert reply["data"]["entity"] == "pubkyUrl"
+    assert reply["data"]["url"] == url
     await _watcher_ready()
     await sync_to_async(writer.put)(url, json.dumps({"mood": "excited"}))
     update = await client.expect("pubky_content_update", timeout=10)
@@ -122,3 +123,36 @@ async def test_private_paths_of_someone_else_are_refused(stack, author) -> None:
     assert error["data"]["code"] == "forbidden"
     await client.send("subscribe", {"pubkyUrl": "pubky://not-a-key/pub/"}, id=2)
     assert (await client.expect("pubky_subscription_error"))["data"]["code"] == "invalid"
+
+
+async def test_the_seed_examples_with_the_python_websocket_client(stack, author) -> None:
+    """The seed documents' three client examples, through realtime.client.WebSocketClient."""
+    from domains.models import RelayStatus
+    from realtime.client import WebSocketClient
+    from tests.factories import DomainFactory, FamilyFactory
+
+    keypair, writer = author
+    url = f"pubky://{keypair.public_key.z32()}/pub/example.app/profile.json"
+    user = await sync_to_async(UserFactory)()
+    family = await sync_to_async(FamilyFactory)(owner=user)
+    domain = await sync_to_async(DomainFactory)(family=family)
+    await sync_to_async(RelayStatus.objects.create)(url="http://127.0.0.1:15411", is_up=True)
+
+    async def token() -> str:
+        return token_for(user)
+
+    async with WebSocketClient(f"ws://127.0.0.1:{stack}/ws", token_provider=token) as client:
+        # 1. Subscribe to a pubkyUrl: subscribed, then pubky_content_update on a change.
+        subscribed = await client.subscribe(pubkyUrl=url)
+        assert subscribed["type"] == "subscribed"
+        await _watcher_ready()
+        await sync_to_async(writer.put)(url, json.dumps({"name": "Ada"}))
+        update = await client.next_event()
+        assert update["type"] == "pubky_content_update"
+        assert json.loads(update["data"]["content"]) == {"name": "Ada"}
+        # 2. Relay status.
+        relays = await client.request("pubky_relay_status")
+        assert any(r["url"] == "http://127.0.0.1:15411" for r in relays["data"]["relays"])
+        # 3. Sovereignty score with its components.
+        score = await client.request("pubky_sovereignty_score", {"domainId": domain.pk})
+        assert len(score["data"]["components"]) == 5

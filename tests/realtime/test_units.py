@@ -88,7 +88,12 @@ class TestPublisher:
         assert (a.seq, b.seq, c.seq) == (1, 2, 1)
         assert a.event_id < b.event_id < c.event_id
         assert len(callbacks) == 3
-        assert json.loads(a.frame) == {"type": "x", "event_id": a.event_id, "data": {"n": 1}}
+        assert json.loads(a.frame) == {
+            "type": "x",
+            "event_id": a.event_id,
+            "topic": "t.one",
+            "data": {"n": 1},
+        }
 
     def test_bulk_publishing_numbers_each_topic_without_gaps(
         self, django_capture_on_commit_callbacks
