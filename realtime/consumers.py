@@ -181,6 +181,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await connection_registry().refresh(self.identity.user.pk, self.connection_id)
         except Exception:
             logger.warning("could not refresh connection %s", self.connection_id)
+        if any(s.target.entity == "pubkyUrl" for s in self.subscriptions.values()):
+            # Rows of sockets that died with their process stop being refreshed and are pruned.
+            await _db(_touch_url_subscriptions)(self.connection_id)
         self._later(settings.REALTIME["HEARTBEAT_SECONDS"], self._heartbeat)
 
     # --- sending ---------------------------------------------------------------------------
@@ -516,6 +519,14 @@ def _remember_url_subscription(url: str, user_id: int, connection_id: str) -> No
     PubkySubscription.objects.get_or_create(
         channel_name=connection_id, url=url, defaults={"user_id": user_id}
     )
+
+
+def _touch_url_subscriptions(connection_id: str) -> None:
+    from django.utils import timezone
+
+    from realtime.models import PubkySubscription
+
+    PubkySubscription.objects.filter(channel_name=connection_id).update(last_seen_at=timezone.now())
 
 
 def _forget_url_subscriptions(connection_id: str, url: str | None = None) -> None:

@@ -89,6 +89,16 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
     return ClaimResult(len(claimed), published)
 
 
+def stale_subscriptions_prune(*, older_than: timedelta) -> int:
+    """Forget pubkyUrl subscriptions no socket refreshed lately (their process died), so the
+    homeserver watcher stops following URLs nobody listens to."""
+    from realtime.models import PubkySubscription
+
+    cutoff = timezone.now() - older_than
+    deleted, _ = PubkySubscription.objects.filter(last_seen_at__lt=cutoff).delete()
+    return deleted
+
+
 def outbox_prune(*, older_than: timedelta, batch_size: int = 10_000) -> int:
     """Delete outbox events older than ``older_than``, in batches (clients past it get
     ``recovered: false`` and refetch)."""

@@ -153,6 +153,23 @@ class TestPublisher:
         OutboxEvent.objects.filter(pk=first.event_id).delete()  # pruned past `since`
         assert replay("t.r", first.event_id - 1).recovered is False
 
+    def test_pruning_forgets_subscriptions_of_dead_sockets(self) -> None:
+        from django.core.management import call_command
+
+        from realtime.models import PubkySubscription
+        from tests.factories import UserFactory
+
+        user = UserFactory()
+        live = PubkySubscription.objects.create(url="pubky://a/pub/", user=user, channel_name="1")
+        dead = PubkySubscription.objects.create(url="pubky://b/pub/", user=user, channel_name="2")
+        PubkySubscription.objects.filter(pk=dead.pk).update(
+            last_seen_at=timezone.now() - timedelta(hours=1)
+        )
+        out = __import__("io").StringIO()
+        call_command("prune_outbox", stdout=out)
+        assert "forgot 1 subscription" in out.getvalue()
+        assert list(PubkySubscription.objects.all()) == [live]
+
     def test_pruning_removes_only_old_events(self) -> None:
         old = publish(topic="t.p", type="x", payload={})
         OutboxEvent.objects.filter(pk=old.event_id).update(

@@ -6,11 +6,14 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from realtime.services import outbox_prune
+from realtime.services import outbox_prune, stale_subscriptions_prune
 
 
 class Command(BaseCommand):
-    help = "Delete outbox events older than the retention (OUTBOX_RETENTION_SECONDS)."
+    help = (
+        "Delete outbox events older than the retention (OUTBOX_RETENTION_SECONDS) and "
+        "subscriptions of sockets that are gone."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -28,3 +31,8 @@ class Command(BaseCommand):
             raise CommandError("--older-than must not be negative")
         deleted = outbox_prune(older_than=timedelta(seconds=seconds))
         self.stdout.write(f"deleted {deleted} outbox event(s) older than {seconds}s")
+        # A live socket refreshes its rows every heartbeat; three missed beats means it is gone.
+        stale = stale_subscriptions_prune(
+            older_than=timedelta(seconds=3 * settings.REALTIME["HEARTBEAT_SECONDS"])
+        )
+        self.stdout.write(f"forgot {stale} subscription(s) of sockets that are gone")

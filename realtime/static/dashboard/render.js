@@ -342,6 +342,7 @@ export class View {
       userName: $("user-name"),
       logout: $("logout"),
       updated: $("last-update"),
+      title: $("dashboard-title"),
     };
     this.countdown = null;
     this.lostAt = null;
@@ -371,6 +372,7 @@ export class View {
     this.el.userName.textContent = username;
     document.title = "Live dashboard · Pubky domains";
     this.el.families.setAttribute("aria-busy", "true");
+    this.el.title.focus(); // the sign-in button just disappeared; start reading from here
   }
 
   loginBusy(busy) {
@@ -517,7 +519,10 @@ export class View {
   }
 
   renderFeed(store) {
+    // A full redraw is not news: announce only items that arrive later (prependFeed).
+    this.el.feed.setAttribute("aria-live", "off");
     replaceChildren(this.el.feed, store.feed.map(feedItem));
+    setTimeout(() => this.el.feed.setAttribute("aria-live", "polite"), 0);
     this.el.feedEmpty.hidden = store.feed.length > 0;
   }
 
