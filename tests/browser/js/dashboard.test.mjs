@@ -1,0 +1,348 @@
+// Unit tests of the dashboard's pure parts, run with node's own test runner by
+// tests/browser/test_scripts.py (which puts the modules next to this file first).
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { LiveConnection, backoffMs, subscriptionOf } from "./dashboard/live.js";
+import { jwtClaims, refreshLeadMs } from "./dashboard/session.js";
+import { Store } from "./dashboard/store.js";
+
+// --- a fake browser for LiveConnection ---------------------------------------------------------
+
+class FakeSocket {
+  static all = [];
+  static OPEN = 1;
+
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    FakeSocket.all.push(this);
+  }
+
+  send(text) {
+    this.sent.push(JSON.parse(text));
+  }
+
+  close() {
+    this.readyState = 3;
+  }
+
+  // what the server does
+  open() {
+    this.readyState = 1;
+    this.push({ type: "authenticated", data: { userId: 1, expiresAt: 0 } });
+  }
+
+  push(message) {
+    this.onmessage({ data: JSON.stringify(message) });
+  }
+
+  drop(code = 1006) {
+    this.readyState = 3;
+    this.onclose({ code });
+  }
+
+  subscribes() {
+    return this.sent.filter((m) => m.type === "subscribe");
+  }
+}
+
+globalThis.WebSocket = FakeSocket;
+globalThis.window = { addEventListener() {}, removeEventListener() {} };
+globalThis.document = { addEventListener() {}, removeEventListener() {}, visibilityState: "visible" };
+if (!globalThis.navigator) globalThis.navigator = { onLine: true }; // Node 20 has none
+
+function connection(overrides = {}) {
+  const calls = { events: [], states: [], resyncs: [] };
+  const live = new LiveConnection({
+    url: "ws://test/ws",
+    token: async () => "tok",
+    onEvent: (event) => calls.events.push(event),
+    onState: (state) => calls.states.push(state.status),
+    onResync: (reason) => calls.resyncs.push(reason),
+    onSubscriptionError: () => {},
+    onAuthFailure: () => {},
+    ...overrides,
+  });
+  return { live, calls };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function opened(live) {
+  FakeSocket.all = [];
+  live.start();
+  await tick();
+  const socket = FakeSocket.all.at(-1);
+  socket.open();
+  return socket;
+}
+
+test("it subscribes to everything wanted once the socket is authenticated", async () => {
+  const { live } = connection();
+  live.setSubscriptions([
+    { key: "relays", value: true },
+    { key: "sovereigntyScoreDomainId", value: 7 },
+  ]);
+  const socket = await opened(live);
+  assert.equal(socket.url, "ws://test/ws?token=tok");
+  assert.deepEqual(
+    socket.subscribes().map((m) => m.data),
+    [{ relays: true }, { sovereigntyScoreDomainId: 7 }],
+  );
+  live.stop();
+});
+
+test("it resubscribes with since = the last event of each subscription after a drop", async () => {
+  const { live, calls } = connection();
+  live.setSubscriptions([
+    { key: "relays", value: true },
+    { key: "sovereigntyScoreDomainId", value: 7 },
+    { key: "familyId", value: 3 },
+  ]);
+  const first = await opened(live);
+  first.push({ type: "pubky_sovereignty_score", event_id: 40, data: { domainId: 7 } });
+  first.push({ type: "pubky_relay_status", event_id: 42, data: { relays: [] } });
+  first.drop();
+  assert.equal(live.status, "reconnecting");
+  live.retryNow();
+  await tick();
+  const second = FakeSocket.all.at(-1);
+  second.open();
+  const since = Object.fromEntries(
+    second.subscribes().map((m) => [Object.keys(m.data)[0], m.data.since]),
+  );
+  // Each from its own last event; one with none of its own from the first event after it
+  // subscribed, so nothing published on its topic in between is skipped.
+  assert.deepEqual(since, { relays: 42, sovereigntyScoreDomainId: 40, familyId: 40 });
+  assert.deepEqual(calls.resyncs, []);
+  assert.equal(live.stats.connects, 2);
+  live.stop();
+});
+
+test("it asks for a REST refresh when the server's history is gone", async () => {
+  const { live, calls } = connection();
+  live.setSubscriptions([{ key: "relays", value: true }]);
+  const socket = await opened(live);
+  socket.push({ type: "subscribed", id: "sub:relays=true", data: { recovered: false } });
+  assert.equal(calls.resyncs.length, 1);
+  live.stop();
+});
+
+test("it asks for a REST refresh when it reconnects with no event to resume from", async () => {
+  const { live, calls } = connection();
+  live.setSubscriptions([{ key: "relays", value: true }]);
+  const first = await opened(live);
+  first.drop();
+  live.retryNow();
+  await tick();
+  FakeSocket.all.at(-1).open();
+  assert.deepEqual(FakeSocket.all.at(-1).subscribes()[0].data, { relays: true });
+  assert.equal(calls.resyncs.length, 1);
+  live.stop();
+});
+
+test("it unsubscribes what is no longer wanted and sends a fresh token in-band", async () => {
+  const { live } = connection();
+  live.setSubscriptions([
+    { key: "relays", value: true },
+    { key: "domainMigrationId", value: 5 },
+  ]);
+  const socket = await opened(live);
+  live.setSubscriptions([{ key: "relays", value: true }]);
+  live.reauth("fresh");
+  const [unsubscribe, auth] = socket.sent.slice(-2);
+  assert.deepEqual(unsubscribe, { type: "unsubscribe", data: { domainMigrationId: 5 } });
+  assert.equal(auth.type, "auth");
+  assert.deepEqual(auth.data, { token: "fresh" });
+  socket.push({ type: "authenticated", id: auth.id, data: {} });
+  assert.equal(live.stats.reauths, 1);
+  live.stop();
+});
+
+test("events in batch frames are delivered one by one", async () => {
+  const { live, calls } = connection();
+  live.setSubscriptions([{ key: "relays", value: true }]);
+  const socket = await opened(live);
+  socket.push({
+    type: "batch",
+    messages: [
+      { type: "pubky_relay_status", event_id: 1, data: { relays: [] } },
+      { type: "pubky_relay_status", event_id: 2, data: { relays: [] } },
+    ],
+  });
+  assert.deepEqual(
+    calls.events.map((e) => e.event_id),
+    [1, 2],
+  );
+  live.stop();
+});
+
+test("the backoff doubles from half a second up to fifteen, with jitter", () => {
+  const middle = () => 0.5;
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5, 6].map((n) => backoffMs(n, middle)),
+    [500, 1000, 2000, 4000, 8000, 15000, 15000],
+  );
+  assert.equal(backoffMs(0, () => 0), 400);
+  assert.equal(backoffMs(0, () => 1), 600);
+});
+
+test("each pushed event names the subscription it belongs to", () => {
+  assert.equal(subscriptionOf({ type: "pubky_relay_status", data: {} }), "relays=true");
+  assert.equal(
+    subscriptionOf({ type: "pkarr_record_update", data: { pubkyDomainId: 4 } }),
+    "pubkyDomainId=4",
+  );
+  assert.equal(
+    subscriptionOf({ type: "pubky_guardian_notification", data: { familyId: 2 } }),
+    "familyId=2",
+  );
+  assert.equal(subscriptionOf({ type: "unknown", data: {} }), null);
+});
+
+// --- session --------------------------------------------------------------------------------
+
+test("a token's claims are read and refreshed a quarter of its life early", () => {
+  const payload = Buffer.from(JSON.stringify({ exp: 1300, iat: 1000 })).toString("base64url");
+  assert.deepEqual(jwtClaims(`x.${payload}.y`), { exp: 1300, iat: 1000 });
+  assert.deepEqual(jwtClaims("garbage"), {});
+  assert.equal(refreshLeadMs(300000), 60000);
+  assert.equal(refreshLeadMs(15000), 3750);
+  assert.equal(refreshLeadMs(4000), 3000);
+});
+
+// --- store ----------------------------------------------------------------------------------
+
+function snapshot() {
+  const family = { id: 1, name: "Rivera", my_role: "owner", pubky_enabled: true };
+  const ok = (value) => ({ value });
+  return {
+    relays: ok([
+      { url: "http://relay/", is_up: true, latency_ms: 5, last_error: "", last_checked_at: null },
+    ]),
+    families: [
+      {
+        family,
+        domains: ok([{ id: 7, name: "rivera.example", status: "active", pubky_domain_id: 9 }]),
+        guardians: ok([{ id: 3, name: "Rosa", status: "active", pubky_backup_status: "current" }]),
+        notifications: ok([{ id: 1, kind: "relay_down", title: "Relay down", created_at: "2026-01-01T00:00:00Z" }]),
+        pubkyDomains: ok([{ id: 9, status: "active", key_custody: "family", public_key: "k" }]),
+        migrations: ok([{ id: 5, domain: 7, direction: "dns_to_pubky", state: "verifying", approvals: [] }]),
+        scores: [
+          ok({
+            current: { total: 40, components: { privacy: 6 }, explanation: {}, calculated_at: null },
+            history: [
+              { id: 2, total: 40, calculated_at: "2026-01-02T00:00:00Z" },
+              { id: 1, total: 30, calculated_at: "2026-01-01T00:00:00Z" },
+            ],
+          }),
+        ],
+      },
+    ],
+  };
+}
+
+test("the store follows every family, score, Pubky domain, open migration and the relays", () => {
+  const store = new Store();
+  store.replace(snapshot());
+  assert.deepEqual(store.subscriptions(), [
+    { key: "relays", value: true },
+    { key: "familyId", value: 1 },
+    { key: "sovereigntyScoreDomainId", value: 7 },
+    { key: "pubkyDomainId", value: 9 },
+    { key: "domainMigrationId", value: 5 },
+  ]);
+  assert.deepEqual(
+    store.domains.get(7).history.map((p) => p.total),
+    [30, 40],
+  );
+  assert.equal(store.feed[0].title, "Relay down");
+});
+
+test("a score event updates the domain, its history and the feed", () => {
+  const store = new Store();
+  store.replace(snapshot());
+  const event = {
+    type: "pubky_sovereignty_score",
+    event_id: 50,
+    data: {
+      domainId: 7,
+      scoreId: 3,
+      sovereignty_score: 52,
+      components: { privacy: 14 },
+      breakdown: {},
+      reason: "guardian_backup_status",
+      calculatedAt: "2026-01-03T00:00:00Z",
+    },
+  };
+  const change = store.apply(event);
+  const domain = store.domains.get(7);
+  assert.equal(change.domain, domain);
+  assert.equal(domain.score.total, 52);
+  assert.equal(domain.score.components.privacy, 14);
+  assert.deepEqual(
+    domain.history.map((p) => p.total),
+    [30, 40, 52],
+  );
+  assert.equal(change.feed.title, "rivera.example: sovereignty score 40 → 52");
+  assert.equal(change.feed.detail, "Recalculated: guardian backup status");
+  // The same event again (a replay overlapping what was seen) is not added twice.
+  assert.equal(store.apply(event).feed, null);
+  assert.equal(domain.history.length, 3);
+});
+
+test("a relay going down is news; a latency change only updates the row", () => {
+  const store = new Store();
+  store.replace(snapshot());
+  const quiet = store.apply({
+    type: "pubky_relay_status",
+    event_id: 60,
+    data: { relays: [{ url: "http://relay", isUp: true, latencyMs: 9 }] },
+  });
+  assert.deepEqual(quiet.feed, []);
+  assert.equal(store.relays.get("http://relay").latencyMs, 9);
+  const down = store.apply({
+    type: "pubky_relay_status",
+    event_id: 61,
+    data: { relays: [{ url: "http://relay", isUp: false, error: "timeout" }] },
+  });
+  assert.equal(down.feed[0].title, "Relay relay is down");
+  assert.equal(down.feed[0].tone, "bad");
+});
+
+test("guardian updates change the list; a notification naming an unknown migration asks for it", () => {
+  const store = new Store();
+  store.replace(snapshot());
+  const guardian = store.apply({
+    type: "pubky_guardian_notification",
+    event_id: 70,
+    data: {
+      kind: "guardian_updated",
+      familyId: 1,
+      guardian: { id: 3, name: "Rosa", status: "active", backupStatus: "stale" },
+    },
+  });
+  assert.equal(guardian.family, 1);
+  assert.equal(store.guardiansOf(1)[0].backupStatus, "stale");
+  assert.equal(guardian.feed.title, "Guardian Rosa: backup stale");
+  const notification = store.apply({
+    type: "pubky_guardian_notification",
+    event_id: 71,
+    data: { id: 2, familyId: 1, kind: "migration_requested", title: "Approve", payload: { migration_id: 99 } },
+  });
+  assert.deepEqual(notification.fetch, { migrationId: 99 });
+});
+
+test("a finished migration is no longer followed", () => {
+  const store = new Store();
+  store.replace(snapshot());
+  store.apply({
+    type: "domain_migration_update",
+    event_id: 80,
+    data: { id: 5, domainId: 7, direction: "dns_to_pubky", state: "completed" },
+  });
+  assert.ok(!store.subscriptions().some((s) => s.key === "domainMigrationId"));
+});
