@@ -54,14 +54,13 @@ def pkarr_record(obj: Any, deleted: bool) -> list[Change]:
 def sovereignty_score(obj: Any, deleted: bool) -> list[Change]:
     if deleted:
         return []
-    from domains.scoring import explain
-
+    # Events stay small (bulk recalculation publishes one per changed domain): the explained
+    # breakdown is one request away (pubky_sovereignty_score, or GET /api/domains/{id}/score/).
     data = {
         "domainId": obj.domain_id,
         "scoreId": obj.pk,
         "sovereignty_score": obj.total,
         "components": obj.components,
-        "breakdown": explain(obj.breakdown) if obj.breakdown.get("facts") else {},
         "reason": obj.reason,
         "calculatedAt": _iso(obj.calculated_at),
     }

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from domains.models import SCORE_COMPONENTS, DomainRecord, SovereigntyScore
-from domains.scoring import RUBRIC_VERSION, ScoreResult, explain, score
+from domains.scoring import RUBRIC_VERSION, ScoreResult, score
 from domains.selectors import domains_with_score_facts, facts_of, latest_scores
 
 DEFAULT_BATCH_SIZE = 5000
@@ -103,27 +103,21 @@ def _publish_changes(rows: list[tuple[int, ScoreResult]], reason: str) -> None:
     from realtime.events import publish_many
 
     now = timezone.now().isoformat()
-    explained: dict[int, dict[str, object]] = {}
-    events = []
-    for domain_id, result in rows:
-        key = id(result)  # results are shared between domains with the same facts
-        if key not in explained:
-            explained[key] = explain(result.breakdown)
-        events.append(
-            (
-                topics.sovereignty_score(domain_id),
-                "pubky_sovereignty_score",
-                {
-                    "domainId": domain_id,
-                    "scoreId": None,
-                    "sovereignty_score": result.total,
-                    "components": result.components,
-                    "breakdown": explained[key],
-                    "reason": reason,
-                    "calculatedAt": now,
-                },
-            )
+    events = [
+        (
+            topics.sovereignty_score(domain_id),
+            "pubky_sovereignty_score",
+            {
+                "domainId": domain_id,
+                "scoreId": None,
+                "sovereignty_score": result.total,
+                "components": result.components,
+                "reason": reason,
+                "calculatedAt": now,
+            },
         )
+        for domain_id, result in rows
+    ]
     publish_many(events)
 
 
