@@ -148,10 +148,10 @@ def sovereignty_scores_recalculate(
 ) -> RecalculationReport:
     """Recalculate many domains in batches of ``batch_size``, each batch in its own transaction.
 
-    Each batch costs five statements whatever its size: facts (one annotated select), the latest
-    stored scores, one ``COPY`` of the changed scores, one ``UPDATE … FROM unnest`` of the
-    domains' totals and one insert of the live events for the changed scores (bulk writes
-    bypass ``post_save``, so they are published explicitly). Batches walk the primary key, so the
+    Each batch costs seven statements whatever its size: facts (one annotated select), the
+    latest stored scores, one ``COPY`` of the changed scores, one ``UPDATE … FROM unnest`` of the
+    domains' totals, and three for the live events of the changed scores (bulk writes bypass
+    ``post_save``, so ``publish_many`` publishes them: sequence numbers, ids, ``COPY``). Batches walk the primary key, so the
     run needs no offset scans.
     """
     if batch_size < 1:
@@ -182,7 +182,7 @@ def sovereignty_scores_recalculate(
             _copy_scores(rows, reason)
             _update_totals({domain_id: result.total for domain_id, result in rows})
             _publish_changes(rows, reason)
-        report.statements += 5 if rows else 2
+        report.statements += 7 if rows else 2
         report.domains += len(batch)
         report.changed += len(rows)
         report.batches += 1
