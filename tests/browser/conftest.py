@@ -9,7 +9,6 @@ machine rather than a choice.
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from tests.servers import REPO_ROOT, Process, ProcessGroup, free_port, process_group, wait_http
+from tests.servers import REPO_ROOT, Process, process_group
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -126,41 +125,17 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-class Web:
-    """One daphne on a fixed loopback port that a test can stop and start again."""
-
-    def __init__(self, group: ProcessGroup) -> None:
-        self.group = group
-        self.port = free_port()
-        self.process: Process | None = None
-        self.starts = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def start(self) -> None:
-        self.starts += 1
-        args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
-        self.process = self.group.start(
-            f"web-{self.starts}", [*args, "pubkyproject.asgi:application"], port=self.port
-        )
-        wait_http(f"{self.url}healthz")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
-
-
 @pytest.fixture
-def web(transactional_db: None) -> Iterator[Web]:
+def web(transactional_db: None) -> Iterator[Process]:
     """A running daphne bound to this test's database, with short-lived access tokens.
 
     Tokens live 15 s so that a test sees the page refresh its token and re-authenticate its
-    WebSocket in-band well before the server would close it.
+    WebSocket in-band well before the server would close it. ``stop()`` and ``restart()``
+    bring it down and back on the same port.
     """
     with process_group(subprocess_env(JWT_ACCESS_SECONDS="15")) as group:
-        server = Web(group)
-        server.start()
-        yield server
+        yield group.daphne("web")
+
+
+def base_url(web: Process) -> str:
+    return f"http://127.0.0.1:{web.port}/"

@@ -15,7 +15,7 @@ from django.utils import timezone
 from domains.models import DnsRecord, DomainMigration, PkarrRecord, PubkyDomain, RelayStatus
 from domains.services.scoring import sovereignty_score_calculate
 from guardians.models import GuardianNotification
-from tests.browser.conftest import DESKTOP, PHONE, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, base_url, screenshot
 from tests.factories import DomainFactory, FamilyFactory, GuardianFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -63,8 +63,8 @@ def _demo_family() -> dict:
     return {"user": user, "family": family, "domain": domain, "score": first, "relay": relay}
 
 
-def _sign_in(page, base_url: str, username: str, password: str = "pw") -> None:
-    page.goto(base_url)
+def _sign_in(page, url: str, username: str, password: str = "pw") -> None:
+    page.goto(url)
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
@@ -87,7 +87,7 @@ def test_a_member_sees_changes_live_and_catches_up_after_the_server_restarts(web
     relay_row = page.locator(f'.relay[data-url="{RELAY}"]')
     connection = page.locator("#conn")
 
-    _sign_in(page, web.url, "rivera")
+    _sign_in(page, base_url(web), "rivera")
     expect(page.get_by_role("heading", name="Rivera Family")).to_be_visible()
     expect(connection).to_have_attribute("data-state", "live")
     expect(card.locator(".score-value")).to_have_text(str(demo["score"].total))
@@ -110,6 +110,9 @@ def test_a_member_sees_changes_live_and_catches_up_after_the_server_restarts(web
     privacy = card.locator('[data-component="privacy"] [role="meter"]')
     expect(privacy).to_have_attribute("aria-valuenow", str(new_score.privacy))
     expect(card.locator(".sparkline")).to_have_attribute("data-points", "2")
+    # The event carries the numbers; the page fetches the explanation that goes with them.
+    card.get_by_text("Why this score").click()
+    expect(card.locator(".why li.holds", has_text="self-hosted homeserver").first).to_be_visible()
     expect(page.locator("#feed")).to_contain_text(
         f"rivera.example: sovereignty score {demo['score'].total} → {new_score.total}"
     )
@@ -132,7 +135,7 @@ def test_a_member_sees_changes_live_and_catches_up_after_the_server_restarts(web
     # While it is down the relay recovers; the event waits in the outbox.
     relay.is_up, relay.latency_ms, relay.last_error = True, 8.4, ""
     relay.save()
-    web.start()
+    web.restart()
     expect(connection).to_have_attribute("data-state", "live", timeout=30_000)
     expect(page.locator("#conn-banner")).to_be_hidden()
     expect(relay_row).to_contain_text("Up · 8.4 ms")
@@ -173,7 +176,7 @@ def test_a_wrong_password_shows_an_error_and_no_dashboard(web, page) -> None:
     from playwright.sync_api import expect
 
     UserFactory(username="rivera")
-    _sign_in(page, web.url, "rivera", "not-the-password")
+    _sign_in(page, base_url(web), "rivera", "not-the-password")
     error = page.get_by_role("alert").filter(has_text="Wrong username or password.")
     expect(error).to_be_visible()
     expect(page.locator("#dashboard-view")).to_be_hidden()
@@ -186,7 +189,7 @@ def test_a_user_in_no_family_sees_empty_states_and_stays_signed_in_this_tab(web,
 
     UserFactory(username="newcomer")
     page.set_viewport_size(PHONE)
-    _sign_in(page, web.url, "newcomer")
+    _sign_in(page, base_url(web), "newcomer")
     expect(page.get_by_text("No families yet")).to_be_visible()
     expect(page.get_by_text("Nothing yet. Changes show up here as they happen.")).to_be_visible()
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
@@ -212,7 +215,7 @@ def test_an_api_failure_shows_an_error_and_try_again_recovers(web, page) -> None
         re.compile(r".*/api/families/\?.*"),
         lambda route: route.fulfill(status=500, json={"detail": "Internal error."}),
     )
-    _sign_in(page, web.url, "rivera")
+    _sign_in(page, base_url(web), "rivera")
     failure = page.get_by_role("alert").filter(has_text="Could not load your dashboard")
     expect(failure).to_contain_text("The server answered 500: Internal error.")
     screenshot(page, "api-error")

@@ -154,6 +154,26 @@ async function fetchMigration(migrationId) {
   }
 }
 
+const explaining = new Map(); // domain id -> timer
+
+/** Fetch "why this score" for a domain whose score just changed (once per burst of events). */
+function explainLater(domainId) {
+  clearTimeout(explaining.get(domainId));
+  explaining.set(
+    domainId,
+    setTimeout(async () => {
+      explaining.delete(domainId);
+      try {
+        const current = await session.api(`domains/${domainId}/score/`);
+        const domain = store.setExplanation(domainId, current);
+        if (domain) view.updateExplanation(domain);
+      } catch {
+        // The numbers are on screen already; the explanation comes with the next load.
+      }
+    }, 300),
+  );
+}
+
 // --- live --------------------------------------------------------------------------------------
 
 function startLive() {
@@ -193,6 +213,7 @@ function onEvent(event) {
   const items = [change.feed].flat().filter(Boolean);
   if (items.length) view.prependFeed(items);
   if (change.fetch) fetchMigration(change.fetch.migrationId);
+  if (change.domain && !change.domain.score.explanation) explainLater(change.domain.id);
   // A migration that finished is not followed any more; a new one is.
   if (event.type === "domain_migration_update") live.setSubscriptions(store.subscriptions());
 }

@@ -17,7 +17,10 @@ const SEND_BURST = 20;
 const CLOSE_UNAUTHORIZED = 4401;
 const CLOSE_RATE_LIMITED = 4429;
 
-/** The subscription a pushed event belongs to ("key=value"), from its type and data. */
+/**
+ * The subscription a pushed event belongs to ("key=value"), from its type and data: for servers
+ * whose frames do not name their `topic` (newer ones do, and that is used first).
+ */
 export function subscriptionOf(event) {
   const data = event.data || {};
   switch (event.type) {
@@ -71,6 +74,7 @@ export class LiveConnection {
     this.wanted = new Map(); // "key=value" -> {key, value}
     this.active = new Set(); // "key=value" subscribed on this socket
     this.lastSeen = new Map(); // "key=value" -> last event_id seen for it
+    this.topics = new Map(); // server topic (named in `subscribed` and in events) -> "key=value"
     this.maxSeen = 0;
     this.connectedBefore = false;
     this.outbox = [];
@@ -290,6 +294,7 @@ export class LiveConnection {
 
   subscribed(message) {
     const key = (message.id || "").replace(/^sub:/, "");
+    if (key && message.data.topic) this.topics.set(message.data.topic, key);
     if (message.data.recovered !== undefined) {
       this.stats.recovered.push(message.data.recovered);
       this.stats.replayed += message.data.replayed || 0;
@@ -308,7 +313,7 @@ export class LiveConnection {
   event(message) {
     // The server replays exactly what followed `since` and never sends an event twice on one
     // socket, so nothing is dropped here: we only remember how far each subscription got.
-    const key = subscriptionOf(message);
+    const key = this.topics.get(message.topic) || subscriptionOf(message);
     if (key) this.lastSeen.set(key, Math.max(this.lastSeen.get(key) || 0, message.event_id));
     this.maxSeen = Math.max(this.maxSeen, message.event_id);
     for (const other of this.active) {

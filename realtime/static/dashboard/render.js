@@ -487,6 +487,16 @@ export class View {
     this.touched();
   }
 
+  /** Put a freshly fetched explanation into a card without redrawing (or flashing) it. */
+  updateExplanation(domain) {
+    const card = document.getElementById(`domain-${domain.id}`);
+    const details = explanation(domain);
+    if (!card || !details) return;
+    const old = card.querySelector("details.why");
+    if (old) old.replaceWith(details);
+    else card.querySelector(".history").after(details);
+  }
+
   updateGuardians(store, familyId) {
     const box = document.getElementById(`guardians-${familyId}`);
     const family = store.families.find((f) => f.id === familyId);

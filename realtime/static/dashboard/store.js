@@ -269,6 +269,7 @@ export class Store {
     domain.score = {
       total: data.sovereignty_score,
       components: data.components,
+      // Events carry the components only; the explanation is fetched again (app.js).
       explanation: data.breakdown && Object.keys(data.breakdown).length ? data.breakdown : null,
       calculatedAt: data.calculatedAt,
       reason: data.reason,
@@ -387,6 +388,14 @@ export class Store {
       tone: toneOf(data.state),
     });
     return { domain, feed };
+  }
+
+  /** The explained score fetched over REST after an event that carried only the numbers. */
+  setExplanation(domainId, current) {
+    const domain = this.domains.get(domainId);
+    if (!domain || domain.score.total !== current.total) return null;
+    domain.score.explanation = current.explanation;
+    return domain;
   }
 
   /** A migration fetched over REST after a notification named it. */

@@ -122,6 +122,20 @@ test("it resubscribes with since = the last event of each subscription after a d
   live.stop();
 });
 
+test("events are filed under the topic their subscribed reply named", async () => {
+  const { live } = connection();
+  live.setSubscriptions([{ key: "sovereigntyScoreDomainId", value: 7 }]);
+  const socket = await opened(live);
+  socket.push({
+    type: "subscribed",
+    id: "sub:sovereigntyScoreDomainId=7",
+    data: { entity: "sovereigntyScore", id: 7, topic: "score.7" },
+  });
+  socket.push({ type: "pubky_sovereignty_score", event_id: 90, topic: "score.7", data: {} });
+  assert.equal(live.lastSeen.get("sovereigntyScoreDomainId=7"), 90);
+  live.stop();
+});
+
 test("it asks for a REST refresh when the server's history is gone", async () => {
   const { live, calls } = connection();
   live.setSubscriptions([{ key: "relays", value: true }]);
