@@ -151,8 +151,8 @@ def sovereignty_scores_recalculate(
     Each batch costs seven statements whatever its size: facts (one annotated select), the
     latest stored scores, one ``COPY`` of the changed scores, one ``UPDATE … FROM unnest`` of the
     domains' totals, and three for the live events of the changed scores (bulk writes bypass
-    ``post_save``, so ``publish_many`` publishes them: sequence numbers, ids, ``COPY``). Batches walk the primary key, so the
-    run needs no offset scans.
+    ``post_save``, so ``publish_many`` publishes them: sequence numbers, ids, ``COPY``).
+    Batches walk the primary key, so the run needs no offset scans.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
