@@ -31,7 +31,9 @@ def _wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 1
         if proc.poll() is not None:
             raise AssertionError(f"./scripts/run exited with {proc.returncode}:\n{log.read_text()}")
         try:
-            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+            # Ready = serving, and the banner (printed once daphne answers) is out.
+            healthy = requests.get(f"{base}/healthz", timeout=1).status_code == 200
+            if healthy and "Press Ctrl-C" in log.read_text():
                 return
         except requests.RequestException:
             pass
@@ -56,7 +58,11 @@ def test_run_serves_the_admin_the_schema_and_stops_everything_on_ctrl_c(tmp_path
     try:
         _wait_ready(base, proc, log)
         output = log.read_text()
-        assert "demo" in output
+        assert "login:    demo / demo-pw" in output
+        # The workers run beside daphne (DESIGN.md §2).
+        workers = next(line for line in output.splitlines() if "workers:" in line)
+        for worker in ("pubky_listen", "watch_homeservers", "check_relays", "republish_pkarr"):
+            assert worker in workers, output
         # The printed demo user logs in to the admin…
         session = requests.Session()
         page = session.get(f"{base}/admin/login/", timeout=10)
