@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from domains.models import SCORE_COMPONENTS, DomainRecord, SovereigntyScore
@@ -138,6 +140,43 @@ def _update_totals(totals: dict[int, int]) -> None:
         )
 
 
+def _recalculate_batch(
+    batch: list[DomainRecord], *, force: bool, reason: str
+) -> tuple[int, int, int]:
+    """Score one batch of annotated domains (inside the caller's transaction).
+
+    Returns (domains, changed, statements).
+    """
+    previous = latest_scores([d.pk for d in batch])
+    rows: list[tuple[int, ScoreResult]] = []
+    for domain in batch:
+        result = score(facts_of(domain))
+        components = tuple(result.components[name] for name in SCORE_COMPONENTS)
+        if force or previous.get(domain.pk) != components:
+            rows.append((domain.pk, result))
+    _copy_scores(rows, reason)
+    _update_totals({domain_id: result.total for domain_id, result in rows})
+    _publish_changes(rows, reason)
+    return len(batch), len(rows), (7 if rows else 2)
+
+
+_FACT_FIELDS = ("pk", "family_id", "self_hosted_homeserver", "visibility", "registrar")
+
+
+def _recalculate_ids(ids: list[int], *, force: bool, reason: str) -> tuple[int, int, int]:
+    """One batch by explicit ids, in its own transaction on this thread's connection."""
+    try:
+        with transaction.atomic():
+            batch = list(
+                domains_with_score_facts(
+                    DomainRecord.objects.filter(pk__in=ids).order_by("pk")
+                ).only(*_FACT_FIELDS)
+            )
+            return _recalculate_batch(batch, force=force, reason=reason)
+    finally:
+        connection.close()  # worker threads must not leave connections behind
+
+
 def sovereignty_scores_recalculate(
     *,
     domain_ids: Sequence[int] | None = None,
@@ -145,6 +184,7 @@ def sovereignty_scores_recalculate(
     force: bool = False,
     reason: str = "recalculate",
     progress: Callable[[RecalculationReport], None] | None = None,
+    workers: int = 1,
 ) -> RecalculationReport:
     """Recalculate many domains in batches of ``batch_size``, each batch in its own transaction.
 
@@ -153,39 +193,65 @@ def sovereignty_scores_recalculate(
     domains' totals, and three for the live events of the changed scores (bulk writes bypass
     ``post_save``, so ``publish_many`` publishes them: sequence numbers, ids, ``COPY``).
     Batches walk the primary key, so the run needs no offset scans.
+
+    With ``workers > 1`` batches run concurrently on their own connections: each domain is in
+    exactly one batch, so batches never contend for rows or topics, and Python on one core
+    overlaps with PostgreSQL on another.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
     report = RecalculationReport()
     base = DomainRecord.objects.order_by("pk")
     if domain_ids is not None:
         base = base.filter(pk__in=list(domain_ids))
+    if workers > 1:
+        return _recalculate_concurrently(base, batch_size, force, reason, progress, workers)
     last_pk = 0
     while True:
         with transaction.atomic():
             batch = list(
-                domains_with_score_facts(base.filter(pk__gt=last_pk)).only(
-                    "pk", "family_id", "self_hosted_homeserver", "visibility", "registrar"
-                )[:batch_size]
+                domains_with_score_facts(base.filter(pk__gt=last_pk)).only(*_FACT_FIELDS)[
+                    :batch_size
+                ]
             )
             if not batch:
                 report.statements += 1
                 break
             last_pk = batch[-1].pk
-            previous = latest_scores([d.pk for d in batch])
-            rows: list[tuple[int, ScoreResult]] = []
-            for domain in batch:
-                result = score(facts_of(domain))
-                components = tuple(result.components[name] for name in SCORE_COMPONENTS)
-                if force or previous.get(domain.pk) != components:
-                    rows.append((domain.pk, result))
-            _copy_scores(rows, reason)
-            _update_totals({domain_id: result.total for domain_id, result in rows})
-            _publish_changes(rows, reason)
-        report.statements += 7 if rows else 2
-        report.domains += len(batch)
-        report.changed += len(rows)
+            domains, changed, statements = _recalculate_batch(batch, force=force, reason=reason)
+        report.statements += statements
+        report.domains += domains
+        report.changed += changed
         report.batches += 1
         if progress is not None:
             progress(report)
+    return report
+
+
+def _recalculate_concurrently(
+    base: QuerySet[DomainRecord],
+    batch_size: int,
+    force: bool,
+    reason: str,
+    progress: Callable[[RecalculationReport], None] | None,
+    workers: int,
+) -> RecalculationReport:
+    report = RecalculationReport()
+    ids = list(base.values_list("pk", flat=True))
+    report.statements += 1
+    chunks = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scores") as pool:
+        futures = [
+            pool.submit(_recalculate_ids, chunk, force=force, reason=reason) for chunk in chunks
+        ]
+        for future in as_completed(futures):
+            domains, changed, statements = future.result()
+            report.statements += statements
+            report.domains += domains
+            report.changed += changed
+            report.batches += 1
+            if progress is not None:
+                progress(report)
     return report

@@ -212,7 +212,8 @@ def test_recalculation_matches_single_calculation() -> None:
 def test_the_command_scores_named_domains_and_reports_progress() -> None:
     a, b = DomainFactory(name="a.example"), DomainFactory(name="b.example")
     out = io.StringIO()
-    call_command("recalculate_scores", "a.example", stdout=out)
+    # One worker: the test's transaction is invisible to other connections.
+    call_command("recalculate_scores", "a.example", workers=1, stdout=out)
     assert "1/1 domains" in out.getvalue()
     assert a.sovereignty_scores.count() == 1
     assert b.sovereignty_scores.count() == 0
@@ -220,3 +221,23 @@ def test_the_command_scores_named_domains_and_reports_progress() -> None:
         call_command("recalculate_scores", "nope.example", stdout=io.StringIO())
     with pytest.raises(CommandError, match="batch-size"):
         call_command("recalculate_scores", batch_size=0, stdout=io.StringIO())
+    with pytest.raises(CommandError, match="workers"):
+        call_command("recalculate_scores", workers=0, stdout=io.StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_score_exactly_like_one_worker() -> None:
+    from realtime.models import OutboxEvent
+
+    family = FamilyFactory()
+    domains = [DomainFactory(family=family) for _ in range(23)]
+    _pubky(domains[0], relays=2)
+    report = sovereignty_scores_recalculate(batch_size=5, workers=2)
+    assert (report.domains, report.batches, report.changed) == (23, 5, 23)
+    assert SovereigntyScore.objects.count() == 23
+    assert OutboxEvent.objects.filter(type="pubky_sovereignty_score").count() == 23
+    for domain in domains:
+        domain.refresh_from_db()
+        assert domain.sovereignty_score == domain.sovereignty_scores.get().total
+    # A second pass with one worker finds nothing to change.
+    assert sovereignty_scores_recalculate(batch_size=5).changed == 0

@@ -22,10 +22,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force", action="store_true", help="Store a history row even when unchanged."
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=2,
+            help="Batches processed at once, each on its own database connection (default 2).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1")
         domain_ids = None
         if options["domains"]:
             found = dict(
@@ -49,6 +57,7 @@ class Command(BaseCommand):
             batch_size=options["batch_size"],
             force=options["force"],
             progress=progress if options["verbosity"] >= 1 else None,
+            workers=options["workers"],
         )
         elapsed = time.perf_counter() - started
         self.stdout.write(
