@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import (
     Exists,
     IntegerField,
@@ -87,14 +88,29 @@ def facts_of(domain: DomainRecord) -> DomainFacts:
 
 
 def latest_scores(domain_ids: list[int]) -> dict[int, tuple[int, ...]]:
-    """The components of each domain's latest stored score (one query)."""
-    rows = (
-        SovereigntyScore.objects.filter(domain_id__in=domain_ids)
-        .order_by("domain_id", "-calculated_at", "-id")
-        .distinct("domain_id")
-        .values_list("domain_id", *SCORE_COMPONENTS)
-    )
-    return {row[0]: tuple(row[1:]) for row in rows}
+    """The components of each domain's latest stored score (one query).
+
+    One index probe per domain (``LATERAL … LIMIT 1`` on ``score_history``), so the cost does
+    not grow with the length of the history.
+    """
+    if not domain_ids:
+        return {}
+    columns = ", ".join(f"s.{name}" for name in SCORE_COMPONENTS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT d.id, {columns}
+              FROM unnest(%s::bigint[]) AS d(id)
+              CROSS JOIN LATERAL (
+                  SELECT * FROM sovereignty_scores
+                   WHERE domain_id = d.id
+                   ORDER BY calculated_at DESC, id DESC
+                   LIMIT 1
+              ) AS s
+            """,  # noqa: S608 - column names come from SCORE_COMPONENTS, not from input
+            [list(domain_ids)],
+        )
+        return {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
 
 
 def score_history(domain: DomainRecord, *, limit: int = 100) -> QuerySet[SovereigntyScore]:

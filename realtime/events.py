@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -145,8 +147,48 @@ def publish_many(
                         frame_from_row(kind, event_id, topic, payload_json),
                     )
                 )
-    transaction.on_commit(lambda: send_now(published), robust=True)
+    transaction.on_commit(lambda: _background_sender().put(published), robust=True)
     return published
+
+
+class _Sender:
+    """One FIFO thread that broadcasts bulk batches after commit, so the committing thread
+    goes on with its next batch instead of waiting for Redis. FIFO keeps each topic's order;
+    :func:`flush_bulk_sends` waits for it (commands call it before they exit)."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[list[Event]] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
+        self.thread.start()
+
+    def put(self, events: list[Event]) -> None:
+        self.queue.put(events)
+
+    def _run(self) -> None:
+        while True:
+            events = self.queue.get()
+            try:
+                send_now(events)
+            finally:
+                self.queue.task_done()
+
+
+_sender: _Sender | None = None
+_sender_lock = threading.Lock()
+
+
+def _background_sender() -> _Sender:
+    global _sender
+    with _sender_lock:
+        if _sender is None:
+            _sender = _Sender()
+        return _sender
+
+
+def flush_bulk_sends() -> None:
+    """Wait until every bulk batch handed to the sender has been broadcast."""
+    if _sender is not None:
+        _sender.queue.join()
 
 
 def send_now(events: list[Event]) -> None:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from domains.models import SCORE_COMPONENTS, DomainRecord, SovereigntyScore
 from domains.scoring import RUBRIC_VERSION, ScoreResult, score
 from domains.selectors import domains_with_score_facts, facts_of, latest_scores
+from realtime.events import flush_bulk_sends
 
 DEFAULT_BATCH_SIZE = 5000
 
@@ -207,7 +208,9 @@ def sovereignty_scores_recalculate(
     if domain_ids is not None:
         base = base.filter(pk__in=list(domain_ids))
     if workers > 1:
-        return _recalculate_concurrently(base, batch_size, force, reason, progress, workers)
+        report = _recalculate_concurrently(base, batch_size, force, reason, progress, workers)
+        flush_bulk_sends()
+        return report
     last_pk = 0
     while True:
         with transaction.atomic():
@@ -227,6 +230,7 @@ def sovereignty_scores_recalculate(
         report.batches += 1
         if progress is not None:
             progress(report)
+    flush_bulk_sends()  # the live events of the last batches are on the wire before we return
     return report
 
 
