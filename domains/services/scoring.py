@@ -150,15 +150,21 @@ def _recalculate_batch(
     """
     previous = latest_scores([d.pk for d in batch])
     rows: list[tuple[int, ScoreResult]] = []
+    changed: list[tuple[int, ScoreResult]] = []
     for domain in batch:
         result = score(facts_of(domain))
         components = tuple(result.components[name] for name in SCORE_COMPONENTS)
-        if force or previous.get(domain.pk) != components:
+        differs = previous.get(domain.pk) != components
+        if force or differs:
             rows.append((domain.pk, result))
+        if differs:
+            changed.append((domain.pk, result))
     _copy_scores(rows, reason)
-    _update_totals({domain_id: result.total for domain_id, result in rows})
-    _publish_changes(rows, reason)
-    return len(batch), len(rows), (7 if rows else 2)
+    # Only a score that changed is news: --force stores history without re-publishing it.
+    _update_totals({domain_id: result.total for domain_id, result in changed})
+    _publish_changes(changed, reason)
+    statements = 2 + (1 if rows else 0) + (4 if changed else 0)
+    return len(batch), len(rows), statements
 
 
 _FACT_FIELDS = ("pk", "family_id", "self_hosted_homeserver", "visibility", "registrar")

@@ -191,6 +191,10 @@ def test_bulk_recalculation_publishes_changed_scores_live() -> None:
     assert set(events[0].payload["components"]) == set(first.sovereignty_scores.get().components)
     sovereignty_scores_recalculate()  # nothing changed: nothing published
     assert OutboxEvent.objects.filter(type="pubky_sovereignty_score").count() == 2
+    forced = sovereignty_scores_recalculate(force=True)  # history rows, but no news
+    assert forced.changed == 2
+    assert SovereigntyScore.objects.count() == 4
+    assert OutboxEvent.objects.filter(type="pubky_sovereignty_score").count() == 2
 
 
 @pytest.mark.django_db
