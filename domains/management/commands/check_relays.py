@@ -9,10 +9,7 @@ cleanly (status 0), finishing the round in progress.
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from types import FrameType
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connection
 
 from domains.services.relays import RelayCheck, relay_statuses_check
+from pubkyproject.stopping import stop_on_signals
 
 
 def _close_stale_connections() -> None:
@@ -77,30 +75,20 @@ class Command(BaseCommand):
             self._round(relays)
             return
 
-        stop = threading.Event()
-        previous: dict[signal.Signals, Any] = {}
-
-        def request_stop(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, request_stop)
         self.stdout.write(f"checking relays every {interval:g}s; SIGINT/SIGTERM to stop")
         rounds = 0
-        try:
-            while not stop.is_set():
-                started = time.monotonic()
+        with stop_on_signals() as stop:
+            try:
+                while not stop.is_set():
+                    started = time.monotonic()
+                    _close_stale_connections()
+                    self._round(relays)
+                    rounds += 1
+                    if max_rounds is not None and rounds >= max_rounds:
+                        break
+                    stop.wait(max(0.0, interval - (time.monotonic() - started)))
+            finally:
                 _close_stale_connections()
-                self._round(relays)
-                rounds += 1
-                if max_rounds is not None and rounds >= max_rounds:
-                    break
-                stop.wait(max(0.0, interval - (time.monotonic() - started)))
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-            _close_stale_connections()
         self.stdout.write(self.style.SUCCESS(f"stopped after {rounds} round(s)"))
 
     def _round(self, relays: list[str] | None) -> list[RelayCheck]:

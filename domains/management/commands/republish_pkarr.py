@@ -9,7 +9,6 @@ scheduler notices.
 
 from __future__ import annotations
 
-import signal
 import time
 from datetime import timedelta
 from typing import Any
@@ -25,6 +24,7 @@ from domains.services.publishing import (
     pkarr_republish_due,
     pubky_domains_due_for_republish,
 )
+from pubkyproject.stopping import stop_on_signals
 
 
 class Command(BaseCommand):
@@ -98,24 +98,14 @@ class Command(BaseCommand):
         if not options["loop"]:
             self._republish(before, names, client, options)
             return
-        stop = False
-
-        def request_stop(signum: int, frame: Any) -> None:
-            nonlocal stop
-            stop = True
-
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
-        while not stop:
-            close_old_connections()
-            try:
-                self._republish(before, names, client, options)
-            except CommandError as exc:  # a failed pass is reported; the next one retries
-                self.stderr.write(str(exc))
-            waited = 0.0
-            while not stop and waited < options["interval"]:
-                time.sleep(min(1.0, options["interval"] - waited))
-                waited += 1.0
+        with stop_on_signals() as stop:
+            while not stop.is_set():
+                close_old_connections()
+                try:
+                    self._republish(before, names, client, options)
+                except CommandError as exc:  # a failed pass is reported; the next retries
+                    self.stderr.write(str(exc))
+                stop.wait(options["interval"])
         self.stdout.write("republish_pkarr: stopped")
 
     def _republish(

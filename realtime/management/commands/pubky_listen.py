@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import signal
 import time
 from typing import Any
 
@@ -8,6 +7,7 @@ import psycopg
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connection
 
+from pubkyproject.stopping import stop_on_signals
 from realtime.services import db_changes_publish
 
 
@@ -31,24 +31,16 @@ class Command(BaseCommand):
             total = self._drain(options["batch"])
             self.stdout.write(f"published {total} event(s)")
             return
-        stop = False
-
-        def request_stop(signum: int, frame: Any) -> None:
-            nonlocal stop
-            stop = True
-
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
         params = connection.get_connection_params()
         params.pop("cursor_factory", None)
         params.pop("context", None)
         params["autocommit"] = True
         self.stdout.write("pubky_listen: waiting for changes (LISTEN pubky_changes)")
-        with psycopg.connect(**params) as listener:
+        with stop_on_signals() as stop, psycopg.connect(**params) as listener:
             listener.execute("LISTEN pubky_changes")
             self._drain(options["batch"])  # whatever queued while we were down
             last_drain = time.monotonic()
-            while not stop:
+            while not stop.is_set():
                 woke = False
                 # Wake at least every second so a stop request is honoured promptly.
                 for _ in listener.notifies(timeout=min(options["poll"], 1.0), stop_after=1):

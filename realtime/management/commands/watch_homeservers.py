@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import signal
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
+from pubkyproject.stopping import stop_on_signals
 from realtime.watcher import build_client, watch_once
 
 
@@ -28,25 +28,18 @@ class Command(BaseCommand):
         if options["once"]:
             self.stdout.write(f"published {watch_once(client, homeservers)} update(s)")
             return
-        stop = False
-
-        def request_stop(signum: int, frame: Any) -> None:
-            nonlocal stop
-            stop = True
-
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
         self.stdout.write("watch_homeservers: following subscribed URLs")
         refresh_at = time.monotonic() + 60
-        while not stop:
-            close_old_connections()
-            try:
-                watch_once(client, homeservers)
-            except Exception as exc:  # keep the worker alive through transient failures
-                self.stderr.write(f"watch_homeservers: {exc}")
-            if time.monotonic() > refresh_at:
-                homeservers.clear()  # users may move to another homeserver
-                client.forget_endpoints()
-                refresh_at = time.monotonic() + 60
-            time.sleep(options["interval"])
+        with stop_on_signals() as stop:
+            while not stop.is_set():
+                close_old_connections()
+                try:
+                    watch_once(client, homeservers)
+                except Exception as exc:  # keep the worker alive through transient failures
+                    self.stderr.write(f"watch_homeservers: {exc}")
+                if time.monotonic() > refresh_at:
+                    homeservers.clear()  # users may move to another homeserver
+                    client.forget_endpoints()
+                    refresh_at = time.monotonic() + 60
+                stop.wait(options["interval"])
         self.stdout.write("watch_homeservers: stopped")
