@@ -63,7 +63,7 @@ def encode_content(content: bytes, content_type: str | None) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=1)
-def _reader() -> HomeserverClient:
+def homeserver_reader() -> HomeserverClient:
     """A read-only homeserver client for public content (no sessions), one per process."""
     return HomeserverClient(list(settings.PUBKY_RELAYS), timeout=settings.PUBKY_HTTP_TIMEOUT)
 
@@ -71,7 +71,7 @@ def _reader() -> HomeserverClient:
 def fetch_content(url: str) -> dict[str, Any]:
     """Fetch ``url`` from its homeserver (resolved through the relays)."""
     try:
-        result = _reader().get(url)
+        result = homeserver_reader().get(url)
     except HomeserverNotFound:
         return {"url": url, "found": False, "content": None, "encoding": None, "etag": None}
     return {

@@ -487,12 +487,7 @@ def _topic_for(key: str, value: Any) -> str | None:
             return topics.pubky_url(str(PubkyUrl.parse(str(value))))
         except PubkyError:
             return None
-    return {
-        "pubkyDomainId": topics.pubky_domain,
-        "sovereigntyScoreDomainId": topics.sovereignty_score,
-        "domainMigrationId": topics.domain_migration,
-        "familyId": topics.family,
-    }[key](int(value))
+    return topics.ID_TOPICS[key](int(value))
 
 
 def _resolve(principal: Principal | None, url: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from realtime import topics
 Change = tuple[str, str, dict[str, Any]]
 
 
-def _iso(value: Any) -> str | None:
+def iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
@@ -30,7 +30,7 @@ def pubky_domain(obj: Any, deleted: bool) -> list[Change]:
         "pubkyUrl": obj.pubky_url,
         "status": "deleted" if deleted else obj.status,
         "keyCustody": obj.key_custody,
-        "lastPublishedAt": _iso(obj.last_published_at),
+        "lastPublishedAt": iso(obj.last_published_at),
     }
     return [(topics.pubky_domain(obj.pk), "pubky_domain_update", data)]
 
@@ -44,8 +44,8 @@ def pkarr_record(obj: Any, deleted: bool) -> list[Change]:
         "httpStatus": obj.http_status,
         "latencyMs": obj.latency_ms,
         "packetTimestamp": obj.packet_timestamp,
-        "publishedAt": _iso(obj.published_at),
-        "expiresAt": _iso(obj.expires_at),
+        "publishedAt": iso(obj.published_at),
+        "expiresAt": iso(obj.expires_at),
         "error": obj.error,
     }
     return [(topics.pubky_domain(obj.pubky_domain_id), "pkarr_record_update", data)]
@@ -62,7 +62,7 @@ def sovereignty_score(obj: Any, deleted: bool) -> list[Change]:
         "sovereignty_score": obj.total,
         "components": obj.components,
         "reason": obj.reason,
-        "calculatedAt": _iso(obj.calculated_at),
+        "calculatedAt": iso(obj.calculated_at),
     }
     return [(topics.sovereignty_score(obj.domain_id), "pubky_sovereignty_score", data)]
 
@@ -76,21 +76,28 @@ def domain_migration(obj: Any, deleted: bool) -> list[Change]:
         "approvalsRequired": obj.approvals_required,
         "challengeName": obj.challenge_name,
         "error": obj.error,
-        "updatedAt": _iso(obj.updated_at),
+        "updatedAt": iso(obj.updated_at),
     }
     return [(topics.domain_migration(obj.pk), "domain_migration_update", data)]
 
 
-def relay_status(obj: Any, deleted: bool) -> list[Change]:
-    data = {
+def relay_data(obj: Any) -> dict[str, Any]:
+    """One relay as events and the ``pubky_relay_status`` reply show it."""
+    return {
         "url": obj.url,
-        "isUp": None if deleted else obj.is_up,
+        "isUp": obj.is_up,
         "latencyMs": obj.latency_ms,
         "statusCode": obj.last_status_code,
         "error": obj.last_error,
-        "lastCheckedAt": _iso(obj.last_checked_at),
-        "lastChangedAt": _iso(obj.last_changed_at),
+        "lastCheckedAt": iso(obj.last_checked_at),
+        "lastChangedAt": iso(obj.last_changed_at),
     }
+
+
+def relay_status(obj: Any, deleted: bool) -> list[Change]:
+    data = relay_data(obj)
+    if deleted:
+        data["isUp"] = None
     return [(topics.RELAYS, "pubky_relay_status", {"relays": [data]})]
 
 
@@ -105,28 +112,36 @@ def guardian_notification(obj: Any, deleted: bool) -> list[Change]:
         "title": obj.title,
         "message": obj.message,
         "payload": obj.payload,
-        "createdAt": _iso(obj.created_at),
+        "createdAt": iso(obj.created_at),
     }
     return [(topics.family(obj.family_id), "pubky_guardian_notification", data)]
 
 
 def guardian(obj: Any, deleted: bool) -> list[Change]:
+    described = guardian_data(obj)
+    if deleted:
+        described["status"] = "removed"
     data = {
         "kind": "guardian_removed" if deleted else "guardian_updated",
         "familyId": obj.family_id,
-        "guardian": {
-            "id": obj.pk,
-            "name": obj.name,
-            "status": "removed" if deleted else obj.status,
-            "backupStatus": obj.pubky_backup_status,
-            "backupUrl": obj.pubky_backup_url,
-            "backupLastUpdated": _iso(obj.pubky_backup_last_updated),
-        },
+        "guardian": described,
     }
     changes: list[Change] = [(topics.family(obj.family_id), "pubky_guardian_notification", data)]
     if obj.user_id:
         changes.append(access_changed_for(obj.user_id))
     return changes
+
+
+def guardian_data(obj: Any) -> dict[str, Any]:
+    """One guardian as events and the ``pubky_guardian_status`` reply show it."""
+    return {
+        "id": obj.pk,
+        "name": obj.name,
+        "status": obj.status,
+        "backupStatus": obj.pubky_backup_status,
+        "backupUrl": obj.pubky_backup_url,
+        "backupLastUpdated": iso(obj.pubky_backup_last_updated),
+    }
 
 
 def access_changed_for(user_id: int) -> Change:

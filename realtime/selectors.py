@@ -12,6 +12,7 @@ from families.policy import Principal
 from realtime import topics
 from realtime.events import frame_from_row
 from realtime.models import OutboxEvent
+from realtime.payloads import guardian_data, iso, relay_data
 from realtime.topics import Target
 
 
@@ -100,16 +101,16 @@ def authorize(principal: Principal, key: str, value: str | int | bool) -> Target
             raise SubscriptionDenied("forbidden", "you may not read this URL")
         return Target(entity, key, url, topics.pubky_url(url))
     assert isinstance(value, int)
-    model, topic_of = {
-        "pubkyDomainId": (PubkyDomain, topics.pubky_domain),
-        "sovereigntyScoreDomainId": (DomainRecord, topics.sovereignty_score),
-        "domainMigrationId": (DomainMigration, topics.domain_migration),
-        "familyId": (Family, topics.family),
+    model = {
+        "pubkyDomainId": PubkyDomain,
+        "sovereigntyScoreDomainId": DomainRecord,
+        "domainMigrationId": DomainMigration,
+        "familyId": Family,
     }[key]
     obj = _get(model, value)
     if not policy.can_read(principal, obj):
         raise SubscriptionDenied("forbidden", "you may not read this object")
-    return Target(entity, key, value, topic_of(value))
+    return Target(entity, key, value, topics.ID_TOPICS[key](value))
 
 
 def still_allowed(principal: Principal, target: Target) -> bool:
@@ -125,10 +126,6 @@ def latest_event_id() -> int:
     return last or 0
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def relay_snapshot() -> list[dict[str, Any]]:
     """Every known relay (configured or seen) with its last status."""
     from django.conf import settings
@@ -137,21 +134,11 @@ def relay_snapshot() -> list[dict[str, Any]]:
 
     rows = {r.url: r for r in RelayStatus.objects.all()}
     urls = list(dict.fromkeys([*settings.PUBKY_RELAYS, *rows]))
-    snapshot = []
-    for url in urls:
-        row = rows.get(url)
-        snapshot.append(
-            {
-                "url": url,
-                "isUp": row.is_up if row else None,
-                "latencyMs": row.latency_ms if row else None,
-                "statusCode": row.last_status_code if row else None,
-                "error": row.last_error if row else "",
-                "lastCheckedAt": _iso(row.last_checked_at) if row else None,
-                "lastChangedAt": _iso(row.last_changed_at) if row else None,
-            }
-        )
-    return snapshot
+    unknown = {"isUp": None, "latencyMs": None, "statusCode": None, "error": ""}
+    never = {"lastCheckedAt": None, "lastChangedAt": None}
+    return [
+        relay_data(rows[url]) if url in rows else {"url": url, **unknown, **never} for url in urls
+    ]
 
 
 def guardian_status(principal: Principal, family_id: int) -> dict[str, Any]:
@@ -166,17 +153,7 @@ def guardian_status(principal: Principal, family_id: int) -> dict[str, Any]:
         "familyId": family.pk,
         "approvalRequired": family.guardian_approval_required,
         "threshold": family.guardian_threshold,
-        "guardians": [
-            {
-                "id": g.pk,
-                "name": g.name,
-                "status": g.status,
-                "backupStatus": g.pubky_backup_status,
-                "backupUrl": g.pubky_backup_url,
-                "backupLastUpdated": _iso(g.pubky_backup_last_updated),
-            }
-            for g in guardians
-        ],
+        "guardians": [guardian_data(g) for g in guardians],
     }
 
 
@@ -215,5 +192,5 @@ def score_snapshot(
         "sovereignty_score": result.total,
         "components": result.components,
         "breakdown": explain(result.breakdown),
-        "calculatedAt": _iso(latest.calculated_at) if latest else None,
+        "calculatedAt": iso(latest.calculated_at) if latest else None,
     }

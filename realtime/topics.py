@@ -49,6 +49,15 @@ def pubky_url(url: str) -> str:
     return f"pubkyUrl.{digest}"
 
 
+# subscribe key -> the topic of the object with that id
+ID_TOPICS = {
+    "pubkyDomainId": pubky_domain,
+    "sovereigntyScoreDomainId": sovereignty_score,
+    "domainMigrationId": domain_migration,
+    "familyId": family,
+}
+
+
 @dataclass(frozen=True)
 class Target:
     """What one subscription points at: its entity, identifier and topic."""

@@ -14,7 +14,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from pubky.errors import HomeserverNotFound, PubkyError
@@ -129,10 +128,6 @@ def poll_homeserver(client: HomeserverClient, homeserver: str, watched: set[str]
             row.save(update_fields=["cursor", "updated_at"])
         if len(page.events) < PAGE_LIMIT:
             return published
-
-
-def build_client() -> HomeserverClient:
-    return HomeserverClient(list(settings.PUBKY_RELAYS), timeout=settings.PUBKY_HTTP_TIMEOUT)
 
 
 def watch_once(client: HomeserverClient, homeservers: dict[str, str]) -> int:

@@ -7,7 +7,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
 from pubkyproject.stopping import stop_on_signals
-from realtime.watcher import build_client, watch_once
+from realtime.cache import homeserver_reader
+from realtime.watcher import watch_once
 
 
 class Command(BaseCommand):
@@ -23,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["interval"] <= 0:
             raise CommandError("--interval must be positive")
-        client = build_client()
+        client = homeserver_reader()
         homeservers: dict[str, str] = {}
         if options["once"]:
             self.stdout.write(f"published {watch_once(client, homeservers)} update(s)")
