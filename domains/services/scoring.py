@@ -61,6 +61,12 @@ class RecalculationReport:
     batches: int = 0
     statements: int = 0  # SQL statements sent, COPY included
 
+    def add_batch(self, domains: int, changed: int, statements: int) -> None:
+        self.domains += domains
+        self.changed += changed
+        self.statements += statements
+        self.batches += 1
+
 
 _COPY_COLUMNS = (
     "domain_id",
@@ -229,11 +235,7 @@ def sovereignty_scores_recalculate(
                 report.statements += 1
                 break
             last_pk = batch[-1].pk
-            domains, changed, statements = _recalculate_batch(batch, force=force, reason=reason)
-        report.statements += statements
-        report.domains += domains
-        report.changed += changed
-        report.batches += 1
+            report.add_batch(*_recalculate_batch(batch, force=force, reason=reason))
         if progress is not None:
             progress(report)
     flush_bulk_sends()  # the live events of the last batches are on the wire before we return
@@ -257,11 +259,7 @@ def _recalculate_concurrently(
             pool.submit(_recalculate_ids, chunk, force=force, reason=reason) for chunk in chunks
         ]
         for future in as_completed(futures):
-            domains, changed, statements = future.result()
-            report.statements += statements
-            report.domains += domains
-            report.changed += changed
-            report.batches += 1
+            report.add_batch(*future.result())
             if progress is not None:
                 progress(report)
     return report
