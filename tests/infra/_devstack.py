@@ -58,3 +58,21 @@ def clean_env(**overrides: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in SCRIPT_VARS}
     env.update(overrides)
     return env
+
+
+RUN_PORT_VARS = (
+    "PORT",
+    "PG_PORT",
+    "VALKEY_PORT",
+    "TESTNET_RELAY_PORT",
+    "TESTNET_HOMESERVER_PORT",
+    "TESTNET_HTTP_RELAY_PORT",
+    "TESTNET_ADMIN_PORT",
+)
+
+
+def run_ports(**chosen: str) -> dict[str, str]:
+    """A free loopback port for every port ./scripts/run needs, with ``chosen`` overrides."""
+    ports = {name: str(free_port()) for name in RUN_PORT_VARS}
+    ports.update(chosen)
+    return ports

@@ -12,17 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.infra._devstack import REPO, clean_env, free_port
-
-PORT_VARS = (
-    "PORT",
-    "PG_PORT",
-    "VALKEY_PORT",
-    "TESTNET_RELAY_PORT",
-    "TESTNET_HOMESERVER_PORT",
-    "TESTNET_HTTP_RELAY_PORT",
-    "TESTNET_ADMIN_PORT",
-)
+from tests.infra._devstack import REPO, clean_env, run_ports
 
 
 def _wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
@@ -43,7 +33,7 @@ def _wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 1
 
 @pytest.mark.e2e
 def test_run_serves_the_admin_the_schema_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
-    ports = {name: str(free_port()) for name in PORT_VARS}
+    ports = run_ports()
     env = clean_env(DEVSTACK_DATA_DIR=str(tmp_path), DEMO_PASSWORD="demo-pw", **ports)
     log = tmp_path / "run.log"
     proc = subprocess.Popen(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra._devstack import REPO, clean_env, devstack, free_port
+from tests.infra._devstack import REPO, clean_env, devstack, free_port, run_ports
 
 
 @pytest.fixture
@@ -34,23 +34,6 @@ def run_script(name: str, env: dict[str, str]) -> tuple[subprocess.CompletedProc
         timeout=60,
     )
     return done, time.monotonic() - started
-
-
-def run_ports(**chosen: str) -> dict[str, str]:
-    ports = {
-        name: str(free_port())
-        for name in (
-            "PORT",
-            "PG_PORT",
-            "VALKEY_PORT",
-            "TESTNET_RELAY_PORT",
-            "TESTNET_HOMESERVER_PORT",
-            "TESTNET_HTTP_RELAY_PORT",
-            "TESTNET_ADMIN_PORT",
-        )
-    }
-    ports.update(chosen)
-    return ports
 
 
 def assert_one_error_line(done: subprocess.CompletedProcess[str], *fragments: str) -> str:
