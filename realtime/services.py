@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from realtime.events import publish
+from realtime.events import publish_many
 from realtime.models import EventSource, OutboxEvent
 from realtime.payloads import changes_for
 
@@ -70,7 +70,7 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
         table: _model(table).objects.in_bulk(list(ids))  # type: ignore[attr-defined]
         for table, ids in wanted.items()
     }
-    published = 0
+    events = []
     for _, table, op, row_id, old_row in claimed:
         model = _model(table)
         if op == "DELETE":
@@ -83,10 +83,10 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
             if instance is None:  # deleted again since; its DELETE is queued too
                 continue
             deleted = False
-        for topic, event_type, data in changes_for(instance, deleted=deleted):
-            publish(topic=topic, type=event_type, payload=data, source=EventSource.NOTIFY)
-            published += 1
-    return ClaimResult(len(claimed), published)
+        events.extend(changes_for(instance, deleted=deleted))
+    # One batch of outbox rows and one broadcast for the whole claim, not one per change.
+    publish_many(events, source=EventSource.NOTIFY)
+    return ClaimResult(len(claimed), len(events))
 
 
 def stale_subscriptions_prune(*, older_than: timedelta) -> int:
