@@ -21,8 +21,14 @@ class DomainStatus(models.TextChoices):
 class DomainRecord(models.Model):
     """A family's domain, under registrar DNS, Pubky, or moving between them."""
 
-    name = models.CharField(max_length=253, unique=True, validators=[validate_domain_name])
-    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="domains")
+    # Unique through Meta.constraints rather than unique=True: the field option also builds a
+    # varchar_pattern_ops index for LIKE queries that nothing here runs, and every index is
+    # paid for on each score update (recalculate_scores writes 100,000 rows).
+    name = models.CharField(max_length=253, validators=[validate_domain_name])
+    # No index of its own: domain_family_name (family_id, name) serves lookups by family.
+    family = models.ForeignKey(
+        Family, on_delete=models.CASCADE, related_name="domains", db_index=False
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -52,6 +58,7 @@ class DomainRecord(models.Model):
         db_table = "domain_records"
         ordering = ["name"]
         constraints = [
+            models.UniqueConstraint(fields=["name"], name="domain_name_unique"),
             models.CheckConstraint(
                 condition=Q(sovereignty_score__gte=0) & Q(sovereignty_score__lte=100),
                 name="domain_score_range",

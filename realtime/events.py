@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
@@ -58,8 +59,19 @@ class Event:
         }
 
 
+_django_default = DjangoJSONEncoder().default
+# Datetimes go through Django's encoder (millisecond ISO 8601, like DRF and the replay path);
+# orjson writes the rest itself, about ten times faster than json.dumps.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text for the wire and the outbox (the same text ``json.dumps`` with
+    ``DjangoJSONEncoder`` and compact separators would write)."""
+    try:
+        return orjson.dumps(value, default=_django_default, option=_ORJSON_OPTIONS).decode()
+    except TypeError:  # what orjson refuses (integers past 64 bits, say): the slow path
+        return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
 
 
 def frame_from_row(event_type: str, event_id: int, topic: str, payload_json: str) -> str:

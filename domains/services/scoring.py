@@ -12,8 +12,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from domains.models import SCORE_COMPONENTS, DomainRecord, SovereigntyScore
-from domains.scoring import RUBRIC_VERSION, ScoreResult, score
-from domains.selectors import domains_with_score_facts, facts_of, latest_scores
+from domains.scoring import RUBRIC_VERSION, DomainFacts, ScoreResult, score
+from domains.selectors import domain_facts, domains_with_score_facts, facts_of, latest_scores
+from pubkyproject.sql import int_array
 from realtime.events import flush_bulk_sends
 
 DEFAULT_BATCH_SIZE = 5000
@@ -134,37 +135,41 @@ def _update_totals(totals: dict[int, int]) -> None:
     """Set ``sovereignty_score`` for many domains in one statement."""
     if not totals:
         return
-    ids, values = zip(*totals.items(), strict=True)
     with connection.cursor() as cursor:
         cursor.execute(
             """
             UPDATE domain_records AS d
                SET sovereignty_score = v.score, updated_at = now()
-              FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::smallint[]) AS score) AS v
+              FROM unnest(%s::bigint[], %s::smallint[]) AS v(id, score)
              WHERE d.id = v.id AND d.sovereignty_score IS DISTINCT FROM v.score
             """,
-            [list(ids), list(values)],
+            [int_array(totals), int_array(totals.values())],
         )
 
 
 def _recalculate_batch(
-    batch: list[DomainRecord], *, force: bool, reason: str
+    batch: list[tuple[int, DomainFacts]], *, force: bool, reason: str
 ) -> tuple[int, int, int]:
-    """Score one batch of annotated domains (inside the caller's transaction).
+    """Score one batch of ``(id, facts)`` (inside the caller's transaction).
 
     Returns (domains, changed, statements).
     """
-    previous = latest_scores([d.pk for d in batch])
+    previous = latest_scores([domain_id for domain_id, _ in batch])
     rows: list[tuple[int, ScoreResult]] = []
     changed: list[tuple[int, ScoreResult]] = []
-    for domain in batch:
-        result = score(facts_of(domain))
-        components = tuple(result.components[name] for name in SCORE_COMPONENTS)
-        differs = previous.get(domain.pk) != components
+    # score() hands back one shared result per distinct set of facts: order its components once.
+    components: dict[int, tuple[ScoreResult, tuple[int, ...]]] = {}
+    for domain_id, facts in batch:
+        result = score(facts)
+        known = components.get(id(result))
+        if known is None:
+            ordered = tuple(result.components[name] for name in SCORE_COMPONENTS)
+            known = components[id(result)] = (result, ordered)
+        differs = previous.get(domain_id) != known[1]
         if force or differs:
-            rows.append((domain.pk, result))
+            rows.append((domain_id, result))
         if differs:
-            changed.append((domain.pk, result))
+            changed.append((domain_id, result))
     _copy_scores(rows, reason)
     # Only a score that changed is news: --force stores history without re-publishing it.
     _update_totals({domain_id: result.total for domain_id, result in changed})
@@ -173,18 +178,14 @@ def _recalculate_batch(
     return len(batch), len(rows), statements
 
 
-_FACT_FIELDS = ("pk", "family_id", "self_hosted_homeserver", "visibility", "registrar")
-
-
-def _recalculate_ids(ids: list[int], *, force: bool, reason: str) -> tuple[int, int, int]:
-    """One batch by explicit ids, in its own transaction on this thread's connection."""
+def _recalculate_range(
+    base: QuerySet[DomainRecord], first: int, last: int, *, force: bool, reason: str
+) -> tuple[int, int, int]:
+    """The domains of ``base`` with ids in ``[first, last]`` as one batch, in its own
+    transaction on this thread's connection."""
     try:
         with transaction.atomic():
-            batch = list(
-                domains_with_score_facts(
-                    DomainRecord.objects.filter(pk__in=ids).order_by("pk")
-                ).only(*_FACT_FIELDS)
-            )
+            batch = domain_facts(base.filter(pk__gte=first, pk__lte=last))
             return _recalculate_batch(batch, force=force, reason=reason)
     finally:
         connection.close()  # worker threads must not leave connections behind
@@ -226,15 +227,11 @@ def sovereignty_scores_recalculate(
     last_pk = 0
     while True:
         with transaction.atomic():
-            batch = list(
-                domains_with_score_facts(base.filter(pk__gt=last_pk)).only(*_FACT_FIELDS)[
-                    :batch_size
-                ]
-            )
+            batch = domain_facts(base.filter(pk__gt=last_pk)[:batch_size])
             if not batch:
                 report.statements += 1
                 break
-            last_pk = batch[-1].pk
+            last_pk = batch[-1][0]
             report.add_batch(*_recalculate_batch(batch, force=force, reason=reason))
         if progress is not None:
             progress(report)
@@ -253,10 +250,14 @@ def _recalculate_concurrently(
     report = RecalculationReport()
     ids = list(base.values_list("pk", flat=True))
     report.statements += 1
-    chunks = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    # Id ranges rather than id lists: the batch query stays small however big the batch.
+    ranges = [
+        (ids[i], ids[min(i + batch_size, len(ids)) - 1]) for i in range(0, len(ids), batch_size)
+    ]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scores") as pool:
         futures = [
-            pool.submit(_recalculate_ids, chunk, force=force, reason=reason) for chunk in chunks
+            pool.submit(_recalculate_range, base, first, last, force=force, reason=reason)
+            for first, last in ranges
         ]
         for future in as_completed(futures):
             report.add_batch(*future.result())

@@ -4,23 +4,65 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 import psycopg
 import pytest
 from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
 from domains.models import RelayStatus
+from families.models import Visibility
+from pubkyproject.sql import int_array
 from realtime import protocol, topics
-from realtime.events import Event, publish
+from realtime.events import Event, dumps, publish
 from realtime.hub import Hub
 from realtime.models import DbChange, OutboxEvent
 from realtime.selectors import replay
 from realtime.services import db_changes_publish, outbox_prune
 from realtime.transport import broadcast_sync
 from tests.factories import FamilyFactory
+
+
+class TestDumps:
+    """``dumps`` (orjson) writes exactly what ``json.dumps`` with Django's encoder would."""
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            {"a": 1, "b": [1.5, None, True], "nested": {"x": "y"}},
+            {"when": datetime(2026, 11, 22, 7, 0, 1, 123456, tzinfo=UTC)},
+            {"day": date(2026, 11, 22), "time": time(7, 0, 1, 5000)},
+            {"amount": Decimal("12.50"), "id": uuid.UUID(int=7)},
+            {"name": 'Zoë 日本 \\ "quoted" \n tab\t'},
+            {1: "integer keys become strings"},
+            {"huge": 2**70},  # past orjson's 64 bits: the json fallback
+            {"choice": Visibility.PRIVATE},
+        ],
+    )
+    def test_it_matches_json_with_the_django_encoder(self, value: object) -> None:
+        expected = json.dumps(
+            value, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False
+        )
+        assert dumps(value) == expected
+
+    def test_an_unserialisable_value_is_refused(self) -> None:
+        with pytest.raises(TypeError):
+            dumps({"x": object()})
+
+
+@pytest.mark.django_db
+def test_int_array_is_a_postgres_literal_of_integers_only() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::bigint[]", [int_array([3, 1, 2])])
+        assert cursor.fetchone()[0] == [3, 1, 2]
+    assert int_array([]) == "{}"
+    with pytest.raises(ValueError):
+        int_array(["1}; DROP TABLE x"])  # type: ignore[list-item]
 
 
 class TestProtocol:
