@@ -405,6 +405,7 @@ def connections(bench: Bench, *, stock: bool) -> dict[str, Any]:
     web = bench.processes[-1]
     time.sleep(1.0)
     before = rss_kib(web.pid)
+    cpu0 = cpu_seconds(web.pid)
     clients = Clients()
     t0 = time.perf_counter()
     ready = clients.start(
@@ -416,6 +417,7 @@ def connections(bench: Bench, *, stock: bool) -> dict[str, Any]:
         kind="stock" if stock else "ours",
     )
     elapsed = time.perf_counter() - t0
+    cpu = cpu_seconds(web.pid) - cpu0
     time.sleep(2.0)
     after = rss_kib(web.pid)
     clients.stop()
@@ -424,6 +426,9 @@ def connections(bench: Bench, *, stock: bool) -> dict[str, Any]:
         "connected": ready["ready"],
         "kib_per_socket": (after - before) / max(ready["ready"], 1),
         "connects_per_s": ready["ready"] / ready["connect_seconds"],
+        # Server CPU per connect (handshake, JWT, principal query, registry, subscribe): on a
+        # core of its own the process would take 1e3 / this connections per second.
+        "server_cpu_ms_per_connect": cpu / max(ready["ready"], 1) * 1e3,
         "wall_seconds": elapsed,
     }
 

@@ -15,8 +15,8 @@ Rules, in order:
 * Explicit grants (``AccessGrant``, optionally expiring) give read or write access to one family,
   domain or Pubky domain and everything that hangs off it.
 
-Every check works on a :class:`Principal`, loaded once per request or connection (three
-queries), so checking many objects or filtering a list costs no extra queries.
+Every check works on a :class:`Principal`, loaded once per request or connection (one
+query), so checking many objects or filtering a list costs no extra queries.
 """
 
 from __future__ import annotations
@@ -147,14 +147,47 @@ SELECT u.is_superuser, u.is_staff,
           FROM family_memberships m WHERE m.user_id = u.id),
        (SELECT coalesce(json_agg(g.family_id), '[]'::json)
           FROM federation_guardians g WHERE g.user_id = u.id AND g.status = %s),
-       (SELECT coalesce(json_agg(json_build_array(a.content_type_id, a.object_id, a.permission)
+       (SELECT coalesce(json_agg(json_build_array(ct.app_label || '.' || ct.model, a.object_id,
+                                                  a.permission)
                                  ORDER BY a.id), '[]'::json)
-          FROM access_grants a
+          FROM access_grants a JOIN django_content_type ct ON ct.id = a.content_type_id
          WHERE a.grantee_id = u.id AND a.revoked_at IS NULL
            AND (a.expires_at IS NULL OR a.expires_at > now()))
   FROM users u
  WHERE u.id = %s AND u.is_active
 """
+
+
+def _principal_params(user_id: int) -> list[Any]:
+    from guardians.models import GuardianStatus
+
+    return [GuardianStatus.ACTIVE, user_id]
+
+
+def _principal_from_row(user_id: int, row: tuple[Any, ...]) -> Principal:
+    from domains.models import DomainRecord, PubkyDomain
+
+    is_superuser, is_staff, memberships, guardian_of, grants = row
+    by_model: dict[str, dict[int, str]] = {
+        Family._meta.label_lower: {},
+        DomainRecord._meta.label_lower: {},
+        PubkyDomain._meta.label_lower: {},
+    }
+    for model, object_id, permission in grants:
+        target = by_model.get(model)
+        # A write grant wins over a read grant on the same object.
+        if target is not None and target.get(object_id) != GrantPermission.WRITE:
+            target[object_id] = permission
+    return Principal(
+        user_id=user_id,
+        is_superuser=is_superuser,
+        is_staff=is_staff,
+        roles=dict(memberships),
+        guardian_of=frozenset(guardian_of),
+        family_grants=by_model[Family._meta.label_lower],
+        domain_grants=by_model[DomainRecord._meta.label_lower],
+        pubky_domain_grants=by_model[PubkyDomain._meta.label_lower],
+    )
 
 
 def principal_for_user_id(user_id: int) -> Principal | None:
@@ -165,32 +198,19 @@ def principal_for_user_id(user_id: int) -> Principal | None:
     """
     from django.db import connection
 
-    from domains.models import DomainRecord, PubkyDomain
-    from guardians.models import GuardianStatus
-
     with connection.cursor() as cursor:
-        cursor.execute(_PRINCIPAL_SQL, [GuardianStatus.ACTIVE, user_id])
+        cursor.execute(_PRINCIPAL_SQL, _principal_params(user_id))
         row = cursor.fetchone()
-    if row is None:
-        return None
-    is_superuser, is_staff, memberships, guardian_of, grants = row
-    content_types = ContentType.objects.get_for_models(Family, DomainRecord, PubkyDomain)
-    by_ct: dict[int, dict[int, str]] = {ct.pk: {} for ct in content_types.values()}
-    for ct_id, object_id, permission in grants:
-        target = by_ct.get(ct_id)
-        # A write grant wins over a read grant on the same object.
-        if target is not None and target.get(object_id) != GrantPermission.WRITE:
-            target[object_id] = permission
-    return Principal(
-        user_id=user_id,
-        is_superuser=is_superuser,
-        is_staff=is_staff,
-        roles=dict(memberships),
-        guardian_of=frozenset(guardian_of),
-        family_grants=by_ct[content_types[Family].pk],
-        domain_grants=by_ct[content_types[DomainRecord].pk],
-        pubky_domain_grants=by_ct[content_types[PubkyDomain].pk],
-    )
+    return None if row is None else _principal_from_row(user_id, row)
+
+
+async def aprincipal_for_user_id(user_id: int) -> Principal | None:
+    """:func:`principal_for_user_id` on the event loop (the WebSocket path): the same query
+    through the asyncio pool, no trip to Django's database thread."""
+    from pubkyproject.async_db import fetchone
+
+    row = await fetchone(_PRINCIPAL_SQL, _principal_params(user_id))
+    return None if row is None else _principal_from_row(user_id, row)
 
 
 def principal_for(user: User | AnonymousUser | None) -> Principal:

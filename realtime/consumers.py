@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +23,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from families.models import SecurityEventKind
-from families.policy import Principal, principal_for
+from families.policy import ANONYMOUS, Principal, aprincipal_for_user_id
 from families.security import security_event_record
 from realtime import protocol, topics
-from realtime.auth import AuthenticationFailed, Identity, authenticate_token, client_ip
+from realtime.auth import AuthenticationFailed, Identity, aauthenticate_token, client_ip
 from realtime.events import dumps
 from realtime.hub import get_hub
 from realtime.limits import TokenBucket, connection_registry
@@ -52,6 +53,34 @@ class Subscription:
 
 def _db(fn: Any) -> Any:
     return database_sync_to_async(fn)
+
+
+class _Resume:
+    """Awaits the rest of a coroutine that was started by hand and is suspended on ``waiting``
+    (what ``yield from`` does for a coroutine it started itself): the task waits on what the
+    coroutine waits on, then drives it on; a cancellation is thrown into it."""
+
+    __slots__ = ("coro", "waiting")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
+        self.coro = coro
+        self.waiting = waiting
+
+    def __await__(self) -> Generator[Any, None, None]:
+        waiting = self.waiting
+        while True:
+            try:
+                yield waiting
+            except BaseException as exc:
+                try:
+                    waiting = self.coro.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                waiting = self.coro.send(None)
+            except StopIteration:
+                return
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
@@ -194,6 +223,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     def _enqueue(self, frame: str) -> None:
         if self.closing:
             return
+        if self.writer is None and not self.batch:
+            # Nothing is waiting to be written (the queue drains before the writer ends): send
+            # now instead of creating a task per frame, the cost that dominated fan-out.
+            self._send_now(frame)
+            return
         if len(self.queue) >= MAX_QUEUED_FRAMES:
             # A reader this slow would grow our memory without bound: drop it; it reconnects
             # and resubscribes with `since` to get what it missed.
@@ -203,10 +237,28 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         self.queue.append(frame)
         if self.writer is None:
+            # Batched sockets always go through the writer: what arrives before it runs (the
+            # rest of this loop iteration's events) leaves as one frame.
             self.writer = asyncio.get_running_loop().create_task(self._write())
 
-    async def _write(self) -> None:
+    def _send_now(self, text: str) -> None:
+        """Run the server's ``send`` by hand; it finishes at once unless the transport applies
+        back-pressure, and then its rest (and every frame queued behind it) goes to the writer.
+        """
+        send = self.base_send({"type": "websocket.send", "text": text})
         try:
+            waiting = send.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            logger.debug("send failed on %s", self.connection_id, exc_info=True)
+            return
+        self.writer = asyncio.get_running_loop().create_task(self._write(_Resume(send, waiting)))
+
+    async def _write(self, unfinished: _Resume | None = None) -> None:
+        try:
+            if unfinished is not None:
+                await unfinished
             while self.queue:
                 if self.batch and len(self.queue) > 1:
                     frames = [self.queue.popleft() for _ in range(min(len(self.queue), MAX_BATCH))]
@@ -292,7 +344,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self._send_obj(protocol.error("invalid", "auth needs data.token", message.id))
             return
         try:
-            identity = await _db(authenticate_token)(token, ip_address=client_ip(self.scope))
+            identity = await aauthenticate_token(token, ip_address=client_ip(self.scope))
         except AuthenticationFailed as exc:
             if self.identity is None:
                 await self._reject_auth(str(exc))
@@ -408,7 +460,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         from realtime.selectors import still_allowed
 
-        self.principal = await _db(principal_for)(self.identity.user)  # one query
+        self.principal = (
+            await aprincipal_for_user_id(self.identity.user.pk)  # one query
+        ) or ANONYMOUS
         for topic, subscription in list(self.subscriptions.items()):
             allowed = await _db(still_allowed)(self.principal, subscription.target)
             if not allowed and topic in self.subscriptions:

@@ -8,6 +8,13 @@ pre-serialised frame to its local sockets: one Redis message per process per eve
 Within a topic, events carry consecutive ``seq`` numbers (``realtime.events``). The hub delivers
 them in order: a duplicate is dropped, and a jump (an event lost in transit, or two publishers'
 messages crossing) is filled from the outbox before the newer event is delivered.
+
+A jump only shows when a later event arrives. For the tail of a burst lost with the Redis
+connection (Valkey restarted, or it cut the subscriber off past its pub/sub output-buffer
+limit), every ``CATCH_UP_SECONDS`` the hub compares each topic's last ``seq`` in PostgreSQL
+with the last it delivered; a topic behind at two checks in a row (so not merely in flight) is
+filled from the outbox. Subscribers get lost events within a few seconds, in order, without
+reconnecting.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ class Hub:
         self.last_seq: dict[str, int] = {}
         self._filling: dict[str, list[dict[str, Any]]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._catch_up_task: asyncio.Task[None] | None = None
         self._start_lock = asyncio.Lock()
         self.delivered = 0
         self.gaps_filled = 0
@@ -52,7 +60,9 @@ class Hub:
         async with self._start_lock:
             if self._task is None:
                 self.channel = await self.layer.new_channel("hub.")
-                self._task = asyncio.get_running_loop().create_task(self._run())
+                loop = asyncio.get_running_loop()
+                self._task = loop.create_task(self._run())
+                self._catch_up_task = loop.create_task(self._catch_up_loop())
 
     async def join(self, topic: str, subscriber: Subscriber) -> None:
         await self._ensure_started()
@@ -105,6 +115,42 @@ class Hub:
             return
         self.last_seq[topic] = seq
         self._fan_out(topic, message["event_id"], message["event_type"], message["frame"])
+
+    async def _catch_up_loop(self) -> None:
+        from django.conf import settings
+
+        interval = float(settings.REALTIME["CATCH_UP_SECONDS"])
+        behind: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                behind = await self.catch_up(behind)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("hub catch-up check failed; next try in %ss", interval)
+
+    async def catch_up(self, behind: dict[str, int]) -> dict[str, int]:
+        """One check: fill topics that were behind their outbox head at the previous check and
+        still are; return the topics behind now (the next check's ``behind``)."""
+        from realtime.selectors import atopic_heads
+
+        heads = await atopic_heads(list(self.subscribers))
+        still_behind: dict[str, int] = {}
+        for topic, head in heads.items():
+            if topic not in self.subscribers or topic in self._filling:
+                continue
+            last = self.last_seq.get(topic)
+            if last is None:
+                self.last_seq[topic] = head  # nothing delivered yet: start counting here
+                continue
+            earlier = behind.get(topic)
+            if earlier is not None and earlier > last:
+                self._filling[topic] = []
+                asyncio.get_running_loop().create_task(self._fill(topic, last, earlier + 1))
+            if head > last:
+                still_behind[topic] = head
+        return still_behind
 
     def _fan_out(self, topic: str, event_id: int, event_type: str, frame: str) -> None:
         for subscriber in tuple(self.subscribers.get(topic, ())):

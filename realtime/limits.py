@@ -46,21 +46,18 @@ class ConnectionRegistry:
     slots forever; the consumer refreshes its entry with each heartbeat.
     """
 
+    MAX_CONNECTIONS = 32
+
     def __init__(self, url: str, *, ttl: float) -> None:
         self.url = url
         self.ttl = ttl
-        self._clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
+        self._clients: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
 
-    def _client(self) -> aioredis.Redis:
+    def _client(self) -> _LoopClient:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            # A bounded pool that waits for a free connection: thousands of sockets opening or
-            # closing at once must queue, not fail with "Too many connections".
-            pool = aioredis.BlockingConnectionPool.from_url(
-                self.url, max_connections=32, timeout=10
-            )
-            client = self._clients[loop] = aioredis.Redis(connection_pool=pool)
+            client = self._clients[loop] = _LoopClient(self.url, self.MAX_CONNECTIONS)
         return client
 
     @staticmethod
@@ -69,23 +66,39 @@ class ConnectionRegistry:
 
     async def register(self, user_id: int, connection_id: str, limit: float) -> bool:
         now = time.time()
-        ok = await self._client().eval(
-            _REGISTER,
-            1,
-            self._key(user_id),
-            now,
-            now + self.ttl,
-            limit,
-            connection_id,
-            self.ttl * 2,
-        )
+        client = self._client()
+        async with client.slots:
+            ok = await client.register(
+                keys=[self._key(user_id)],
+                args=[now, now + self.ttl, limit, connection_id, self.ttl * 2],
+            )
         return bool(ok)
 
     async def refresh(self, user_id: int, connection_id: str) -> None:
-        await self._client().zadd(self._key(user_id), {connection_id: time.time() + self.ttl})
+        client = self._client()
+        async with client.slots:
+            await client.redis.zadd(self._key(user_id), {connection_id: time.time() + self.ttl})
 
     async def unregister(self, user_id: int, connection_id: str) -> None:
-        await self._client().zrem(self._key(user_id), connection_id)
+        client = self._client()
+        async with client.slots:
+            await client.redis.zrem(self._key(user_id), connection_id)
+
+
+class _LoopClient:
+    """One event loop's Redis client, its registration script and its concurrency limit.
+
+    Thousands of sockets opening or closing at once must queue, not fail with "Too many
+    connections": the semaphore holds them back before the pool is exhausted (it costs far less
+    per call than redis-py's BlockingConnectionPool, which arms a timeout for every command).
+    The script runs by its SHA (``EVALSHA``), reloaded by redis-py if the server forgot it.
+    """
+
+    def __init__(self, url: str, max_connections: int) -> None:
+        pool = aioredis.ConnectionPool.from_url(url, max_connections=max_connections)
+        self.redis = aioredis.Redis(connection_pool=pool)
+        self.register = self.redis.register_script(_REGISTER)
+        self.slots = asyncio.Semaphore(max_connections)
 
 
 _registry: ConnectionRegistry | None = None

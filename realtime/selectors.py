@@ -28,6 +28,21 @@ def outbox_range(topic: str, after_seq: int, before_seq: int) -> list[tuple[int,
     return [(i, s, t, frame_from_row(t, i, topic, p)) for i, s, t, p in rows]
 
 
+async def atopic_heads(topic_names: list[str]) -> dict[str, int]:
+    """The last ``seq`` handed out on each of ``topic_names`` (topics never used are absent).
+
+    On the event loop, through the asyncio pool: the hub asks every few seconds.
+    """
+    from pubkyproject.async_db import fetchall
+
+    if not topic_names:
+        return {}
+    rows = await fetchall(
+        "SELECT topic, seq FROM realtime_topic_sequences WHERE topic = ANY(%s)", [topic_names]
+    )
+    return dict(rows)
+
+
 @dataclass(frozen=True)
 class Replay:
     recovered: bool

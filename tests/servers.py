@@ -137,6 +137,32 @@ class ProcessGroup:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         return process
 
+    def uvicorn(self, name: str, *, env: dict[str, str] | None = None) -> Process:
+        """The same ASGI application under uvicorn (the production choice: README)."""
+        port = free_port()
+        process = self.start(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "pubkyproject.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--ws",
+                "websockets-sansio",
+                "--no-access-log",
+                "--lifespan",
+                "off",
+            ],
+            port=port,
+            env=env,
+        )
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        return process
+
     def manage(self, name: str, *args: str, env: dict[str, str] | None = None) -> Process:
         return self.start(name, [sys.executable, "manage.py", *args], env=env)
 

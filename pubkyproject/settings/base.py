@@ -203,6 +203,12 @@ REALTIME = {
     "HEARTBEAT_SECONDS": env_int("WS_HEARTBEAT_SECONDS", 30, minimum=1),
     "OUTBOX_RETENTION_SECONDS": env_int("OUTBOX_RETENTION_SECONDS", 24 * 3600, minimum=60),
     "CONTENT_CACHE_TTL": env_int("PUBKY_CONTENT_CACHE_TTL", 300, minimum=1),
+    # Connections per web process for the reads the WebSocket path runs on the event loop
+    # itself (pubkyproject/async_db.py: each new socket's principal).
+    "DB_POOL_SIZE": env_int("WS_DB_POOL_SIZE", 4, minimum=1),
+    # How often each process's hub checks its topics against the outbox for events the Redis
+    # transport lost at the end of a burst (realtime/hub.py).
+    "CATCH_UP_SECONDS": env_float("WS_CATCH_UP_SECONDS", 2.0, minimum=0.1),
 }
 
 # --- API -------------------------------------------------------------------------------------

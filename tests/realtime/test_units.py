@@ -258,6 +258,48 @@ class TestHubOrdering:
         assert collector.got == [e.event_id for e in events]
         assert hub.gaps_filled == 1
 
+    async def test_a_lost_tail_is_caught_up_from_the_outbox_without_a_later_event(self) -> None:
+        """The last events of a burst never reach this process (the Redis connection dropped):
+        no later event reveals the gap, so the periodic check against the outbox must."""
+        from asgiref.sync import sync_to_async
+
+        events = [
+            await sync_to_async(publish)(topic="t.tail", type="x", payload={"n": n})
+            for n in range(4)
+        ]
+        hub = Hub()
+        collector = _Collector()
+        hub.subscribers["t.tail"].add(collector)
+        hub.subscribers["t.quiet"].add(_Collector())  # joined, nothing published yet
+        hub.dispatch(_message(events[0]))  # 1..3 lost in transit, and nothing follows
+        behind = await hub.catch_up({})
+        assert behind == {"t.tail": 4}  # behind, but maybe only in flight: not filled yet
+        assert collector.got == [events[0].event_id]
+        behind = await hub.catch_up(behind)  # still behind at the next check: filled
+        for _ in range(50):
+            if len(collector.got) == 4:
+                break
+            await asyncio.sleep(0.05)
+        assert collector.got == [e.event_id for e in events]
+        assert await hub.catch_up(behind) == {}  # caught up: nothing more to do
+
+    async def test_events_in_flight_are_not_fetched_twice(self) -> None:
+        from asgiref.sync import sync_to_async
+
+        first = await sync_to_async(publish)(topic="t.flight", type="x", payload={})
+        hub = Hub()
+        collector = _Collector()
+        hub.subscribers["t.flight"].add(collector)
+        assert await hub.catch_up({}) == {}  # nothing delivered yet: starts at the head
+        second = await sync_to_async(publish)(topic="t.flight", type="x", payload={})
+        behind = await hub.catch_up({})  # the check sees seq 2 before its message arrives
+        hub.dispatch(_message(second))  # ... which then does
+        assert await hub.catch_up(behind) == {}
+        await asyncio.sleep(0.1)
+        assert collector.got == [second.event_id]  # once, live; the first predates the join
+        assert hub.gaps_filled == 0
+        assert first.seq == 1
+
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_sync_publisher_speaks_the_channel_layers_format() -> None:
