@@ -1378,6 +1378,12 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    argv = list(argv)
+    if argv[:1] == ["test"] and argv[1:2] not in (["-h"], ["--help"]):
+        # Everything after `test` belongs to pytest, options first included (`test -q -x`):
+        # argparse's REMAINDER refuses a leading option.
+        rest = argv[1:]
+        return argparse.Namespace(cmd="test", pytest_args=rest[1:] if rest[:1] == ["--"] else rest)
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("run", help="serve the app with PostgreSQL, Valkey, testnet and workers")

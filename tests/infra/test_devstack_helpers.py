@@ -176,3 +176,17 @@ def test_optional_system_packages_hook_changes_nothing_when_installed() -> None:
 
     assert devstack.ensure_system_packages([]) == []
     assert devstack.ensure_system_packages(["bash", "coreutils"]) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["test"], []),
+        (["test", "-q", "-x"], ["-q", "-x"]),
+        (["test", "tests/realtime", "-k", "hub"], ["tests/realtime", "-k", "hub"]),
+        (["test", "--", "-k", "hub"], ["-k", "hub"]),
+    ],
+)
+def test_everything_after_test_goes_to_pytest(argv: list[str], expected: list[str]) -> None:
+    args = devstack.parse_args(argv)
+    assert (args.cmd, args.pytest_args) == ("test", expected)
