@@ -24,7 +24,7 @@ from domains.models import (
 )
 from domains.pubky_client import PubkyClient, pubky_client
 from domains.scoring import RUBRIC_VERSION, explain, score
-from domains.selectors import domains_with_score_facts, facts_of
+from domains.selectors import facts_of
 from families import policy
 from families.models import User
 from families.selectors import ordered
@@ -154,8 +154,7 @@ def score_history_list(
 
 def current_score(*, domain: DomainRecord) -> dict[str, Any]:
     """The domain's score from its stored facts now, explained (read only: nothing is stored)."""
-    annotated = domains_with_score_facts(DomainRecord.objects.filter(pk=domain.pk)).get()
-    result = score(facts_of(annotated))
+    result = score(facts_of(domain))
     latest = (
         SovereigntyScore.objects.filter(domain=domain)
         .order_by("-calculated_at", "-pk")

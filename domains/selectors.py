@@ -80,21 +80,6 @@ def domains_with_score_facts(queryset: QuerySet[DomainRecord]) -> QuerySet[Domai
     )
 
 
-def facts_of(domain: DomainRecord) -> DomainFacts:
-    """Facts of an annotated domain (see :func:`domains_with_score_facts`)."""
-    return DomainFacts(
-        pubky_active=domain.f_pubky_status == PubkyDomainStatus.ACTIVE,  # type: ignore[attr-defined]
-        key_custody=domain.f_key_custody or None,  # type: ignore[attr-defined]
-        relays_published=domain.f_relays,  # type: ignore[attr-defined]
-        self_hosted_homeserver=domain.self_hosted_homeserver,
-        private=domain.visibility == Visibility.PRIVATE,
-        has_registrar=bool(domain.registrar),
-        migrated_to_pubky=domain.f_migrated,  # type: ignore[attr-defined]
-        guardian_backup_current=domain.f_backup,  # type: ignore[attr-defined]
-        dns_record_count=domain.f_dns,  # type: ignore[attr-defined]
-    )
-
-
 _FACT_COLUMNS = (
     "pk",
     "f_pubky_status",
@@ -112,9 +97,9 @@ _FACT_COLUMNS = (
 def domain_facts(queryset: QuerySet[DomainRecord]) -> list[tuple[int, DomainFacts]]:
     """``(id, facts)`` for every domain of ``queryset``, in one query, in its order.
 
-    The bulk twin of :func:`facts_of` (``recalculate_scores``): rows come back as tuples, not
-    model instances, and domains with the same facts share one ``DomainFacts`` object (a batch
-    holds only a few dozen distinct combinations), so the rubric's cache answers at once.
+    Rows come back as tuples, not model instances (``recalculate_scores`` reads 100,000), and
+    domains with the same facts share one ``DomainFacts`` object (a batch holds only a few
+    dozen distinct combinations), so the rubric's cache answers at once.
     """
     shared: dict[tuple[object, ...], DomainFacts] = {}
     result = []
@@ -138,6 +123,12 @@ def domain_facts(queryset: QuerySet[DomainRecord]) -> list[tuple[int, DomainFact
             )
         result.append((pk, facts))
     return result
+
+
+def facts_of(domain: DomainRecord) -> DomainFacts:
+    """One domain's facts as stored now (one query)."""
+    ((_, facts),) = domain_facts(DomainRecord.objects.filter(pk=domain.pk))
+    return facts
 
 
 def latest_scores(domain_ids: list[int]) -> dict[int, tuple[int, ...]]:

@@ -178,7 +178,7 @@ def score_snapshot(
     """The domain's current score with its components, computed from stored facts (no write)."""
     from domains.models import DomainRecord, PubkyDomain
     from domains.scoring import explain, score
-    from domains.selectors import domains_with_score_facts, facts_of
+    from domains.selectors import facts_of
 
     if domain_id is not None:
         domain = _get(DomainRecord, domain_id)
@@ -196,8 +196,7 @@ def score_snapshot(
         domain = pubky_domain.domain
     if not policy.can_read(principal, domain):
         raise SubscriptionDenied("forbidden", "you may not read this domain")
-    annotated = domains_with_score_facts(DomainRecord.objects.filter(pk=domain.pk)).get()
-    result = score(facts_of(annotated))
+    result = score(facts_of(domain))
     latest = domain.sovereignty_scores.order_by("-calculated_at", "-id").first()
     pubky_url = PubkyDomain.objects.filter(domain=domain).values_list("pubky_url", flat=True)
     return {

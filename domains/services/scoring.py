@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from domains.models import SCORE_COMPONENTS, DomainRecord, SovereigntyScore
 from domains.scoring import RUBRIC_VERSION, DomainFacts, ScoreResult, score
-from domains.selectors import domain_facts, domains_with_score_facts, facts_of, latest_scores
+from domains.selectors import domain_facts, facts_of, latest_scores
 from pubkyproject.sql import int_array
 from realtime.events import flush_bulk_sends
 
@@ -40,8 +40,7 @@ def sovereignty_score_calculate(
     Services call this after they change a fact (publishing, key custody, a migration, a
     guardian backup), so the score always reflects the data.
     """
-    annotated = domains_with_score_facts(DomainRecord.objects.filter(pk=domain.pk)).get()
-    result = score(facts_of(annotated))
+    result = score(facts_of(domain))
     previous = domain.sovereignty_scores.order_by("-calculated_at", "-id").first()
     unchanged = previous is not None and previous.components == result.components
     if unchanged and not force:
