@@ -12,7 +12,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from families.models import SecurityEventKind, User
-from families.policy import Principal, aprincipal_for_user_id, principal_for_user_id
+from families.policy import Principal, aprincipal_for_user_id
 from families.security import security_event_record
 
 
@@ -27,61 +27,32 @@ class Identity:
     principal: Principal
 
 
-def _claims(token: str) -> tuple[int, float]:
-    """The user id and expiry of a valid access token (raises TokenError and friends)."""
-    access = AccessToken(token)  # type: ignore[arg-type]
-    return int(access["user_id"]), float(access["exp"])
+async def aauthenticate_token(token: str, *, ip_address: str | None = None) -> Identity:
+    """Validate an access token, load its active user and what the policy knows about them.
 
-
-def _identity(user_id: int, expires_at: float, principal: Principal) -> Identity:
-    # The consumer needs the user's id (and a model instance for audit rows), not the whole
-    # row: skip loading it.
-    return Identity(user=User(pk=user_id), expires_at=expires_at, principal=principal)
-
-
-def _record_failure(reason: str, ip_address: str | None) -> None:
-    security_event_record(
+    On the event loop: the token is checked in place and the principal read in one query
+    through the asyncio pool, so a new socket never waits for Django's database thread. A
+    failure (rare) is recorded as a security event through the ORM.
+    """
+    reason: str
+    try:
+        access = AccessToken(token)  # type: ignore[arg-type]
+        user_id = int(access["user_id"])
+        principal = await aprincipal_for_user_id(user_id)
+        if principal is not None:
+            # The consumer needs the user's id (and a model instance for audit rows), not the
+            # whole row: skip loading it.
+            user = User(pk=user_id)
+            return Identity(user=user, expires_at=float(access["exp"]), principal=principal)
+        reason = "unknown or inactive user"
+    except (TokenError, KeyError, ValueError, TypeError) as exc:
+        reason = str(exc) or exc.__class__.__name__
+    await database_sync_to_async(security_event_record)(
         kind=SecurityEventKind.TOKEN_INVALID,
         ip_address=ip_address,
         target="websocket",
         detail={"reason": reason[:200]},
     )
-
-
-_TOKEN_ERRORS = (TokenError, KeyError, ValueError, TypeError)
-_INACTIVE = "unknown or inactive user"
-
-
-def authenticate_token(token: str, *, ip_address: str | None = None) -> Identity:
-    """Validate an access token, load its active user and what the policy knows about them.
-
-    One query. Failures are recorded as security events.
-    """
-    try:
-        user_id, expires_at = _claims(token)
-        principal = principal_for_user_id(user_id)
-        if principal is not None:
-            return _identity(user_id, expires_at, principal)
-        reason = _INACTIVE
-    except _TOKEN_ERRORS as exc:
-        reason = str(exc) or exc.__class__.__name__
-    _record_failure(reason, ip_address)
-    raise AuthenticationFailed(reason)
-
-
-async def aauthenticate_token(token: str, *, ip_address: str | None = None) -> Identity:
-    """:func:`authenticate_token` on the event loop: the token is checked in place and the
-    principal read through the asyncio pool, so a new socket never waits for Django's database
-    thread (only a failure, rare, is written through the ORM)."""
-    try:
-        user_id, expires_at = _claims(token)
-        principal = await aprincipal_for_user_id(user_id)
-        if principal is not None:
-            return _identity(user_id, expires_at, principal)
-        reason = _INACTIVE
-    except _TOKEN_ERRORS as exc:
-        reason = str(exc) or exc.__class__.__name__
-    await database_sync_to_async(_record_failure)(reason, ip_address)
     raise AuthenticationFailed(reason)
 
 

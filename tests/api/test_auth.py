@@ -6,12 +6,13 @@ import random
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from families.models import SecurityEvent
-from realtime.auth import authenticate_token
+from realtime.auth import aauthenticate_token
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -142,6 +143,7 @@ def test_an_expired_access_token_is_refused_and_recorded(alice) -> None:
     assert SecurityEvent.objects.filter(kind="token_invalid", ip_address=address).exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the WebSocket path reads on its own connection
 def test_the_websocket_accepts_the_tokens_the_api_issues(alice) -> None:
     tokens = login(APIClient(REMOTE_ADDR=fresh_address()), "alice", "pw").json()
-    assert authenticate_token(tokens["access"]).user == alice
+    assert async_to_sync(aauthenticate_token)(tokens["access"]).user == alice
