@@ -75,6 +75,14 @@ async def get_pool() -> AsyncConnectionPool:
     return await asyncio.shield(task)
 
 
+async def close_pool() -> None:
+    """Close the running loop's pool, if it has one (for code that runs a loop of its own and
+    ends it, such as tests: a pool left open keeps its connections and background tasks)."""
+    task = _pools.pop(asyncio.get_running_loop(), None)
+    if task is not None and task.done() and task.exception() is None:
+        await task.result().close()
+
+
 async def fetchall(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Run one read and return its rows.
 

@@ -6,12 +6,13 @@ import random
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from families.models import SecurityEvent
+from pubkyproject.async_db import close_pool
 from realtime.auth import aauthenticate_token
 from tests.factories import UserFactory
 
@@ -144,6 +145,10 @@ def test_an_expired_access_token_is_refused_and_recorded(alice) -> None:
 
 
 @pytest.mark.django_db(transaction=True)  # the WebSocket path reads on its own connection
-def test_the_websocket_accepts_the_tokens_the_api_issues(alice) -> None:
-    tokens = login(APIClient(REMOTE_ADDR=fresh_address()), "alice", "pw").json()
-    assert async_to_sync(aauthenticate_token)(tokens["access"]).user == alice
+async def test_the_websocket_accepts_the_tokens_the_api_issues(alice) -> None:
+    response = await sync_to_async(login)(APIClient(REMOTE_ADDR=fresh_address()), "alice", "pw")
+    try:
+        identity = await aauthenticate_token(response.json()["access"])
+    finally:
+        await close_pool()
+    assert identity.user == alice

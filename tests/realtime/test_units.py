@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from domains.models import RelayStatus
 from families.models import Visibility
+from pubkyproject.async_db import close_pool
 from pubkyproject.sql import int_array
 from realtime import protocol, topics
 from realtime.events import Event, dumps, publish
@@ -234,7 +235,15 @@ def _message(event: Event) -> dict:
     return event.as_message()
 
 
+@pytest.fixture
+async def _own_pool():
+    """The hub's outbox checks open an asyncio pool on this test's loop: close it with the test."""
+    yield
+    await close_pool()
+
+
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("_own_pool")
 class TestHubOrdering:
     async def test_it_delivers_in_order_drops_duplicates_and_fills_gaps(self) -> None:
         from asgiref.sync import sync_to_async
