@@ -76,8 +76,13 @@ async def get_pool() -> AsyncConnectionPool:
 
 
 async def close_pool() -> None:
-    """Close the running loop's pool, if it has one (for code that runs a loop of its own and
-    ends it, such as tests: a pool left open keeps its connections and background tasks)."""
+    """Close the running loop's pool, if it has one.
+
+    Code that runs a loop of its own and ends it (tests, ``async_to_sync``) must call this
+    first: psycopg_pool's scheduler swallows a ``CancelledError`` that lands while it runs a
+    maintenance action, so ``asyncio.run`` cancelling an open pool's tasks can wait forever.
+    Servers keep one loop (and its pool) for the life of the process.
+    """
     task = _pools.pop(asyncio.get_running_loop(), None)
     if task is not None and task.done() and task.exception() is None:
         await task.result().close()
