@@ -43,6 +43,8 @@ import psycopg
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from pubkyproject.async_db import connection_kwargs
+
 logger = logging.getLogger("pubky.leader")
 
 # The first half of every advisory-lock key this service takes ("pubk" in ASCII), so its locks
@@ -67,9 +69,7 @@ def lock_key(name: str) -> tuple[int, int]:
 
 def _lock_session_params(name: str) -> dict[str, Any]:
     """Django's connection parameters for a separate autocommit session with keepalives."""
-    params = dict(connection.get_connection_params())
-    for key in ("cursor_factory", "context", "pool", "server_side_binding"):
-        params.pop(key, None)
+    params = connection_kwargs()  # Django's database, as libpq parameters
     keepalive = int(settings.WORKER_LEADER_KEEPALIVE_SECONDS)
     idle = max(1, keepalive // 3)
     params.update(

@@ -119,7 +119,7 @@ def redis_config() -> RedisConfig:
     """The configuration in the current settings (read at each call: tests override it)."""
     return RedisConfig(
         url=settings.REDIS_URL,
-        sentinels=tuple(tuple(node) for node in settings.REDIS_SENTINELS),  # type: ignore[misc]
+        sentinels=tuple((str(host), int(port)) for host, port in settings.REDIS_SENTINELS),
         master=settings.REDIS_SENTINEL_MASTER or "",
         db=settings.REDIS_DB,
         username=settings.REDIS_USERNAME,

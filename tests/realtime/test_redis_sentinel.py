@@ -113,13 +113,13 @@ def sentinel_cluster() -> Iterator[SentinelCluster]:
         common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         common += ["--requirepass", PASSWORD, "--masterauth", PASSWORD]
         primary_port, replica_port = free_port(), free_port()
+        replica_of = ["--replicaof", "127.0.0.1", str(primary_port)]
         primary = group.start(
             "primary", [valkey_binary(), "--port", str(primary_port), *common], port=primary_port
         )
         replica = group.start(
             "replica",
-            [valkey_binary(), "--port", str(replica_port), *common]
-            + ["--replicaof", "127.0.0.1", str(primary_port)],
+            [valkey_binary(), "--port", str(replica_port), *common, *replica_of],
             port=replica_port,
         )
         wait_until(
