@@ -20,8 +20,9 @@ fenced per item too: ``watch_homeservers`` only commits a page if the homeserver
 still where the page started, and ``republish_pkarr`` claims each domain with
 :func:`item_claim` and re-checks that it is still due.
 
-``pubky_listen`` does not need a leader: its copies claim queued changes with
-``FOR UPDATE SKIP LOCKED`` and run side by side.
+``pubky_listen`` does not need a leader: its copies stay awake side by side and take turns
+(:func:`take_turn`), one claim-and-publish transaction at a time, so a row changed twice is
+published in the order of its changes whichever copy handles each.
 
 Who leads is visible in PostgreSQL: the lock session's ``application_name`` is
 ``pubky-django-leader:<worker>`` (``pg_stat_activity``), its lock is an ``advisory`` row of
@@ -52,6 +53,8 @@ logger = logging.getLogger("pubky.leader")
 LOCK_NAMESPACE = 0x7075626B
 # Per-item claims use their own namespace per kind (see item_claim).
 _ITEM_NAMESPACES = {"republish_pkarr": 0x7075626C}
+# Jobs whose copies take turns, one transaction at a time (see take_turn).
+_TURN_NAMESPACE = 0x7075626D
 
 
 def _int4(value: int) -> int:
@@ -236,3 +239,21 @@ def item_claim(kind: str, item_id: int) -> Iterator[bool]:
         if claimed:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+
+def take_turn(job: str) -> None:
+    """Wait, inside the current transaction, until no other copy of ``job`` is in one.
+
+    A transaction-level advisory lock (released at commit or rollback): copies of a job that
+    read state and publish it run one transaction at a time, so their events commit in the
+    order their reads were made.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("take_turn() only makes sense inside a transaction")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", turn_key(job))
+
+
+def turn_key(job: str) -> tuple[int, int]:
+    """The two ``int4`` halves of the advisory lock copies of ``job`` take turns on."""
+    return _int4(_TURN_NAMESPACE), _int4(zlib.crc32(job.encode()))

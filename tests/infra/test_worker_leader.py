@@ -8,7 +8,8 @@ import psycopg
 import pytest
 from django.db import connection
 
-from pubkyproject.leader import LeaderLock, lock_key, run_as_leader
+from pubkyproject.leader import LeaderLock, lock_key, run_as_leader, turn_key
+from realtime.services import db_changes_publish
 from tests.replicas import wait_until
 from tests.servers import free_port
 
@@ -115,3 +116,46 @@ def test_run_as_leader_only_works_while_leading_and_releases_on_stop() -> None:
     assert rounds == [3]
     assert said[1].startswith("unit-loop: leading")
     assert _sessions_named("unit-loop") == []  # released on the way out
+
+
+def _session() -> psycopg.Connection:
+    params = connection.get_connection_params()
+    return psycopg.connect(
+        **{k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
+    )
+
+
+def test_copies_of_the_change_listener_take_turns() -> None:
+    """A listener that finds another one mid-transaction waits for its commit, so their
+    events commit in the order their reads were made."""
+    other = _session()  # another copy of pubky_listen, in the middle of its claim
+    other.execute("SELECT pg_advisory_xact_lock(%s, %s)", turn_key("pubky_listen"))
+    finished = threading.Event()
+
+    def listen_once() -> None:
+        try:
+            db_changes_publish(limit=10)
+        finally:
+            connection.close()
+            finished.set()
+
+    worker = threading.Thread(target=listen_once)
+    worker.start()
+    try:
+
+        def waiting() -> bool:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND NOT granted AND classid::int = %s AND objid::int = %s",
+                    list(turn_key("pubky_listen")),
+                )
+                return bool(cursor.fetchone()[0])
+
+        wait_until(waiting, "the second listener to wait for its turn")
+        assert not finished.is_set()
+    finally:
+        other.commit()
+        other.close()
+        worker.join(30)
+    assert finished.is_set()
