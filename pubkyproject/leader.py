@@ -176,7 +176,7 @@ def run_as_leader(
     *,
     stop: threading.Event,
     interval: float,
-    work: Callable[[], None],
+    work: Callable[[], object],
     say: Callable[[str], None],
     max_rounds: int | None = None,
     poll: float | None = None,

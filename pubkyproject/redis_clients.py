@@ -33,6 +33,7 @@ from django.conf import settings
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 # How long to wait for one sentinel before asking the next: a dead sentinel must not hold up
 # finding the primary.
@@ -206,13 +207,24 @@ def client_for_layer_host(host: str | dict[str, Any], **options: Any) -> redis.R
 class _CacheClient(RedisCacheClient):
     """Django's Redis cache client, with its one pool built by :func:`sync_pool`."""
 
-    def __init__(self, servers: list[str], **options: Any) -> None:
-        super().__init__(servers, **options)
+    def __init__(
+        self,
+        servers: list[str],
+        serializer: Any = None,
+        pool_class: Any = None,
+        parser_class: Any = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(servers, serializer, pool_class, parser_class, **options)
+        # OPTIONS of the cache (other than the serializer and pool class) go to every connection.
+        if isinstance(parser_class, str):
+            parser_class = import_string(parser_class)
+        self._connection_options = {"parser_class": parser_class, **options}
         self._pool: redis.ConnectionPool | None = None
 
     def _get_connection_pool(self, write: bool) -> redis.ConnectionPool:
         if self._pool is None:
-            options = {k: v for k, v in self._pool_options.items() if v is not None}
+            options = {k: v for k, v in self._connection_options.items() if v is not None}
             self._pool = sync_pool(**options)
         return self._pool
 
