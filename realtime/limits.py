@@ -8,6 +8,8 @@ import time
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from pubkyproject.redis_clients import async_pool
+
 
 class TokenBucket:
     """``rate`` tokens per second up to ``burst``; each message takes one."""
@@ -48,8 +50,7 @@ class ConnectionRegistry:
 
     MAX_CONNECTIONS = 32
 
-    def __init__(self, url: str, *, ttl: float) -> None:
-        self.url = url
+    def __init__(self, *, ttl: float) -> None:
         self.ttl = ttl
         self._clients: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
 
@@ -57,7 +58,7 @@ class ConnectionRegistry:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = self._clients[loop] = _LoopClient(self.url, self.MAX_CONNECTIONS)
+            client = self._clients[loop] = _LoopClient(self.MAX_CONNECTIONS)
         return client
 
     @staticmethod
@@ -94,8 +95,9 @@ class _LoopClient:
     The script runs by its SHA (``EVALSHA``), reloaded by redis-py if the server forgot it.
     """
 
-    def __init__(self, url: str, max_connections: int) -> None:
-        pool = aioredis.ConnectionPool.from_url(url, max_connections=max_connections)
+    def __init__(self, max_connections: int) -> None:
+        # Direct or through Sentinel, as configured (pubkyproject.redis_clients).
+        pool = async_pool(max_connections=max_connections)
         self.redis = aioredis.Redis(connection_pool=pool)
         self.register = self.redis.register_script(_REGISTER)
         self.slots = asyncio.Semaphore(max_connections)
@@ -108,5 +110,5 @@ def connection_registry() -> ConnectionRegistry:
     global _registry
     if _registry is None:
         ttl = settings.REALTIME["HEARTBEAT_SECONDS"] * 3
-        _registry = ConnectionRegistry(settings.REDIS_URL, ttl=ttl)
+        _registry = ConnectionRegistry(ttl=ttl)
     return _registry

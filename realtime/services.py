@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from pubkyproject.leader import take_turn
 from realtime.events import publish_many
 from realtime.models import EventSource, OutboxEvent
 from realtime.payloads import changes_for
@@ -55,8 +56,11 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
     """Claim up to ``limit`` queued database changes and publish their events.
 
     Claiming deletes the queue rows in the same transaction that writes the outbox events, so
-    each change is published exactly once; concurrent listeners skip each other's rows.
+    each change is published exactly once. Copies of the listener take turns: two claims in
+    parallel could read a row at different moments and commit in the other order, leaving
+    subscribers with the older state last.
     """
+    take_turn("pubky_listen")
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM, [limit])
         claimed = sorted(cursor.fetchall())

@@ -10,6 +10,7 @@ message sent here arrives through ``layer.receive`` like one sent with ``group_s
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ import redis
 from channels.layers import get_channel_layer
 from channels_redis.utils import _consistent_hash
 from django.conf import settings
+
+from pubkyproject.redis_clients import client_for_layer_host
 
 if TYPE_CHECKING:
     from realtime.events import Event
@@ -31,9 +34,9 @@ def _layer_config() -> dict[str, Any]:
     return config
 
 
-def _hosts() -> list[str]:
-    hosts = _layer_config().get("hosts") or ["redis://127.0.0.1:6379"]
-    return [h if isinstance(h, str) else h["address"] for h in hosts]
+def _hosts() -> list[str | dict[str, Any]]:
+    hosts: list[str | dict[str, Any]] = _layer_config().get("hosts") or ["redis://127.0.0.1:6379"]
+    return hosts
 
 
 def group_channel_name(group: str) -> str:
@@ -43,13 +46,18 @@ def group_channel_name(group: str) -> str:
 
 
 def _clients() -> list[redis.Redis]:
-    """One client per shard, per thread, per configuration (settings may change in tests)."""
-    hosts = tuple(_hosts())
-    cache: dict[tuple[str, ...], list[redis.Redis]] = _local.__dict__.setdefault("clients", {})
-    clients = cache.get(hosts)
+    """One client per shard, per thread, per configuration (settings may change in tests).
+
+    Built from the layer's own host entries, so a publish goes where the layer's subscribers
+    are: the same server, or the primary the same sentinels name.
+    """
+    hosts = _hosts()
+    key = json.dumps(hosts, sort_keys=True, default=str)
+    cache: dict[str, list[redis.Redis]] = _local.__dict__.setdefault("clients", {})
+    clients = cache.get(key)
     if clients is None:
-        clients = cache[hosts] = [
-            redis.Redis.from_url(h, socket_timeout=2, socket_connect_timeout=2) for h in hosts
+        clients = cache[key] = [
+            client_for_layer_host(h, socket_timeout=2, socket_connect_timeout=2) for h in hosts
         ]
     return clients
 

@@ -2,9 +2,10 @@
 
 ``watch_homeservers`` polls each relevant homeserver's ``/events/`` feed from a cursor stored
 in :class:`HomeserverCursor`; a page's events and the advanced cursor commit together, so a
-restart resumes exactly where it stopped. A change to a watched file (or to a file under a
-watched directory URL, one ending in ``/``) refreshes the content cache and publishes
-``pubky_content_update`` on the URL's topic.
+restart resumes exactly where it stopped; a page commits only while the stored cursor is still
+where the page started, so two watchers never publish the same page. A change to a watched file
+(or to a file under a watched directory URL, one ending in ``/``) refreshes the content cache
+and publishes ``pubky_content_update`` on the URL's topic.
 """
 
 from __future__ import annotations
@@ -100,8 +101,8 @@ def poll_homeserver(client: HomeserverClient, homeserver: str, watched: set[str]
     """Read new events of one homeserver and publish those for watched URLs; returns count."""
     row = HomeserverCursor.objects.filter(homeserver=homeserver).first()
     if row is None:
-        row = HomeserverCursor.objects.create(
-            homeserver=homeserver, cursor=_initial_cursor(client, homeserver)
+        row, _ = HomeserverCursor.objects.get_or_create(
+            homeserver=homeserver, defaults={"cursor": _initial_cursor(client, homeserver)}
         )
     published = 0
     while True:
@@ -115,6 +116,12 @@ def poll_homeserver(client: HomeserverClient, homeserver: str, watched: set[str]
                 latest[event.url] = event.kind
         payloads = {url: _content_payload(client, url, kind) for url, kind in latest.items()}
         with transaction.atomic():
+            # Commit the page only if the cursor is still where it started: if another watcher
+            # (a second copy during a change of leader) got there first, it published these.
+            stored = HomeserverCursor.objects.select_for_update().get(pk=row.pk).cursor
+            if stored != row.cursor:
+                logger.info("homeserver %s: another watcher advanced the cursor", homeserver)
+                return published
             for url, payload in payloads.items():
                 for subscribed in matching_subscriptions(url, watched):
                     publish(

@@ -48,6 +48,7 @@ from pubky.errors import CasConflict, InvalidRecord, NotMostRecent, PacketTooLar
 from pubky.keys import Keypair
 from pubky.packet import MAX_DNS_PACKET_BYTES, Record, SignedPacket, now_us
 from pubky.relay_client import RelayResult
+from pubkyproject.leader import item_claim
 
 __all__ = [
     "RELAY_COPY_LIFETIME",
@@ -428,6 +429,14 @@ class RepublishReport:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+def _still_due(pubky_domain: PubkyDomain, before_expiry: timedelta, client: PubkyClient) -> bool:
+    return (
+        pubky_domains_due_for_republish(before_expiry=before_expiry, relay_urls=client.relay_urls)
+        .filter(pk=pubky_domain.pk)
+        .exists()
+    )
+
+
 def pkarr_republish_due(
     *,
     before_expiry: timedelta,
@@ -463,12 +472,20 @@ def pkarr_republish_due(
     for index, pubky_domain in enumerate(domains, start=1):
         outcome: PublishOutcome | None = None
         error: str | None = None
-        try:
-            outcome = pubky_domain_publish(
-                pubky_domain=pubky_domain, client=client, reason="pkarr_republished"
-            )
-        except PubkyServiceError as exc:
-            error = str(exc)
+        # Another copy of the job (a second worker, a one-off run) may hold this domain or
+        # have just republished it: claim it and re-check, so it is never published twice.
+        with item_claim("republish_pkarr", pubky_domain.pk) as claimed:
+            if not claimed or not (force or _still_due(pubky_domain, before_expiry, client)):
+                report.due -= 1
+                report.skipped += 1
+                continue
+            pubky_domain.refresh_from_db()
+            try:
+                outcome = pubky_domain_publish(
+                    pubky_domain=pubky_domain, client=client, reason="pkarr_republished"
+                )
+            except PubkyServiceError as exc:
+                error = str(exc)
         if outcome is not None:
             report.republished += 1
             report.retried_relays += len(outcome.retried)

@@ -23,6 +23,12 @@ from pubkyproject.env import (
     parse_encryption_key,
     parse_redis_url,
 )
+from pubkyproject.redis_clients import (
+    RedisConfig,
+    channel_layer_hosts,
+    check_sentinel_settings,
+    parse_sentinels,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -112,12 +118,35 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Redis / Valkey: direct or through Sentinel ------------------------------------------------
+# Every client (channel layer, cache, publisher, connection registry) is built from these by
+# pubkyproject/redis_clients.py. With REDIS_SENTINELS + REDIS_SENTINEL_MASTER, connections go
+# to whichever node the sentinels name primary, and REDIS_URL is not used.
+
 REDIS_URL = parse_redis_url(env_str("REDIS_URL", "redis://127.0.0.1:63799/0"))
+REDIS_SENTINELS = parse_sentinels(env_list("REDIS_SENTINELS"))
+REDIS_SENTINEL_MASTER = env_optional("REDIS_SENTINEL_MASTER")
+check_sentinel_settings(REDIS_SENTINELS, REDIS_SENTINEL_MASTER)
+REDIS_DB = env_int("REDIS_DB", 0, minimum=0)
+REDIS_USERNAME = env_optional("REDIS_USERNAME")
+REDIS_PASSWORD = env_optional("REDIS_PASSWORD")
+REDIS_SENTINEL_USERNAME = env_optional("REDIS_SENTINEL_USERNAME")
+REDIS_SENTINEL_PASSWORD = env_optional("REDIS_SENTINEL_PASSWORD")
+_redis = RedisConfig(
+    url=REDIS_URL,
+    sentinels=tuple(REDIS_SENTINELS),
+    master=REDIS_SENTINEL_MASTER or "",
+    db=REDIS_DB,
+    username=REDIS_USERNAME,
+    password=REDIS_PASSWORD,
+    sentinel_username=REDIS_SENTINEL_USERNAME,
+    sentinel_password=REDIS_SENTINEL_PASSWORD,
+)
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "BACKEND": "pubkyproject.redis_clients.RedisCache",
+        "LOCATION": _redis.describe(),
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "pubky"),
         "TIMEOUT": env_int("CACHE_DEFAULT_TIMEOUT", 300, minimum=1),
     }
@@ -139,8 +168,8 @@ if _layer_name not in _LAYERS:
 # redis-py 8 defaults socket_timeout to 5 s, the same as the list layer's blocking BZPOPMIN:
 # idle consumers would crash with "Timeout reading". Give reads a margin over the block time.
 _LAYER_HOSTS = {
-    "pubsub": [REDIS_URL],
-    "redis": [{"address": REDIS_URL, "socket_timeout": 15}],
+    "pubsub": channel_layer_hosts(_redis),
+    "redis": channel_layer_hosts(_redis, socket_timeout=15),
 }
 CHANNEL_LAYERS = {
     "default": {
@@ -152,6 +181,13 @@ CHANNEL_LAYERS = {
         },
     }
 }
+
+# --- Replicated workers (pubkyproject/leader.py) ------------------------------------------------
+# Copies of a looping worker elect a leader with a PostgreSQL advisory lock; standbys try to
+# take over this often, and a leader whose host vanished loses the lock within about the
+# keepalive time.
+WORKER_LEADER_POLL_SECONDS = env_float("WORKER_LEADER_POLL_SECONDS", 5.0, minimum=0.05)
+WORKER_LEADER_KEEPALIVE_SECONDS = env_int("WORKER_LEADER_KEEPALIVE_SECONDS", 30, minimum=3)
 
 # --- Auth ------------------------------------------------------------------------------------
 

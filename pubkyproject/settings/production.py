@@ -14,7 +14,8 @@ if len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters in production")
 PUBKY_KEY_ENCRYPTION_KEY = parse_encryption_key(env_str("PUBKY_KEY_ENCRYPTION_KEY"))
 env_str("DATABASE_URL")
-env_str("REDIS_URL")
+if not env_list("REDIS_SENTINELS"):
+    env_str("REDIS_URL")  # one Redis, unless the sentinels name it
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required but not set")

@@ -4,30 +4,20 @@ Probes every relay in ``PUBKY_RELAYS`` plus every relay a Pubky domain was publi
 stores each one's :class:`RelayStatus`, and records up/down transitions (security events and
 guardian notifications) through :func:`domains.services.relays.relay_statuses_check`.
 With ``--loop`` it repeats every ``--interval`` seconds until SIGINT/SIGTERM and then exits
-cleanly (status 0), finishing the round in progress.
+cleanly (status 0), finishing the round in progress. Copies of the loop elect one leader
+(``pubkyproject.leader``): only it checks, the others stand by and take over when it stops.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections, connection
 
 from domains.services.relays import RelayCheck, relay_statuses_check
+from pubkyproject.leader import run_as_leader
 from pubkyproject.stopping import stop_on_signals
-
-
-def _close_stale_connections() -> None:
-    """A long-running worker must not keep a connection the server has dropped meanwhile.
-
-    Skipped inside a transaction (as when a test calls the command), where closing would
-    break the caller's transaction.
-    """
-    if not connection.in_atomic_block:
-        close_old_connections()
 
 
 class Command(BaseCommand):
@@ -76,19 +66,16 @@ class Command(BaseCommand):
             return
 
         self.stdout.write(f"checking relays every {interval:g}s; SIGINT/SIGTERM to stop")
-        rounds = 0
         with stop_on_signals() as stop:
-            try:
-                while not stop.is_set():
-                    started = time.monotonic()
-                    _close_stale_connections()
-                    self._round(relays)
-                    rounds += 1
-                    if max_rounds is not None and rounds >= max_rounds:
-                        break
-                    stop.wait(max(0.0, interval - (time.monotonic() - started)))
-            finally:
-                _close_stale_connections()
+            rounds = run_as_leader(
+                # Loops given their own --relay list lead that list, not the configured set.
+                "check_relays" + (":" + ",".join(sorted(relays)) if relays else ""),
+                stop=stop,
+                interval=interval,
+                work=lambda: self._round(relays),
+                say=self.stdout.write,
+                max_rounds=max_rounds,
+            )
         self.stdout.write(self.style.SUCCESS(f"stopped after {rounds} round(s)"))
 
     def _round(self, relays: list[str] | None) -> list[RelayCheck]:

@@ -5,6 +5,10 @@ Republishes each active Pubky domain whose relay copies expire within
 using ``If-Match`` compare-and-swap and one re-resolve-and-retry on 409/412; fresh domains
 are skipped. Exits non-zero when some domain could not be republished on any relay, so a
 scheduler notices.
+
+With ``--loop``, copies elect one leader (``pubkyproject.leader``) that runs the passes while
+the others stand by; each domain is also claimed while it is published and re-checked, so a
+one-off run next to the loop does not publish it twice either.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections
 
 from domains.models import PubkyDomain, PubkyDomainStatus
 from domains.pubky_client import pubky_client
@@ -24,6 +27,7 @@ from domains.services.publishing import (
     pkarr_republish_due,
     pubky_domains_due_for_republish,
 )
+from pubkyproject.leader import run_as_leader
 from pubkyproject.stopping import stop_on_signals
 
 
@@ -98,14 +102,21 @@ class Command(BaseCommand):
         if not options["loop"]:
             self._republish(before, names, client, options)
             return
+
+        def one_pass() -> None:
+            try:
+                self._republish(before, names, client, options)
+            except CommandError as exc:  # a failed pass is reported; the next retries
+                self.stderr.write(str(exc))
+
         with stop_on_signals() as stop:
-            while not stop.is_set():
-                close_old_connections()
-                try:
-                    self._republish(before, names, client, options)
-                except CommandError as exc:  # a failed pass is reported; the next retries
-                    self.stderr.write(str(exc))
-                stop.wait(options["interval"])
+            run_as_leader(
+                "republish_pkarr" + (":" + ",".join(sorted(names)) if names else ""),
+                stop=stop,
+                interval=options["interval"],
+                work=one_pass,
+                say=self.stdout.write,
+            )
         self.stdout.write("republish_pkarr: stopped")
 
     def _republish(
