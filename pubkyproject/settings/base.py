@@ -213,7 +213,18 @@ REALTIME = {
 
 # --- API -------------------------------------------------------------------------------------
 
+# Request limits (pubkyproject/api/limits.py): a larger body answers 413, deeper JSON 400.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32, minimum=2)
+# Django's own form parsing (admin, session login) keeps to the same bound.
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": [
+        "pubkyproject.api.parsers.BoundedJSONParser",
+        "pubkyproject.api.parsers.BoundedFormParser",
+        "pubkyproject.api.parsers.BoundedMultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
