@@ -17,19 +17,51 @@ within the limit (a 400 on that field through the API).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import migrations, models
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
+from django.utils.deconstruct import deconstructible
 
 
-def bounded_text_field(max_length: int, **kwargs: Any) -> models.TextField:
+def bounded_text_field(
+    max_length: int, *, validators: Sequence[Callable[[Any], None]] = (), **kwargs: Any
+) -> models.TextField:
     """A ``TextField`` of at most ``max_length`` characters (validated, and in forms/the API)."""
     return models.TextField(
-        max_length=max_length, validators=[MaxLengthValidator(max_length)], **kwargs
+        max_length=max_length,
+        validators=[MaxLengthValidator(max_length), *validators],
+        **kwargs,
     )
+
+
+@deconstructible
+class MaxBytesValidator:
+    """At most ``limit`` bytes of UTF-8: for a value that is part of a unique index (a B-tree
+    entry holds about 2,700 bytes; four-byte characters would pass a character limit)."""
+
+    code = "max_bytes"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __call__(self, value: Any) -> None:
+        size = len(str(value).encode("utf-8", "surrogatepass"))
+        if size > self.limit:
+            raise ValidationError(
+                f"Ensure this value has at most {self.limit} bytes in UTF-8 (it has {size}).",
+                code=self.code,
+            )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MaxBytesValidator) and other.limit == self.limit
+
+    def __hash__(self) -> int:
+        return hash(self.limit)
 
 
 def text_length_constraint(field: str, max_length: int, name: str) -> models.CheckConstraint:

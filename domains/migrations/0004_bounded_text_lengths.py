@@ -24,7 +24,11 @@ class Migration(migrations.Migration):
             model_name="dnsrecord",
             name="value",
             field=models.TextField(
-                max_length=1000, validators=[django.core.validators.MaxLengthValidator(1000)]
+                max_length=1000,
+                validators=[
+                    django.core.validators.MaxLengthValidator(1000),
+                    pubkyproject.text_limits.MaxBytesValidator(1000),
+                ],
             ),
         ),
         pubkyproject.text_limits.AddLengthConstraint(

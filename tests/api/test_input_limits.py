@@ -212,7 +212,9 @@ def test_control_characters_in_a_query_are_a_field_error(
 
 def test_a_description_over_its_maximum_is_refused_and_at_it_stored(owner: APIClient) -> None:
     too_long = "d" * (FAMILY_DESCRIPTION_MAX_LENGTH + 1)
-    response = owner.post("/api/families/", {"name": "Long", "description": too_long}, format="json")
+    response = owner.post(
+        "/api/families/", {"name": "Long", "description": too_long}, format="json"
+    )
     assert response.status_code == 400
     assert list(response.json()) == ["description"]
     assert not Family.objects.filter(name="Long").exists()
@@ -241,6 +243,22 @@ def test_a_dns_record_value_over_its_maximum_is_refused(owner: APIClient, world:
     )
     assert response.status_code == 400
     assert list(response.json()) == ["value"]
+
+
+def test_a_dns_record_value_of_wide_characters_is_refused_by_its_size_not_a_crash(
+    owner: APIClient, world: World
+) -> None:
+    # 1000 four-byte characters: within the character limit, but past the byte limit that keeps
+    # the value inside PostgreSQL's unique index (which would otherwise fail the insert).
+    response = owner.post(
+        f"/api/domains/{world.domain.pk}/dns-records/",
+        {"name": "@", "type": "TXT", "value": "\U0001f600" * DNS_RECORD_VALUE_MAX_LENGTH},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["value"] == [
+        "Ensure this value has at most 1000 bytes in UTF-8 (it has 4000)."
+    ]
 
 
 def test_an_unknown_username_longer_than_any_is_refused_before_a_lookup(
