@@ -426,13 +426,14 @@ class SecurityEventListApi(ApiView):
         # private key field to the no-leak checks (tests/foundation/test_no_key_leaks.py).
         kind = serializers.RegexField(
             r"^[a-z_]{1,32}$",
+            max_length=32,
             required=False,
             help_text="A security event kind, e.g. `login_failed`, `access_denied`, "
             "`rate_limited`.",
         )
         user = IdField(required=False, help_text="The user's id.")
         username = serializers.CharField(required=False, max_length=150)
-        ip_address = serializers.IPAddressField(required=False)
+        ip_address = serializers.IPAddressField(required=False, max_length=45)
         target = serializers.CharField(required=False, max_length=255)
         since = serializers.DateTimeField(required=False)
         until = serializers.DateTimeField(required=False)
@@ -483,6 +484,7 @@ class LogEntryListApi(ApiView):
     class FilterSerializer(serializers.Serializer):
         model = serializers.RegexField(
             r"^[a-z_]+\.[a-z_]+$",
+            max_length=201,  # two names of at most 100 characters (Django's column sizes)
             required=False,
             help_text="`app_label.model`, e.g. `domains.dnsrecord`.",
         )

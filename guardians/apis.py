@@ -63,7 +63,7 @@ class GuardianListApi(ApiView):
             allow_null=True,
             help_text="The guardian's account, if they have one here.",
         )
-        email = serializers.EmailField(required=False, allow_blank=True)
+        email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
         pubky_public_key = serializers.CharField(
             max_length=52, required=False, allow_blank=True, validators=[validate_public_key]
         )
@@ -102,7 +102,7 @@ class GuardianDetailApi(ApiView):
 
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200, required=False)
-        email = serializers.EmailField(required=False, allow_blank=True)
+        email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
         pubky_public_key = serializers.CharField(
             max_length=52, required=False, allow_blank=True, validators=[validate_public_key]
         )

@@ -76,6 +76,9 @@ def text_length_constraint(field: str, max_length: int, name: str) -> models.Che
 class AddLengthConstraint(migrations.AddConstraint):
     """``AddConstraint`` for a length ``CHECK`` that keeps rows stored before the limit."""
 
+    model_name: str
+    constraint: models.CheckConstraint
+
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
@@ -92,7 +95,7 @@ class AddLengthConstraint(migrations.AddConstraint):
         if not longer:
             super().database_forwards(app_label, schema_editor, from_state, to_state)
             return
-        check = self.constraint._get_check_sql(model, schema_editor)
+        check = self.constraint._get_check_sql(model, schema_editor)  # type: ignore[attr-defined]
         table = schema_editor.quote_name(model._meta.db_table)
         name = schema_editor.quote_name(self.constraint.name)
         schema_editor.execute(

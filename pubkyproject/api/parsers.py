@@ -12,6 +12,7 @@ import io
 from collections.abc import Mapping
 from typing import IO, Any
 
+from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 from rest_framework.utils import json
@@ -26,6 +27,18 @@ def _declared_length(parser_context: Mapping[str, Any] | None) -> int | None:
         return int(meta.get("CONTENT_LENGTH") or 0)
     except (TypeError, ValueError):
         return None
+
+
+def _text_encoding(parser_context: Mapping[str, Any]) -> str:
+    """The request's charset, if it is a text encoding (as DRF's parsers check it)."""
+    encoding = str(parser_context.get("encoding") or settings.DEFAULT_CHARSET)
+    try:
+        "".encode(encoding)  # refuses bytes-to-bytes codecs such as bz2_codec
+    except (LookupError, UnicodeError):
+        raise ParseError(
+            f'Unsupported charset "{encoding}" in request Content-Type header.'
+        ) from None
+    return encoding
 
 
 def read_bounded(stream: IO[bytes], parser_context: Mapping[str, Any] | None) -> bytes:
@@ -50,7 +63,7 @@ class BoundedJSONParser(parsers.JSONParser):
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         context = dict(parser_context or {})
-        encoding = parsers.get_encoding(context)
+        encoding = _text_encoding(context)
         body = read_bounded(stream, context)
         try:
             text = body.decode(encoding)

@@ -250,6 +250,10 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
+    # The API's input limits on the token endpoints too (pubkyproject/api/tokens.py).
+    "TOKEN_OBTAIN_SERIALIZER": "pubkyproject.api.tokens.BoundedTokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "pubkyproject.api.tokens.BoundedTokenRefreshSerializer",
+    "TOKEN_VERIFY_SERIALIZER": "pubkyproject.api.tokens.BoundedTokenVerifySerializer",
 }
 
 SPECTACULAR_SETTINGS = {
