@@ -30,6 +30,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.signals import got_request_exception
 from django.db import IntegrityError
@@ -41,6 +42,7 @@ from domains.pubky_client import InvalidPubkyKey, PubkyNetworkError, PubkyServic
 from families.models import SecurityEventKind, User
 from families.security import security_event_record
 from pubkyproject.api.client import client_ip
+from pubkyproject.api.limits import RequestTooLarge, max_body_bytes
 
 logger = logging.getLogger("pubkyproject.api")
 
@@ -85,6 +87,11 @@ def _translate(exc: Exception) -> Exception:
         return Conflict()
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or None)
+    # Django's own request limits, met while a form body is parsed (too many fields, …).
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge(max_body_bytes())
+    if isinstance(exc, SuspiciousOperation):
+        return exceptions.ParseError(str(exc))
     return exc
 
 

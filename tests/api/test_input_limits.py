@@ -110,6 +110,15 @@ def test_a_form_body_over_the_size_limit_answers_413(owner: APIClient, settings)
     assert response.json()["code"] == "too_large"
 
 
+def test_a_form_with_more_fields_than_django_reads_is_a_400(owner: APIClient) -> None:
+    form = "&".join(f"f{i}=x" for i in range(1500))  # DATA_UPLOAD_MAX_NUMBER_FIELDS: 1000
+    response = owner.generic(
+        "POST", "/api/families/", form, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
 # --- control characters ----------------------------------------------------------------------
 
 
