@@ -28,6 +28,7 @@ from domains.api_selectors import (
     score_history_list,
 )
 from domains.models import (
+    DNS_RECORD_VALUE_MAX_LENGTH,
     DnsRecord,
     DnsRecordType,
     DomainMigration,
@@ -87,7 +88,9 @@ class _RecordFields(serializers.Serializer):
         max_length=253, default="@", help_text="Relative to the domain; `@` is the apex."
     )
     type = serializers.ChoiceField(choices=DnsRecordType.choices)
-    value = serializers.CharField(max_length=4000, help_text="DNS presentation format.")
+    value = serializers.CharField(
+        max_length=DNS_RECORD_VALUE_MAX_LENGTH, help_text="DNS presentation format."
+    )
     ttl = serializers.IntegerField(min_value=0, max_value=MAX_TTL, default=3600)
 
 
@@ -230,7 +233,7 @@ class DnsRecordDetailApi(ApiView):
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=253, required=False)
         type = serializers.ChoiceField(choices=DnsRecordType.choices, required=False)
-        value = serializers.CharField(max_length=4000, required=False)
+        value = serializers.CharField(max_length=DNS_RECORD_VALUE_MAX_LENGTH, required=False)
         ttl = serializers.IntegerField(min_value=0, max_value=MAX_TTL, required=False)
 
     OutputSerializer = DnsRecordSerializer

@@ -10,6 +10,11 @@ from django.db.models.functions import Lower
 from domains.validators import validate_domain_name, validate_record_name
 from families.models import Family, SealedKeyMixin, Visibility
 from families.validators import validate_pubky_url, validate_public_key
+from pubkyproject.text_limits import (
+    MaxBytesValidator,
+    bounded_text_field,
+    text_length_constraint,
+)
 
 
 class DomainStatus(models.TextChoices):
@@ -86,13 +91,23 @@ class DnsRecordType(models.TextChoices):
     SVCB = "SVCB"
 
 
+# The longest DNS record value, in characters of presentation format (API, model and a CHECK
+# constraint), and in bytes of UTF-8 (API and model: the value is part of a unique index). A
+# whole signed Pubky packet carries at most 1000 bytes of DNS data, so no longer value could be
+# published.
+DNS_RECORD_VALUE_MAX_LENGTH = 1000
+DNS_RECORD_VALUE_MAX_BYTES = 1000
+
+
 class DnsRecord(models.Model):
     """One DNS record of a domain; ``value`` is in DNS presentation format (as in a zone file)."""
 
     domain = models.ForeignKey(DomainRecord, on_delete=models.CASCADE, related_name="dns_records")
     name = models.CharField(max_length=253, default="@", validators=[validate_record_name])
     rtype = models.CharField("type", max_length=8, choices=DnsRecordType.choices)
-    value = models.TextField()
+    value = bounded_text_field(
+        DNS_RECORD_VALUE_MAX_LENGTH, validators=[MaxBytesValidator(DNS_RECORD_VALUE_MAX_BYTES)]
+    )
     ttl = models.PositiveIntegerField(default=3600)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -102,6 +117,7 @@ class DnsRecord(models.Model):
         ordering = ["name", "rtype", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(ttl__lte=2147483647), name="dns_ttl_range"),
+            text_length_constraint("value", DNS_RECORD_VALUE_MAX_LENGTH, "dns_value_length"),
             models.UniqueConstraint(
                 fields=["domain", "name", "rtype", "value"], name="unique_dns_record"
             ),

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from domains.models import DomainRecord, PubkyDomain
 from families import policy
 from families.models import (
+    FAMILY_DESCRIPTION_MAX_LENGTH,
     AccessGrant,
     Family,
     FamilyMembership,
@@ -54,6 +55,7 @@ from families.services.family_admin import (
 )
 from families.services.grants import access_grant_create, access_grant_revoke
 from families.services.pubky import family_keypair_rotate, family_pubky_enable
+from pubkyproject.api.fields import UsernameField
 from pubkyproject.api.filters import IdField, ordering_field
 from pubkyproject.api.permissions import AuditReader
 from pubkyproject.api.schema import LIST, READ, WRITE, errors
@@ -83,7 +85,9 @@ class FamilyListApi(ApiView):
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         slug = serializers.SlugField(max_length=100, required=False)
-        description = serializers.CharField(required=False, allow_blank=True)
+        description = serializers.CharField(
+            required=False, allow_blank=True, max_length=FAMILY_DESCRIPTION_MAX_LENGTH
+        )
         visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
         guardian_approval_required = serializers.BooleanField(required=False)
         guardian_threshold = serializers.IntegerField(min_value=1, max_value=100, required=False)
@@ -119,7 +123,9 @@ class FamilyDetailApi(ApiView):
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200, required=False)
         slug = serializers.SlugField(max_length=100, required=False)
-        description = serializers.CharField(required=False, allow_blank=True)
+        description = serializers.CharField(
+            required=False, allow_blank=True, max_length=FAMILY_DESCRIPTION_MAX_LENGTH
+        )
         visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
         guardian_approval_required = serializers.BooleanField(required=False)
         guardian_threshold = serializers.IntegerField(min_value=1, max_value=100, required=False)
@@ -159,7 +165,7 @@ class FamilyMemberListApi(ApiView):
         ordering = ordering_field("username", "created_at", default="username")
 
     class InputSerializer(serializers.Serializer):
-        username = serializers.SlugRelatedField(slug_field="username", queryset=_active_users())
+        username = UsernameField(queryset=_active_users())
         role = serializers.ChoiceField(choices=MEMBER_ROLES, default=FamilyRole.MEMBER)
 
     OutputSerializer = MembershipSerializer
@@ -325,9 +331,7 @@ class AccessGrantListApi(ApiView):
         )
 
     class InputSerializer(serializers.Serializer):
-        grantee = serializers.SlugRelatedField(
-            slug_field="username", queryset=_active_users(), help_text="The grantee's username."
-        )
+        grantee = UsernameField(queryset=_active_users(), help_text="The grantee's username.")
         target_type = serializers.ChoiceField(choices=GRANT_TARGETS)
         target_id = IdField()
         permission = serializers.ChoiceField(
@@ -422,13 +426,14 @@ class SecurityEventListApi(ApiView):
         # private key field to the no-leak checks (tests/foundation/test_no_key_leaks.py).
         kind = serializers.RegexField(
             r"^[a-z_]{1,32}$",
+            max_length=32,
             required=False,
             help_text="A security event kind, e.g. `login_failed`, `access_denied`, "
             "`rate_limited`.",
         )
         user = IdField(required=False, help_text="The user's id.")
         username = serializers.CharField(required=False, max_length=150)
-        ip_address = serializers.IPAddressField(required=False)
+        ip_address = serializers.IPAddressField(required=False, max_length=45)
         target = serializers.CharField(required=False, max_length=255)
         since = serializers.DateTimeField(required=False)
         until = serializers.DateTimeField(required=False)
@@ -479,6 +484,7 @@ class LogEntryListApi(ApiView):
     class FilterSerializer(serializers.Serializer):
         model = serializers.RegexField(
             r"^[a-z_]+\.[a-z_]+$",
+            max_length=201,  # two names of at most 100 characters (Django's column sizes)
             required=False,
             help_text="`app_label.model`, e.g. `domains.dnsrecord`.",
         )

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from families import keyvault
 from families.validators import validate_pubky_url, validate_public_key
+from pubkyproject.text_limits import bounded_text_field, text_length_constraint
 
 
 class Visibility(models.TextChoices):
@@ -56,10 +57,14 @@ class User(SealedKeyMixin, AbstractUser):
         return self.username
 
 
+# The longest family description, in characters (API, model and a CHECK constraint).
+FAMILY_DESCRIPTION_MAX_LENGTH = 2000
+
+
 class Family(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
+    description = bounded_text_field(FAMILY_DESCRIPTION_MAX_LENGTH, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_families"
     )
@@ -93,6 +98,9 @@ class Family(models.Model):
             models.CheckConstraint(
                 condition=Q(pubky_enabled=False) | ~Q(pubky_public_key=None),
                 name="family_pubky_enabled_needs_key",
+            ),
+            text_length_constraint(
+                "description", FAMILY_DESCRIPTION_MAX_LENGTH, "family_description_length"
             ),
         ]
 

@@ -21,6 +21,7 @@ from families.models import Family, User
 from families.validators import validate_public_key
 from guardians.api_selectors import guardians_list, notifications_list
 from guardians.models import (
+    APPROVAL_COMMENT_MAX_LENGTH,
     BackupStatus,
     FederationGuardian,
     GuardianNotification,
@@ -34,6 +35,7 @@ from guardians.services import (
     guardian_migration_reject,
     guardian_notification_mark_read,
 )
+from pubkyproject.api.fields import UsernameField
 from pubkyproject.api.filters import ordering_field
 from pubkyproject.api.schema import LIST, READ, WRITE, errors
 from pubkyproject.api.views import ApiView
@@ -55,14 +57,13 @@ class GuardianListApi(ApiView):
 
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
-        username = serializers.SlugRelatedField(
-            slug_field="username",
+        username = UsernameField(
             queryset=User.objects.filter(is_active=True),
             required=False,
             allow_null=True,
             help_text="The guardian's account, if they have one here.",
         )
-        email = serializers.EmailField(required=False, allow_blank=True)
+        email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
         pubky_public_key = serializers.CharField(
             max_length=52, required=False, allow_blank=True, validators=[validate_public_key]
         )
@@ -101,7 +102,7 @@ class GuardianDetailApi(ApiView):
 
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200, required=False)
-        email = serializers.EmailField(required=False, allow_blank=True)
+        email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
         pubky_public_key = serializers.CharField(
             max_length=52, required=False, allow_blank=True, validators=[validate_public_key]
         )
@@ -206,7 +207,9 @@ class NotificationReadApi(ApiView):
 
 class MigrationDecisionApi(ApiView):
     class InputSerializer(serializers.Serializer):
-        comment = serializers.CharField(required=False, default="", allow_blank=True)
+        comment = serializers.CharField(
+            required=False, default="", allow_blank=True, max_length=APPROVAL_COMMENT_MAX_LENGTH
+        )
 
     OutputSerializer = MigrationSerializer
 

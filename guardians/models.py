@@ -9,6 +9,7 @@ from django.db.models import Q
 from domains.models import DomainMigration
 from families.models import Family
 from families.validators import validate_public_key
+from pubkyproject.text_limits import bounded_text_field, text_length_constraint
 
 
 class GuardianStatus(models.TextChoices):
@@ -79,6 +80,10 @@ class ApprovalDecision(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+# The longest comment a guardian leaves on a decision, in characters (API, model, CHECK).
+APPROVAL_COMMENT_MAX_LENGTH = 1000
+
+
 class GuardianApproval(models.Model):
     """A guardian's decision on a domain migration (m of n approvals gate publishing)."""
 
@@ -89,7 +94,7 @@ class GuardianApproval(models.Model):
         FederationGuardian, on_delete=models.CASCADE, related_name="approvals"
     )
     decision = models.CharField(max_length=16, choices=ApprovalDecision.choices)
-    comment = models.TextField(blank=True)
+    comment = bounded_text_field(APPROVAL_COMMENT_MAX_LENGTH, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -97,6 +102,9 @@ class GuardianApproval(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["migration", "guardian"], name="one_decision_per_guardian"
+            ),
+            text_length_constraint(
+                "comment", APPROVAL_COMMENT_MAX_LENGTH, "approval_comment_length"
             ),
         ]
 

@@ -11,6 +11,8 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 # Django must be set up before anything imports models (the realtime routing does).
 django_asgi_app = get_asgi_application()
 
+from pubkyproject.api.body_limit import BodyLimitMiddleware  # noqa: E402
 from realtime.routing import build_application  # noqa: E402
 
-application = build_application(django_asgi_app)
+# Request bodies are bounded (API_MAX_BODY_BYTES) before Django buffers them.
+application = build_application(BodyLimitMiddleware(django_asgi_app))

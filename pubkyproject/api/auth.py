@@ -20,6 +20,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from pubkyproject.api.exceptions import exception_handler
 from pubkyproject.api.schema import errors
 from pubkyproject.api.throttles import AnonThrottle, LoginThrottle
+from pubkyproject.api.tokens import TOKEN_MAX_LENGTH
 from pubkyproject.api.views import ApiView
 
 
@@ -31,7 +32,7 @@ class TokenPairSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="RefreshTokenInput")
 class RefreshTokenSerializer(serializers.Serializer):
-    refresh = serializers.CharField()
+    refresh = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
 
 
 @extend_schema_serializer(component_name="TokenVerified")

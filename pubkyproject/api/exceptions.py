@@ -1,5 +1,18 @@
 """One error format for the whole API, and the security events errors leave behind.
 
+Every error answer (4xx and 5xx) is a JSON object of one of two shapes:
+
+* ``{"detail": "<message>", "code": "<stable code>"}`` — every error that is not about
+  particular fields: 401, 403, 404, 405, 409, 413 (``too_large``), 415, 429, 502, 500, and a
+  400 for a body that cannot be read (``parse_error``: not JSON, nested too deeply, …);
+* ``{"<field>": ["<message>", …], …}`` — 400 for invalid input: one list of messages per
+  field, nested for items of lists (``{"records": {"2": {"value": [...]}}}``), messages not tied
+  to a field under ``non_field_errors``. A control character in any text answers this way.
+
+Nothing answers with an HTML page, not even with ``DEBUG`` on: an unexpected exception in a
+view is logged with its traceback (and signalled like Django does, so test clients re-raise
+it) and answers 500 ``{"detail": "Server error.", "code": "server_error"}``.
+
 * Validation errors (DRF's or Django's ``ValidationError`` raised by a service's
   ``full_clean()``) answer **400** with one list of messages per field
   (``non_field_errors`` for the rest).
@@ -13,10 +26,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.signals import got_request_exception
 from django.db import IntegrityError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -26,6 +42,9 @@ from domains.pubky_client import InvalidPubkyKey, PubkyNetworkError, PubkyServic
 from families.models import SecurityEventKind, User
 from families.security import security_event_record
 from pubkyproject.api.client import client_ip
+from pubkyproject.api.limits import RequestTooLarge, max_body_bytes
+
+logger = logging.getLogger("pubkyproject.api")
 
 BAD_INPUT_CODES = frozenset({"packet_too_large", "invalid_dns_record", "invalid_public_key"})
 UPSTREAM_CODES = frozenset({"dns_lookup_failed"})
@@ -68,6 +87,11 @@ def _translate(exc: Exception) -> Exception:
         return Conflict()
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or None)
+    # Django's own request limits, met while a form body is parsed (too many fields, …).
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge(max_body_bytes())
+    if isinstance(exc, SuspiciousOperation):
+        return exceptions.ParseError(str(exc))
     return exc
 
 
@@ -108,8 +132,29 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         kind = SecurityEventKind.LOGIN_FAILED if claimed else SecurityEventKind.TOKEN_INVALID
         _record(kind, context, {"reason": _reason(exc)}, username=claimed)
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+    if response is None:
+        return _server_error(exc, context)
+    if isinstance(response.data, list):  # ValidationError("message"): not tied to a field
+        response.data = {"non_field_errors": response.data}
+    if isinstance(response.data, dict) and "detail" in response.data:
         code = getattr(exc, "get_codes", lambda: None)()
-        if isinstance(code, str):
-            response.data["code"] = code
+        if not isinstance(code, str):
+            code = str(response.data.get("code") or getattr(exc, "default_code", "error"))
+        response.data["code"] = code
     return response
+
+
+def _server_error(exc: Exception, context: dict[str, Any]) -> Response:
+    """500 in the error format (never Django's debug page), logged like Django logs one."""
+    request = context.get("request")
+    django_request = getattr(request, "_request", request)
+    logger.error(
+        "Internal Server Error: %s",
+        getattr(django_request, "path", "?"),
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    got_request_exception.send(sender=None, request=django_request)
+    return Response(
+        {"detail": "Server error.", "code": "server_error"},
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )

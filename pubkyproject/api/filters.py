@@ -1,8 +1,9 @@
 """Small, explicit query-parameter parsing for list endpoints.
 
 Each list API nests a ``FilterSerializer``: its fields are the documented query parameters,
-and invalid values answer 400 with field-level messages (never a 500 from the database: DRF's
-``CharField`` refuses NUL characters and :class:`IdField` stays in PostgreSQL's bigint range).
+and invalid values answer 400 with field-level messages (never a 500 from the database:
+``ApiView.query`` refuses control characters in any parameter, every text parameter has a
+``max_length``, and :class:`IdField` stays in PostgreSQL's bigint range).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,6 +36,7 @@ from families import policy
 from families.models import User
 from pubkyproject.api.client import client_ip
 from pubkyproject.api.exceptions import exception_handler
+from pubkyproject.api.limits import control_character_errors
 from pubkyproject.api.pagination import Pagination
 from pubkyproject.api.permissions import ReadOrAuthenticated
 from pubkyproject.api.throttles import AnonThrottle, UserThrottle
@@ -43,6 +44,13 @@ from pubkyproject.api.throttles import AnonThrottle, UserThrottle
 M = TypeVar("M", bound=Model)
 
 _NESTED = {"InputSerializer": "Input", "OutputSerializer": "Output"}
+
+
+def refuse_control_characters(data: Any) -> None:
+    """400 naming every field of ``data`` (a body or query string) with a control character."""
+    errors = control_character_errors(data)
+    if errors:
+        raise ValidationError(errors)
 
 
 class ApiView(APIView):
@@ -113,7 +121,13 @@ class ApiView(APIView):
         return {"request": self.request, "view": self, "principal": self.principal}
 
     def parse(self, serializer_class: type[serializers.Serializer], **kwargs: Any) -> Any:
-        """Validated request body (400 with field-level messages otherwise)."""
+        """Validated request body (400 with field-level messages otherwise).
+
+        Text with control characters is refused before any field sees it
+        (:func:`~pubkyproject.api.limits.control_character_errors`): no serializer field, not
+        even a lookup by username, passes such a value to the database.
+        """
+        refuse_control_characters(self.request.data)
         serializer = serializer_class(
             data=self.request.data, context=self.serializer_context(), **kwargs
         )
@@ -122,6 +136,7 @@ class ApiView(APIView):
 
     def query(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
         """Validated query parameters (400 with field-level messages otherwise)."""
+        refuse_control_characters(self.request.query_params)
         # A plain dict: with a QueryDict DRF would read an absent boolean as false (HTML forms).
         serializer = serializer_class(data=self.request.query_params.dict())
         serializer.is_valid(raise_exception=True)

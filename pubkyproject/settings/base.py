@@ -249,7 +249,18 @@ REALTIME = {
 
 # --- API -------------------------------------------------------------------------------------
 
+# Request limits (pubkyproject/api/limits.py): a larger body answers 413, deeper JSON 400.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32, minimum=2)
+# Django's own form parsing (admin, session login) keeps to the same bound.
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": [
+        "pubkyproject.api.parsers.BoundedJSONParser",
+        "pubkyproject.api.parsers.BoundedFormParser",
+        "pubkyproject.api.parsers.BoundedMultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -275,6 +286,10 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
+    # The API's input limits on the token endpoints too (pubkyproject/api/tokens.py).
+    "TOKEN_OBTAIN_SERIALIZER": "pubkyproject.api.tokens.BoundedTokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "pubkyproject.api.tokens.BoundedTokenRefreshSerializer",
+    "TOKEN_VERIFY_SERIALIZER": "pubkyproject.api.tokens.BoundedTokenVerifySerializer",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -3,8 +3,11 @@
 The schema-driven test generates requests for every operation from ``/api/schema/`` with
 schemathesis (a bounded, derandomized number of examples each) and sends them to the real
 Django application in-process (WSGI, the same middleware and views daphne serves) against the
-test database and the loopback Pubky testnet. No request may get a server error, and every
-answer must match what the schema documents (status code, content type, body).
+test database and the loopback Pubky testnet. Besides what the schema allows (and what it
+does not), the generated bodies and queries are spiked with hostile input: NUL and other
+control characters, lone surrogates, strings far past any limit and deep JSON nesting. No
+request may get a server error, and every answer must match what the schema documents
+(status code, content type, body).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis.checks import not_a_server_error
@@ -119,6 +123,47 @@ def test_the_schema_documents_bearer_tokens_and_every_endpoint_family() -> None:
     assert "private_key" not in yaml.safe_dump(schema).lower()
 
 
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _unbounded_strings(schema: dict[str, Any], node: dict[str, Any], where: str) -> list[str]:
+    """Every string in ``node`` (a request schema) with neither ``maxLength`` nor ``enum``."""
+    node = _resolve(schema, node)
+    found: list[str] = []
+    for part in node.get("allOf", []) + node.get("oneOf", []) + node.get("anyOf", []):
+        found += _unbounded_strings(schema, part, where)
+    bounded = {"maxLength", "enum"} & set(node) or node.get("format") in ("date-time", "date")
+    if node.get("type") == "string" and not bounded:
+        found.append(where)
+    for name, child in node.get("properties", {}).items():
+        found += _unbounded_strings(schema, child, f"{where}.{name}")
+    if node.get("type") == "array":
+        found += _unbounded_strings(schema, node.get("items", {}), f"{where}[]")
+    return found
+
+
+def test_every_text_input_documents_its_maximum_length() -> None:
+    schema = _generated_schema()
+    unbounded: list[str] = []
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            name = f"{method.upper()} {path}"
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query":
+                    unbounded += _unbounded_strings(
+                        schema, parameter["schema"], f"{name} ?{parameter['name']}"
+                    )
+                elif parameter["in"] == "path":  # ids: digits, bounded by their pattern
+                    assert parameter["schema"].get("pattern", "").endswith("{1,18}$"), name
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None:
+                unbounded += _unbounded_strings(schema, body["schema"], f"{name} body")
+    assert unbounded == []
+
+
 def test_the_docs_page_is_served() -> None:
     response = APIClient().get("/api/docs/")
     assert response.status_code == 200
@@ -166,6 +211,73 @@ def map_path_parameters(context: Any, path_parameters: dict[str, Any]) -> dict[s
         if name in KNOWN_IDS and str(value).isdigit() and int(value) % 2 == 0:
             mapped[name] = KNOWN_IDS[name]
     return mapped
+
+
+# --- hostile input, mixed into what schemathesis generates ---------------------------------------
+
+HOSTILE_TEXT = [
+    "\x00",
+    "nul\x00inside",
+    "\x01\x1b[31m\x7f",
+    "\x85c1",
+    "x" * 300_000,  # far past every maxLength, still under the body limit
+]
+# (Lone surrogates are left to tests/api/test_input_limits.py: the generated form bodies could
+# not encode one, and no client can put one in a URL.)
+NESTED = 500  # deeper than API_MAX_JSON_DEPTH, shallow enough for the client to serialise
+
+
+def _nested(value: Any) -> Any:
+    for _ in range(NESTED):
+        value = [value]
+    return value
+
+
+def _spiked(value: dict[str, Any], draw: Any) -> dict[str, Any]:
+    """``value`` with one of its fields (or a new one) replaced by hostile input."""
+    spiked = dict(value)
+    key = draw(st.sampled_from(sorted(spiked) or ["extra"]))
+    spiked[key] = draw(st.sampled_from(HOSTILE_TEXT))
+    return spiked
+
+
+@live_schema.hook
+def flatmap_body(context: Any, body: Any) -> Any:
+    """The generated body as is, with one hostile field, or nested past the depth limit."""
+    if not isinstance(body, dict):
+        return st.just(body)
+
+    @st.composite
+    def hostile(draw: Any) -> Any:
+        kind = draw(st.sampled_from(["as-generated", "text", "text", "nested", "nested-field"]))
+        if kind == "as-generated":
+            return body
+        if kind == "nested":
+            return _nested(body)
+        if kind == "nested-field":
+            return {**body, draw(st.sampled_from(sorted(body) or ["extra"])): _nested(1)}
+        return _spiked(body, draw)
+
+    return hostile()
+
+
+@live_schema.hook
+def flatmap_query(context: Any, query: Any) -> Any:
+    """The generated query as is, or with one parameter replaced by hostile text."""
+    if not isinstance(query, dict) or not query:
+        return st.just(query)
+
+    @st.composite
+    def hostile(draw: Any) -> Any:
+        if draw(st.booleans()):
+            return query
+        spiked = dict(query)
+        spiked[draw(st.sampled_from(sorted(spiked)))] = draw(
+            st.sampled_from([text[:5000] for text in HOSTILE_TEXT])
+        )
+        return spiked
+
+    return hostile()
 
 
 @pytest.fixture
