@@ -12,7 +12,7 @@ import binascii
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -156,6 +156,25 @@ def parse_redis_url(url: str, *, var: str = "REDIS_URL") -> str:
     if parts.scheme != "unix" and not parts.hostname:
         raise ImproperlyConfigured(f"{var} must name a host")
     return url
+
+
+def redis_url_with_password(url: str, password: str | None) -> str:
+    """``url`` with ``password`` put in (for a password kept apart, e.g. a compose secret)."""
+    if not password:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("password="))
+        query = "&".join(filter(None, [query, f"password={quote(password, safe='')}"]))
+        return urlunsplit(parts._replace(query=query))
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    user = quote(unquote(parts.username), safe="") if parts.username else ""
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def parse_encryption_key(value: str, *, var: str = "PUBKY_KEY_ENCRYPTION_KEY") -> bytes:

@@ -1,7 +1,7 @@
 """``manage.py check_relays [--loop --interval N] [--relay URL …]`` — probe PKARR relays.
 
-Probes every relay in ``PUBKY_RELAYS`` plus every relay a Pubky domain was published to,
-stores each one's :class:`RelayStatus`, and records up/down transitions (security events and
+Probes every relay in ``PUBKY_RELAYS`` (or only the ``--relay`` ones), stores each one's
+:class:`RelayStatus` (a full round retires the rows of relays no longer configured), and records up/down transitions (security events and
 guardian notifications) through :func:`domains.services.relays.relay_statuses_check`.
 With ``--loop`` it repeats every ``--interval`` seconds until SIGINT/SIGTERM and then exits
 cleanly (status 0), finishing the round in progress.
@@ -32,7 +32,7 @@ def _close_stale_connections() -> None:
 
 class Command(BaseCommand):
     help = (
-        "Probe every PKARR relay (PUBKY_RELAYS and those Pubky domains are published to), "
+        "Probe every configured PKARR relay (PUBKY_RELAYS; relays no longer configured are retired), "
         "store its status and record up/down transitions. --loop repeats until SIGINT/SIGTERM."
     )
 
