@@ -166,7 +166,7 @@ def redis_url_with_password(url: str, password: str | None) -> str:
     if parts.scheme == "unix":
         query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("password="))
         query = "&".join(filter(None, [query, f"password={quote(password, safe='')}"]))
-        return urlunsplit(parts._replace(query=query))
+        return f"unix://{parts.netloc}{parts.path}?{query}"
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
