@@ -59,7 +59,7 @@ class Worker:
     args: tuple[str, ...] = ()
 
 
-# The ONE list of background workers that ./scripts/run starts next to daphne. A worker starts only
+# The ONE list of background workers that ./scripts/run starts next to the web server. A worker starts only
 # when its management command exists and knows every ``--option`` listed here, so an entry can be
 # added before its command lands. docker-compose.yml runs the same commands in production.
 WORKERS: tuple[Worker, ...] = (
@@ -1151,7 +1151,8 @@ def banner(setup: Setup, port: int, *, seeded: bool, workers: Sequence[str], tes
         "  Pubky domain service is running",
         f"    app:      {url}/",
         f"    admin:    {url}/admin/",
-        f"    API docs: {url}/api/docs/",
+        f"    API docs: {url}/api/docs/   health: {url}/healthz, {url}/readyz",
+        f"    server:   {asgi_server(env)}  (ASGI_SERVER=daphne to switch)   metrics: {url}/metrics",
         f"    login:    {login}",
         f"    database: {env['DATABASE_URL'].split('@')[-1]}   redis: {env['REDIS_URL']}",
         f"    testnet:  {pubky}",
@@ -1213,6 +1214,7 @@ def running_stack_state(data_dir: Path) -> dict[str, str] | None:
 
 def cmd_run(_args: argparse.Namespace) -> int:
     profile = PROFILES["run"]
+    asgi_server({**parse_env_file(REPO / ".env"), **os.environ})  # a bad ASGI_SERVER stops here
     setup = prepare(profile)
     stack, env = setup.stack, setup.env
     assert profile.web is not None
