@@ -40,7 +40,7 @@ def _check_database() -> None:
 
     with connection.cursor() as cursor:
         timeout_ms = int(settings.READYZ_TIMEOUT_SECONDS * 1000)
-        cursor.execute(f"SET LOCAL statement_timeout = {timeout_ms}")  # noqa: S608 -- an int
+        cursor.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
         cursor.execute("SELECT 1")
 
 
@@ -123,4 +123,6 @@ def run_checks() -> tuple[bool, dict[str, dict[str, Any]]]:
 def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: every dependency this process needs answers (503 otherwise)."""
     ok, checks = run_checks()
-    return JsonResponse({"status": "ok" if ok else "fail", "checks": checks}, status=200 if ok else 503)
+    return JsonResponse(
+        {"status": "ok" if ok else "fail", "checks": checks}, status=200 if ok else 503
+    )

@@ -201,8 +201,8 @@ class DatabaseCollector:
         )
         model = _key_proof_model()
         if model is not None:
-            for (status,), count in _count(model._default_manager.all(), "status").items():
-                proofs.add_metric([str(status)], count)
+            for (proof_status,), count in _count(model._default_manager.all(), "status").items():
+                proofs.add_metric([str(proof_status)], count)
         yield proofs
 
 
@@ -235,7 +235,7 @@ def exposition() -> bytes:
     else:
         local = generate_latest(REGISTRY)
     service = CollectorRegistry(auto_describe=False)
-    service.register(DatabaseCollector())  # type: ignore[arg-type]
+    service.register(DatabaseCollector())
     return local + generate_latest(service)
 
 

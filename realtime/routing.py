@@ -19,6 +19,8 @@ def build_application(django_asgi_app: Any) -> ProtocolTypeRouter:
         {
             "http": django_asgi_app,
             # Inside the token middleware, so a socket's log lines carry its user id too.
-            "websocket": JWTAuthMiddleware(SocketContextMiddleware(URLRouter(websocket_urlpatterns))),
+            "websocket": JWTAuthMiddleware(
+                SocketContextMiddleware(URLRouter(websocket_urlpatterns))
+            ),
         }
     )

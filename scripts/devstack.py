@@ -59,9 +59,10 @@ class Worker:
     args: tuple[str, ...] = ()
 
 
-# The ONE list of background workers that ./scripts/run starts next to the web server. A worker starts only
-# when its management command exists and knows every ``--option`` listed here, so an entry can be
-# added before its command lands. docker-compose.yml runs the same commands in production.
+# The ONE list of background workers that ./scripts/run starts next to the web server. A worker
+# starts only when its management command exists and knows every ``--option`` listed here, so an
+# entry can be added before its command lands. docker-compose.yml runs the same commands in
+# production.
 WORKERS: tuple[Worker, ...] = (
     Worker("pubky_listen"),
     Worker("watch_homeservers"),
@@ -1130,7 +1131,9 @@ def wait_for_web(web: Child, port: int) -> None:
                 f"the web server exited during start-up (exit code {web.popen.returncode})"
             )
         if time.monotonic() > deadline:
-            raise StackError(f"the web server did not answer http://{LOOPBACK}:{port}/healthz in 90s")
+            raise StackError(
+                f"the web server did not answer http://{LOOPBACK}:{port}/healthz in 90s"
+            )
         time.sleep(0.2)
     if status != 200:
         warn(f"/healthz answered HTTP {status} (is localhost in ALLOWED_HOSTS?)")
@@ -1152,7 +1155,7 @@ def banner(setup: Setup, port: int, *, seeded: bool, workers: Sequence[str], tes
         f"    app:      {url}/",
         f"    admin:    {url}/admin/",
         f"    API docs: {url}/api/docs/   health: {url}/healthz, {url}/readyz",
-        f"    server:   {asgi_server(env)}  (ASGI_SERVER=daphne to switch)   metrics: {url}/metrics",
+        f"    server:   {asgi_server(env)} (ASGI_SERVER=daphne to switch)  metrics: {url}/metrics",
         f"    login:    {login}",
         f"    database: {env['DATABASE_URL'].split('@')[-1]}   redis: {env['REDIS_URL']}",
         f"    testnet:  {pubky}",
@@ -1171,9 +1174,7 @@ STACK_STATE_SECRETS = ("PUBKY_KEY_ENCRYPTION_KEY", "PUBKY_KEY_DECRYPTION_KEYS")
 
 
 def stack_state_key(key: str) -> bool:
-    return key in STACK_STATE_KEYS or (
-        key.startswith("PUBKY_") and key not in STACK_STATE_SECRETS
-    )
+    return key in STACK_STATE_KEYS or (key.startswith("PUBKY_") and key not in STACK_STATE_SECRETS)
 
 
 def stack_state_path(data_dir: Path) -> Path:

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('domains', '0003_domain_indexes'),
+        ("domains", "0003_domain_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='relaystatus',
-            name='retired_at',
-            field=models.DateTimeField(blank=True, help_text='When the relay left PUBKY_RELAYS: no longer checked, shown or alerted about.', null=True),
+            model_name="relaystatus",
+            name="retired_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the relay left PUBKY_RELAYS: no longer checked, shown or alerted about.",
+                null=True,
+            ),
         ),
     ]

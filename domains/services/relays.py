@@ -29,8 +29,8 @@ from pubky.relay_client import RelayResult
 __all__ = [
     "RelayCheck",
     "relay_status_record",
-    "relay_statuses_retire",
     "relay_statuses_check",
+    "relay_statuses_retire",
     "relay_urls_to_check",
 ]
 

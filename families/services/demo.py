@@ -119,7 +119,9 @@ def _demo_pubky_domain(family: Family, user: User) -> tuple[list[str], list[str]
     except Exception as exc:  # the relays are not up: the rest of the demo still counts
         logger.warning("demo: could not register %s: %s", DEMO_PUBKY_DOMAIN, exc)
         return [], [f"{DEMO_PUBKY_DOMAIN}: {exc}"]
-    return [f"{DEMO_PUBKY_DOMAIN} (on Pubky, published to {len(settings.PUBKY_RELAYS)} relay(s))"], []
+    return [
+        f"{DEMO_PUBKY_DOMAIN} (on Pubky, published to {len(settings.PUBKY_RELAYS)} relay(s))"
+    ], []
 
 
 def demo_seed(

@@ -54,7 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Probes and /metrics answer before host validation and the SSL redirect (pubkyproject/probes.py)
+    # Probes and /metrics answer before host checks and the SSL redirect (pubkyproject/probes.py)
     "pubkyproject.probes.ProbeMiddleware",
     "pubkyproject.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -295,7 +295,9 @@ STATIC_URL = "static/"
 # WhiteNoise serves static files from the app itself. Locally and in tests it reads them where
 # the apps keep them (no collectstatic step); production serves the copies collected into
 # STATIC_ROOT, hashed and compressed (settings/production.py).
-STATIC_ROOT: Path | None = Path(_static_root) if (_static_root := env_optional("STATIC_ROOT")) else None
+STATIC_ROOT: Path | None = (
+    Path(_static_root) if (_static_root := env_optional("STATIC_ROOT")) else None
+)
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

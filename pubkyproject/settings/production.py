@@ -53,4 +53,5 @@ STORAGES = {
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
-LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
+_handlers: dict[str, dict[str, object]] = LOGGING["handlers"]  # type: ignore[assignment]
+_handlers["console"]["formatter"] = LOG_FORMAT

@@ -16,12 +16,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from domains.api_selectors import relay_statuses
 from domains.models import PkarrPublishStatus, PkarrRecord, RelayStatus, SovereigntyScore
 from domains.services.publishing import pubky_domain_publish
 from domains.services.registration import pubky_domain_register
-from domains.api_selectors import relay_statuses
 from domains.services.relays import relay_urls_to_check
-from families.models import Family, SecurityEvent, SecurityEventKind
+from families.models import SecurityEvent, SecurityEventKind
 from guardians.models import GuardianNotification
 from pubky.testnet import Testnet
 from realtime.selectors import relay_snapshot

@@ -130,9 +130,7 @@ def test_the_proxy_passes_websockets_through_and_keeps_metrics_inside() -> None:
 
 
 def test_an_asgi_server_can_be_chosen(tmp_path: Path) -> None:
-    done = compose(
-        tmp_path, "config", "--format", "json", env={**SECRETS, "ASGI_SERVER": "daphne"}
-    )
+    done = compose(tmp_path, "config", "--format", "json", env={**SECRETS, "ASGI_SERVER": "daphne"})
 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["services"]["web"]["environment"]["ASGI_SERVER"] == "daphne"

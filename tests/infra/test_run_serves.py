@@ -8,7 +8,6 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-
 from urllib.parse import urlsplit
 
 import pytest

@@ -1,8 +1,9 @@
 """``manage.py check_relays [--loop --interval N] [--relay URL …]`` — probe PKARR relays.
 
 Probes every relay in ``PUBKY_RELAYS`` (or only the ``--relay`` ones), stores each one's
-:class:`RelayStatus` (a full round retires the rows of relays no longer configured), and records up/down transitions (security events and
-guardian notifications) through :func:`domains.services.relays.relay_statuses_check`.
+:class:`RelayStatus` (a full round retires the rows of relays no longer configured), and
+records up/down transitions (security events and guardian notifications) through
+:func:`domains.services.relays.relay_statuses_check`.
 With ``--loop`` it repeats every ``--interval`` seconds until SIGINT/SIGTERM and then exits
 cleanly (status 0), finishing the round in progress.
 """
@@ -32,8 +33,9 @@ def _close_stale_connections() -> None:
 
 class Command(BaseCommand):
     help = (
-        "Probe every configured PKARR relay (PUBKY_RELAYS; relays no longer configured are retired), "
-        "store its status and record up/down transitions. --loop repeats until SIGINT/SIGTERM."
+        "Probe every configured PKARR relay (PUBKY_RELAYS; relays no longer configured are "
+        "retired), store its status and record up/down transitions. --loop repeats until "
+        "SIGINT/SIGTERM."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
