@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -113,7 +114,8 @@ def _route_of(request: HttpRequest) -> str:
     """The URL pattern that served the request (bounded label values), not the raw path."""
     match = getattr(request, "resolver_match", None)
     if match is None:
-        return "unmatched"
+        static = "/" + str(settings.STATIC_URL).lstrip("/")
+        return "static" if request.path_info.startswith(static) else "unmatched"
     return "/" + str(match.route).lstrip("^").rstrip("$") if match.route else match.view_name
 
 

@@ -299,6 +299,8 @@ STATIC_ROOT: Path | None = (
     Path(_static_root) if (_static_root := env_optional("STATIC_ROOT")) else None
 )
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
+# Unhashed names outside production: browsers revalidate (ETag → 304), so an edit shows at once.
+WHITENOISE_MAX_AGE = 0
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -347,5 +349,10 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # uvicorn set up its own plain handlers before loading the app; these replace them, so
+        # its lines are formatted (JSON in production) like every other.
+        "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -44,9 +44,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # names (cached for a year by browsers and proxies) and pre-compressed copies.
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / ".data" / "static")))
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", False)
+# Hashed files are cached for a year (WhiteNoise's default); a file asked for by its plain name
+# only briefly.
+WHITENOISE_MAX_AGE = 60
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "pubkyproject.storage.StaticFilesStorage"},
 }
 
 # One JSON object per log line unless LOG_FORMAT=plain is set explicitly.

@@ -186,3 +186,37 @@ def test_a_separate_redis_password_goes_into_the_url(
     url: str, password: str | None, expected: str
 ) -> None:
     assert redis_url_with_password(url, password) == expected
+
+
+def test_metrics_add_up_the_processes_that_share_a_multiprocess_directory(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.infra._devstack import REPO
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "pubkyproject.settings.test",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
+    setup = "import django; django.setup(); from pubkyproject import metrics; "
+
+    def python(code: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", setup + code],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    python("metrics.SOCKETS_OPENED.inc(3); metrics.EVENTS_DELIVERED.inc(5)")
+    python("metrics.SOCKETS_OPENED.inc(4)")
+    text = python("print(metrics.exposition().decode())")
+
+    assert "pubky_websocket_connections_opened_total 7.0" in text
+    assert "pubky_events_delivered_total 5.0" in text
