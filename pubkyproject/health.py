@@ -121,8 +121,19 @@ def run_checks() -> tuple[bool, dict[str, dict[str, Any]]]:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: every dependency this process needs answers (503 otherwise)."""
+    """Readiness: every dependency this process needs answers (503 otherwise).
+
+    Why a check failed (host names, error text) is told only to callers that may read the
+    metrics (METRICS_TOKEN or METRICS_ALLOWED_IPS, loopback by default): probes and operators.
+    """
+    from pubkyproject.metrics import allowed
+
     ok, checks = run_checks()
-    return JsonResponse(
-        {"status": "ok" if ok else "fail", "checks": checks}, status=200 if ok else 503
-    )
+    if not allowed(
+        remote_addr=request.META.get("REMOTE_ADDR", ""),
+        authorization=request.META.get("HTTP_AUTHORIZATION", ""),
+    ):
+        for entry in checks.values():
+            entry.pop("error", None)
+    status = 200 if ok else 503
+    return JsonResponse({"status": "ok" if ok else "fail", "checks": checks}, status=status)

@@ -127,6 +127,8 @@ def test_the_proxy_passes_websockets_through_and_keeps_metrics_inside() -> None:
     assert "set $web http://web:8000;" in nginx  # re-resolved: every replica, after scaling
     assert "resolver 127.0.0.11" in nginx
     assert "X-Forwarded-Proto" in nginx and "X-Request-ID" in nginx
+    # The edge proxy overwrites X-Forwarded-For: a client cannot pick its own address.
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in nginx
 
 
 def test_an_asgi_server_can_be_chosen(tmp_path: Path) -> None:

@@ -107,6 +107,12 @@ def test_readyz_fails_while_changes_wait_too_long_for_the_outbox(
     assert "pubky_listen" in check["error"]
     assert response.json()["checks"]["database"]["status"] == "ok"
 
+    public = client.get("/readyz", REMOTE_ADDR="192.0.2.7")  # e.g. through the proxy
+    assert public.status_code == 503
+    # Which check failed, not why: no host names or error text for the public.
+    assert "error" not in public.json()["checks"]["outbox_lag"]
+    assert public.json()["checks"]["outbox_lag"]["status"] == "fail"
+
     settings.READYZ_MAX_OUTBOX_LAG_SECONDS = 0  # the check switched off
     assert client.get("/readyz").status_code == 200
 
