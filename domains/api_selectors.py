@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Prefetch, Q, QuerySet
 
@@ -172,12 +171,10 @@ def current_score(*, domain: DomainRecord) -> dict[str, Any]:
 
 
 def relay_statuses() -> list[RelayStatus]:
-    """Every relay checked by ``check_relays``, plus configured ones not checked yet."""
-    rows = {row.url: row for row in RelayStatus.objects.order_by("url")}
-    for url in settings.PUBKY_RELAYS:
-        url = url.rstrip("/")
-        rows.setdefault(url, RelayStatus(url=url))
-    return [rows[url] for url in sorted(rows)]
+    """Every configured relay with its last check (relays no longer configured are retired)."""
+    from domains.selectors import relay_statuses_active
+
+    return relay_statuses_active()
 
 
 @dataclass(frozen=True)

@@ -368,6 +368,11 @@ class RelayStatus(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_changed_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the relay left PUBKY_RELAYS: no longer checked, shown or alerted about.",
+    )
 
     class Meta:
         db_table = "relay_statuses"
@@ -376,4 +381,4 @@ class RelayStatus(models.Model):
 
     def __str__(self) -> str:
         state = {True: "up", False: "down", None: "unknown"}[self.is_up]
-        return f"{self.url} ({state})"
+        return f"{self.url} ({'retired' if self.retired_at else state})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
@@ -28,6 +29,7 @@ from domains.models import (
     PkarrPublishStatus,
     PkarrRecord,
     PubkyDomainStatus,
+    RelayStatus,
     SovereigntyScore,
 )
 from domains.scoring import DomainFacts
@@ -159,3 +161,18 @@ def latest_scores(domain_ids: list[int]) -> dict[int, tuple[int, ...]]:
 
 def score_history(domain: DomainRecord, *, limit: int = 100) -> QuerySet[SovereigntyScore]:
     return domain.sovereignty_scores.order_by("-calculated_at", "-id")[:limit]
+
+
+def relay_urls_configured() -> list[str]:
+    """The relays this deployment publishes to and watches (``PUBKY_RELAYS``), normalised."""
+    return list(dict.fromkeys(url.rstrip("/") for url in settings.PUBKY_RELAYS))
+
+
+def relay_statuses_active() -> list[RelayStatus]:
+    """The status of every configured relay, by URL (unsaved and unknown until first checked).
+
+    Rows of relays no longer configured are retired history: never shown, never counted.
+    """
+    urls = relay_urls_configured()
+    rows = {row.url: row for row in RelayStatus.objects.filter(url__in=urls)}
+    return [rows.get(url) or RelayStatus(url=url) for url in sorted(urls)]

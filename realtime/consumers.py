@@ -25,6 +25,7 @@ from django.conf import settings
 from families.models import SecurityEventKind
 from families.policy import ANONYMOUS, Principal, aprincipal_for_user_id
 from families.security import security_event_record
+from pubkyproject import metrics
 from realtime import protocol, topics
 from realtime.auth import AuthenticationFailed, Identity, aauthenticate_token, client_ip
 from realtime.events import dumps
@@ -96,7 +97,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         limits = settings.REALTIME
-        self.connection_id = uuid.uuid4().hex
+        self.connection_id = self.scope.get("socket_id") or uuid.uuid4().hex
         self.identity: Identity | None = None
         self.principal: Principal | None = None
         self.subscriptions: dict[str, Subscription] = {}
@@ -231,6 +232,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if len(self.queue) >= MAX_QUEUED_FRAMES:
             # A reader this slow would grow our memory without bound: drop it; it reconnects
             # and resubscribes with `since` to get what it missed.
+            metrics.slow_reader_closed(dropped=len(self.queue) + 1)
             self.queue.clear()
             self.closing = True
             asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW_CONSUMER))
@@ -401,6 +403,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         from realtime.selectors import replay
 
         result = await _db(replay)(subscription.target.topic, since)
+        metrics.EVENTS_REPLAYED.inc(len(result.events))
         self._send_obj(
             protocol.reply(
                 "subscribed",

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from pubkyproject import metrics
+
 logger = logging.getLogger("pubky.realtime")
 
 
@@ -67,15 +69,18 @@ class Hub:
     async def join(self, topic: str, subscriber: Subscriber) -> None:
         await self._ensure_started()
         first = topic not in self.subscribers or not self.subscribers[topic]
+        if subscriber not in self.subscribers[topic]:
+            metrics.SUBSCRIPTIONS.labels(metrics.subscription_kind(topic)).inc()
         self.subscribers[topic].add(subscriber)
         if first:
             await self.layer.group_add(topic, self.channel)
 
     async def leave(self, topic: str, subscriber: Subscriber) -> None:
         members = self.subscribers.get(topic)
-        if not members:
+        if not members or subscriber not in members:
             return
         members.discard(subscriber)
+        metrics.SUBSCRIPTIONS.labels(metrics.subscription_kind(topic)).dec()
         if not members:
             del self.subscribers[topic]
             self.last_seq.pop(topic, None)
@@ -114,6 +119,7 @@ class Hub:
             asyncio.get_running_loop().create_task(self._fill(topic, last, seq))
             return
         self.last_seq[topic] = seq
+        metrics.EVENTS_RECEIVED.inc()
         self._fan_out(topic, message["event_id"], message["event_type"], message["frame"])
 
     async def _catch_up_loop(self) -> None:
@@ -153,9 +159,11 @@ class Hub:
         return still_behind
 
     def _fan_out(self, topic: str, event_id: int, event_type: str, frame: str) -> None:
-        for subscriber in tuple(self.subscribers.get(topic, ())):
+        subscribers = tuple(self.subscribers.get(topic, ()))
+        for subscriber in subscribers:
             subscriber.deliver(topic, event_id, event_type, frame)
         self.delivered += 1
+        metrics.EVENTS_DELIVERED.inc(len(subscribers))
 
     async def _fill(self, topic: str, last: int, seq: int) -> None:
         try:
@@ -164,6 +172,7 @@ class Hub:
             logger.exception("could not fill events %d..%d of %s", last + 1, seq - 1, topic)
             missing = []
         self.gaps_filled += 1
+        metrics.GAPS_FILLED.inc()
         pending = self._filling.pop(topic, [])
         if topic not in self.subscribers:
             return

@@ -7,6 +7,7 @@ from typing import Any
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.urls import re_path
 
+from pubkyproject.observability import SocketContextMiddleware
 from realtime.auth import JWTAuthMiddleware
 from realtime.consumers import RealtimeConsumer
 
@@ -17,6 +18,9 @@ def build_application(django_asgi_app: Any) -> ProtocolTypeRouter:
     return ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            "websocket": JWTAuthMiddleware(URLRouter(websocket_urlpatterns)),
+            # Inside the token middleware, so a socket's log lines carry its user id too.
+            "websocket": JWTAuthMiddleware(
+                SocketContextMiddleware(URLRouter(websocket_urlpatterns))
+            ),
         }
     )

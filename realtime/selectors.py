@@ -142,17 +142,14 @@ def latest_event_id() -> int:
 
 
 def relay_snapshot() -> list[dict[str, Any]]:
-    """Every known relay (configured or seen) with its last status."""
-    from django.conf import settings
+    """Every configured relay with its last status (relays no longer configured are retired)."""
+    from domains.selectors import relay_statuses_active
 
-    from domains.models import RelayStatus
-
-    rows = {r.url: r for r in RelayStatus.objects.all()}
-    urls = list(dict.fromkeys([*settings.PUBKY_RELAYS, *rows]))
     unknown = {"isUp": None, "latencyMs": None, "statusCode": None, "error": ""}
     never = {"lastCheckedAt": None, "lastChangedAt": None}
     return [
-        relay_data(rows[url]) if url in rows else {"url": url, **unknown, **never} for url in urls
+        relay_data(row) if row.pk is not None else {"url": row.url, **unknown, **never}
+        for row in relay_statuses_active()
     ]
 
 

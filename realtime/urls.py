@@ -1,13 +1,14 @@
-"""The dashboard page and its own files (mounted at the site root by ``pubkyproject.urls``)."""
+"""The dashboard page (mounted at the site root by ``pubkyproject.urls``).
+
+Its files under ``/static/dashboard/`` are served by WhiteNoise with the rest of the static files.
+"""
 
 from __future__ import annotations
 
-from django.urls import path, re_path
+from django.urls import path
 
-from realtime.views import dashboard, dashboard_asset
+from realtime.views import dashboard
 
 urlpatterns = [
     path("", dashboard, name="dashboard"),
-    # The same URLs as `{% static "dashboard/…" %}`: served here when no proxy serves /static/.
-    re_path(r"^static/dashboard/(?P<name>[A-Za-z0-9_-]+\.[a-z]+)$", dashboard_asset),
 ]

@@ -12,16 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.views.decorators.http import require_safe
+from django.http import HttpRequest, HttpResponse
 from django.views.generic import TemplateView
 
+# The page's scripts, stylesheet and icon; served with every other static file by WhiteNoise.
 ASSET_DIR = Path(__file__).resolve().parent / "static" / "dashboard"
-ASSET_TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-}
 
 
 def content_security_policy(host: str) -> str:
@@ -58,28 +53,3 @@ class DashboardView(TemplateView):
 
 
 dashboard = DashboardView.as_view()
-
-
-@require_safe
-def dashboard_asset(request: HttpRequest, name: str) -> HttpResponseBase:
-    """One of the dashboard's own scripts or stylesheets, from ``realtime/static/dashboard/``.
-
-    Nothing else in this project serves ``/static/`` (daphne does not; a production proxy serves
-    the ``collectstatic`` output at the same URLs), so the page's few files are served here by
-    name: no sub-directories, only known types. ``no-cache`` makes browsers revalidate, so a
-    deploy is seen at once while unchanged files still answer 304.
-    """
-    path = ASSET_DIR / name
-    kind = ASSET_TYPES.get(path.suffix)
-    if kind is None or path.parent != ASSET_DIR or not path.is_file():
-        raise Http404("no such dashboard file")
-    modified = int(path.stat().st_mtime)
-    etag = f'"{modified:x}-{path.stat().st_size:x}"'
-    if request.headers.get("If-None-Match") == etag:
-        response: HttpResponseBase = HttpResponse(status=304)
-    else:
-        response = FileResponse(path.open("rb"), content_type=kind)
-    response["ETag"] = etag
-    response["Cache-Control"] = "no-cache"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response

@@ -59,9 +59,10 @@ class Worker:
     args: tuple[str, ...] = ()
 
 
-# The ONE list of background workers that ./scripts/run starts next to daphne. A worker starts only
-# when its management command exists and knows every ``--option`` listed here, so an entry can be
-# added before its command lands. docker-compose.yml runs the same commands in production.
+# The ONE list of background workers that ./scripts/run starts next to the web server. A worker
+# starts only when its management command exists and knows every ``--option`` listed here, so an
+# entry can be added before its command lands. docker-compose.yml runs the same commands in
+# production.
 WORKERS: tuple[Worker, ...] = (
     Worker("pubky_listen"),
     Worker("watch_homeservers"),
@@ -99,7 +100,7 @@ PROFILES: dict[str, Profile] = {
     "run": Profile(
         name="run",
         settings="pubkyproject.settings.local",
-        requirements="requirements.txt",
+        requirements="requirements-embedded.txt",
         pg=PortSpec("PG_PORT", 15432, "PostgreSQL"),
         valkey=PortSpec("VALKEY_PORT", 16379, "Valkey"),
         web=PortSpec("PORT", 8000, "the web server"),
@@ -1074,12 +1075,37 @@ def start_testnet(setup: Setup) -> Child | None:
     return child
 
 
+ASGI_SERVERS = ("uvicorn", "daphne")
+
+
+def asgi_server(env: Mapping[str, str]) -> str:
+    """The ASGI server to run: ``ASGI_SERVER`` (uvicorn, the default, or daphne)."""
+    name = env.get("ASGI_SERVER", "").strip().lower() or ASGI_SERVERS[0]
+    if name not in ASGI_SERVERS:
+        raise ConfigError(f"ASGI_SERVER must be one of {', '.join(ASGI_SERVERS)}, got {name!r}")
+    return name
+
+
+def asgi_server_argv(name: str, port: int) -> list[str]:
+    """The command line of the web server (the same servers and options as the Dockerfile)."""
+    app = "pubkyproject.asgi:application"
+    if name == "daphne":
+        return [str(VENV / "bin" / "daphne"), "-b", LOOPBACK, "-p", str(port), app]
+    # websockets-sansio: the WebSocket implementation that applies back-pressure to slow
+    # readers; Django's ASGI handler has no lifespan support, so uvicorn need not ask.
+    return [
+        str(VENV / "bin" / "uvicorn"), app,
+        "--host", LOOPBACK, "--port", str(port),
+        "--ws", "websockets-sansio", "--lifespan", "off",
+    ]  # fmt: skip
+
+
 def start_app(setup: Setup, web_port: int) -> tuple[Child, dict[str, Child]]:
-    """daphne in the foreground of the terminal, and every worker whose command exists."""
-    daphne = [str(VENV / "bin" / "daphne"), "-b", LOOPBACK, "-p", str(web_port)]
-    say(f"starting daphne on http://{LOOPBACK}:{web_port}/")
+    """The web server in the foreground of the terminal, and every worker whose command exists."""
+    server = asgi_server(setup.env)
+    say(f"starting {server} on http://{LOOPBACK}:{web_port}/")
     web = setup.stack.spawn(
-        "web", [*daphne, "pubkyproject.asgi:application"], env=setup.env, tier=2, log=None
+        "web", asgi_server_argv(server, web_port), env=setup.env, tier=2, log=None
     )
     workers: dict[str, Child] = {}
     for worker in WORKERS:
@@ -1101,9 +1127,13 @@ def wait_for_web(web: Child, port: int) -> None:
     deadline = time.monotonic() + 90
     while (status := http_status(port, "/healthz")) is None:
         if web.popen.poll() is not None:
-            raise StackError(f"daphne exited during start-up (exit code {web.popen.returncode})")
+            raise StackError(
+                f"the web server exited during start-up (exit code {web.popen.returncode})"
+            )
         if time.monotonic() > deadline:
-            raise StackError(f"daphne did not answer http://{LOOPBACK}:{port}/healthz in 90s")
+            raise StackError(
+                f"the web server did not answer http://{LOOPBACK}:{port}/healthz in 90s"
+            )
         time.sleep(0.2)
     if status != 200:
         warn(f"/healthz answered HTTP {status} (is localhost in ALLOWED_HOSTS?)")
@@ -1124,7 +1154,8 @@ def banner(setup: Setup, port: int, *, seeded: bool, workers: Sequence[str], tes
         "  Pubky domain service is running",
         f"    app:      {url}/",
         f"    admin:    {url}/admin/",
-        f"    API docs: {url}/api/docs/",
+        f"    API docs: {url}/api/docs/   health: {url}/healthz, {url}/readyz",
+        f"    server:   {asgi_server(env)} (ASGI_SERVER=daphne to switch)  metrics: {url}/metrics",
         f"    login:    {login}",
         f"    database: {env['DATABASE_URL'].split('@')[-1]}   redis: {env['REDIS_URL']}",
         f"    testnet:  {pubky}",
@@ -1135,8 +1166,56 @@ def banner(setup: Setup, port: int, *, seeded: bool, workers: Sequence[str], tes
     return "\n".join(lines)
 
 
+# What ./scripts/manage needs to talk to the stack ./scripts/run started, whatever its ports:
+# these, and every PUBKY_* value (the testnet's relays, homeserver, …) except the key material,
+# which comes from .data/local.env for both anyway.
+STACK_STATE_KEYS = ("DATABASE_URL", "REDIS_URL", "PORT")
+STACK_STATE_SECRETS = ("PUBKY_KEY_ENCRYPTION_KEY", "PUBKY_KEY_DECRYPTION_KEYS")
+
+
+def stack_state_key(key: str) -> bool:
+    return key in STACK_STATE_KEYS or (key.startswith("PUBKY_") and key not in STACK_STATE_SECRETS)
+
+
+def stack_state_path(data_dir: Path) -> Path:
+    return data_dir / "stack.json"
+
+
+def write_stack_state(setup: Setup) -> None:
+    """Record the running stack's addresses (removed again when ./scripts/run stops)."""
+    state = {key: value for key, value in setup.env.items() if value and stack_state_key(key)}
+    path = stack_state_path(setup.data_dir)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(state, handle, indent=1, sort_keys=True)
+    tmp.replace(path)
+
+
+def running_stack_state(data_dir: Path) -> dict[str, str] | None:
+    """The addresses of the ./scripts/run that holds ``data_dir`` now, or None if none runs."""
+    path = stack_state_path(data_dir)
+    if not path.exists():
+        return None
+    try:
+        with open(data_dir / "devstack.lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # held: the run that wrote the state is alive
+            else:
+                return None  # a crashed run left the file behind
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict):
+        return None
+    return {str(k): str(v) for k, v in state.items() if stack_state_key(str(k))}
+
+
 def cmd_run(_args: argparse.Namespace) -> int:
     profile = PROFILES["run"]
+    asgi_server({**parse_env_file(REPO / ".env"), **os.environ})  # a bad ASGI_SERVER stops here
     setup = prepare(profile)
     stack, env = setup.stack, setup.env
     assert profile.web is not None
@@ -1154,6 +1233,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
         else:
             warn("manage.py seed_demo does not exist yet; no demo user")
         web, workers = start_app(setup, web_port)
+        write_stack_state(setup)
         wait_for_web(web, web_port)
         info = banner(setup, web_port, seeded=seeded, workers=list(workers), testnet=bool(testnet))
         print(info, flush=True)
@@ -1164,6 +1244,8 @@ def cmd_run(_args: argparse.Namespace) -> int:
         return 0
     finally:
         SIGNALS.stopping = True
+        with contextlib.suppress(FileNotFoundError):
+            stack_state_path(setup.data_dir).unlink()
         stack.stop_all()
 
 
@@ -1176,7 +1258,7 @@ def supervise(
     while True:
         time.sleep(0.5)
         if web.popen.poll() is not None:
-            raise StackError(f"daphne exited (exit code {web.popen.returncode})")
+            raise StackError(f"the web server exited (exit code {web.popen.returncode})")
         for child in databases:
             if child.popen.poll() is not None:
                 raise StackError(
@@ -1343,6 +1425,14 @@ def cmd_exec(args: argparse.Namespace) -> int:
     """Run a command with the profile's environment (servers of a running ./scripts/run, etc.)."""
     profile = PROFILES[args.profile]
     env, user = build_env(profile)
+    running = running_stack_state(data_root() / profile.name)
+    if running:
+        # Talk to the servers that ./scripts/run started (its ports, its testnet), unless the
+        # caller set a value explicitly.
+        for key, value in running.items():
+            if not user.get(key):
+                env[key] = value
+        user = {**user, **{k: v for k, v in running.items() if k in env}}
     if not user.get("DATABASE_URL"):
         pg_port = port_from_env(env, profile.pg)
         env["DATABASE_URL"] = database_url(pg_port)

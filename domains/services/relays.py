@@ -1,6 +1,8 @@
 """Relay health: probe every PKARR relay we depend on and record up/down transitions.
 
-A relay is probed with a GET of a well-known key (200 or 404 = healthy). Each probe updates
+Only the configured relays (``PUBKY_RELAYS``) are checked; the status of a relay that left the
+configuration is retired (kept as history, never shown or alerted about). A relay is probed
+with a GET of a well-known key (200 or 404 = healthy). Each probe updates
 its :class:`RelayStatus` row; a *transition* (first seen down, down → up, up → down) is also
 written to the security audit trail (``relay_down``/``relay_up``) and notified to the
 guardians of every family with an active Pubky domain on that relay, because an outage
@@ -14,12 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from domains.models import PkarrRecord, PubkyDomainStatus, RelayStatus
 from domains.pubky_client import PubkyClient, pubky_client
+from domains.selectors import relay_urls_configured
 from families.models import Family, SecurityEventKind
 from families.security import security_event_record
 from pubky.relay_client import RelayResult
@@ -28,6 +30,7 @@ __all__ = [
     "RelayCheck",
     "relay_status_record",
     "relay_statuses_check",
+    "relay_statuses_retire",
     "relay_urls_to_check",
 ]
 
@@ -47,10 +50,25 @@ class RelayCheck:
 
 
 def relay_urls_to_check() -> list[str]:
-    """The configured relays plus every relay a Pubky domain was ever published to."""
-    urls = [url.rstrip("/") for url in settings.PUBKY_RELAYS]
-    urls += PkarrRecord.objects.order_by().values_list("relay_url", flat=True).distinct()
-    return list(dict.fromkeys(url.rstrip("/") for url in urls))
+    """The configured relays (``PUBKY_RELAYS``): the ones this deployment publishes to.
+
+    A relay a domain was published to earlier but that is no longer configured is not
+    republished to (``republish_pkarr`` follows ``PUBKY_RELAYS``), so it is not checked either:
+    its outage is nobody's concern, and its status row is retired.
+    """
+    return relay_urls_configured()
+
+
+@transaction.atomic
+def relay_statuses_retire(*, keep: Sequence[str], now: datetime | None = None) -> int:
+    """Retire the status of every relay not in ``keep`` (the configured ones); return how many.
+
+    A retired relay is no longer shown (API, dashboard, ``relays`` subscription, metrics) and
+    never alerted about. It comes back with its history if it is configured again.
+    """
+    urls = [url.rstrip("/") for url in keep]
+    stale = RelayStatus.objects.filter(retired_at__isnull=True).exclude(url__in=urls)
+    return stale.update(retired_at=now or timezone.now())
 
 
 def _notify_families(url: str, transition: str, result: RelayResult) -> int:
@@ -103,6 +121,7 @@ def relay_status_record(
     status.last_error = "" if result.ok else (result.error or f"HTTP {result.status}")[:2000]
     status.consecutive_failures = 0 if result.ok else status.consecutive_failures + 1
     status.last_checked_at = now
+    status.retired_at = None
     transition: str | None = None
     if not result.ok and previous is not False:
         transition = DOWN
@@ -136,8 +155,11 @@ def relay_statuses_check(
     """Probe every relay concurrently (no transaction open), then record each result."""
     client = client or pubky_client()
     urls = list(relay_urls) if relay_urls is not None else relay_urls_to_check()
+    now = timezone.now()
+    if relay_urls is None:
+        # A full round: whatever is not configured any more is retired, not reported down.
+        relay_statuses_retire(keep=urls, now=now)
     if not urls:
         return []
     results = client.check_relays(urls)
-    now = timezone.now()
     return [relay_status_record(url=r.relay_url, result=r, now=now) for r in results]

@@ -6,6 +6,7 @@ Environment modules (local, test, production) only override. Secrets have no def
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "auditlog",
     "channels",
     "families",
@@ -57,7 +59,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Probes and /metrics answer before host checks and the SSL redirect (pubkyproject/probes.py)
+    "pubkyproject.probes.ProbeMiddleware",
+    "pubkyproject.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the app in every mode (admin, API docs, dashboard)
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -101,7 +108,8 @@ DATABASES = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": _db.name,
         "USER": _db.user,
-        "PASSWORD": _db.password,
+        # DATABASE_PASSWORD (or DATABASE_PASSWORD_FILE, a compose secret) wins over the URL's.
+        "PASSWORD": env_optional("DATABASE_PASSWORD") or _db.password,
         "HOST": _db.host,
         "PORT": _db.port,
         # Keep connections open between requests and consumer calls: opening one costs more
@@ -227,6 +235,10 @@ PUBKY_REPUBLISH_BEFORE_EXPIRY = env_int("PUBKY_REPUBLISH_BEFORE_EXPIRY", 3600, m
 PUBKY_DNS_RESOLVERS = env_list("PUBKY_DNS_RESOLVERS", [])
 PUBKY_RELAY_CHECK_INTERVAL = env_int("PUBKY_RELAY_CHECK_INTERVAL", 60, minimum=1)
 
+# `manage.py seed_demo` (run by ./scripts/run) also creates demo domains and guardians for the
+# demo family; DEMO_DATA=0 creates only the demo user and family.
+DEMO_DATA = env_bool("DEMO_DATA", True)
+
 # --- Realtime limits -------------------------------------------------------------------------
 
 REALTIME = {
@@ -299,6 +311,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "status" (and two role sets a "role"): name each choice set once.
+    # Swagger UI and Redoc from pinned copies served with the static files: no CDN, works offline
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI would send the schema to validator.swagger.io for a badge
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None},
     "ENUM_NAME_OVERRIDES": {
         "DomainStatusEnum": "domains.models.DomainStatus",
         "PubkyDomainStatusEnum": "domains.models.PubkyDomainStatus",
@@ -322,18 +340,67 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".data" / "static"
+# WhiteNoise serves static files from the app itself. Locally and in tests it reads them where
+# the apps keep them (no collectstatic step); production serves the copies collected into
+# STATIC_ROOT, hashed and compressed (settings/production.py).
+STATIC_ROOT: Path | None = (
+    Path(_static_root) if (_static_root := env_optional("STATIC_ROOT")) else None
+)
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
+# Unhashed names outside production: browsers revalidate (ETag → 304), so an edit shows at once.
+WHITENOISE_MAX_AGE = 0
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Health, metrics, logs ---------------------------------------------------------------------
+
+# /readyz fails while the oldest change waiting for the outbox (queued by the NOTIFY triggers
+# for pubky_listen) is older than this many seconds; 0 switches the check off.
+READYZ_MAX_OUTBOX_LAG_SECONDS = env_int("READYZ_MAX_OUTBOX_LAG_SECONDS", 300, minimum=0)
+# Each dependency check of /readyz gives up after this long.
+READYZ_TIMEOUT_SECONDS = env_float("READYZ_TIMEOUT_SECONDS", 2.0, minimum=0.1)
+# /metrics answers a request that carries `Authorization: Bearer <METRICS_TOKEN>` or comes from
+# an address in METRICS_ALLOWED_IPS (addresses or networks); everything else gets 403/404.
+METRICS_TOKEN = env_optional("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS must list IP addresses or networks, got {_network!r}"
+        ) from None
+# LOG_FORMAT=json writes one JSON object per line (production's default), with the request id,
+# user id and socket id of the request or socket that logged it.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "pubkyproject.observability.ContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s"},
+        "json": {"()": "pubkyproject.observability.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # uvicorn set up its own plain handlers before loading the app; these replace them, so
+        # its lines are formatted (JSON in production) like every other.
+        "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -116,9 +116,19 @@ def _notifications(w: World, n: int) -> None:
 
 
 def _relays(w: World, n: int) -> None:
+    from django.conf import settings
+
     start = RelayStatus.objects.count()
     for i in range(start, start + n):
         RelayStatus.objects.create(url=f"http://relay{i}.test", is_up=True)
+        # Only configured relays are listed (the list is reset by the `configured` fixture).
+        settings.PUBKY_RELAYS.append(f"http://relay{i}.test")
+
+
+@pytest.fixture(autouse=True)
+def configured(settings: Any) -> None:
+    """No relay is configured to start with; ``_relays`` configures those it adds."""
+    settings.PUBKY_RELAYS = []
 
 
 def _events(w: World, n: int) -> None:

@@ -16,13 +16,15 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from domains.api_selectors import relay_statuses
 from domains.models import PkarrPublishStatus, PkarrRecord, RelayStatus, SovereigntyScore
 from domains.services.publishing import pubky_domain_publish
 from domains.services.registration import pubky_domain_register
-from domains.services.relays import relay_statuses_check, relay_urls_to_check
-from families.models import Family, SecurityEvent, SecurityEventKind
+from domains.services.relays import relay_urls_to_check
+from families.models import SecurityEvent, SecurityEventKind
 from guardians.models import GuardianNotification
 from pubky.testnet import Testnet
+from realtime.selectors import relay_snapshot
 from tests.domains.conftest import linked_domain, make_family, resolved
 from tests.helpers import REPO_ROOT
 
@@ -54,15 +56,39 @@ def test_check_relays_stores_the_status_of_every_configured_relay(testnet: Testn
     assert not SecurityEvent.objects.filter(kind__startswith="relay_").exists()
 
 
-def test_relays_a_domain_was_published_to_are_checked_too(
-    family: Family, testnet: Testnet, settings: Any
+def test_a_relay_no_longer_configured_is_retired_not_reported_down(
+    make_testnet: Callable[..., Testnet],
+    use_testnet: Callable[[Testnet], Testnet],
+    settings: Any,
 ) -> None:
+    net = use_testnet(make_testnet(relays=2))
+    family = make_family()
     pubky_domain_register(name="old-relay.example", family=family, records=[("@", "A", "1.2.3.4")])
-    settings.PUBKY_RELAYS = testnet.relay_urls[:1]
+    run()
+    kept, dropped = net.relay_urls
+    settings.PUBKY_RELAYS = [kept]
+    net.stop_relay(1)
 
-    assert relay_urls_to_check() == testnet.relay_urls[:1] + testnet.relay_urls[1:]
-    checks = relay_statuses_check()
-    assert [c.url for c in checks] == testnet.relay_urls
+    assert relay_urls_to_check() == [kept]
+    output = run()
+
+    assert "1/1 relay(s) up" in output
+    assert dropped not in output
+    retired = RelayStatus.objects.get(url=dropped)
+    assert retired.retired_at is not None
+    assert retired.is_up is True  # its last real check; never marked down for being dropped
+    assert RelayStatus.objects.get(url=kept).retired_at is None
+    assert not SecurityEvent.objects.filter(kind=SecurityEventKind.RELAY_DOWN).exists()
+    assert not GuardianNotification.objects.filter(kind="relay_down").exists()
+    # Hidden wherever relay health is shown: the API, the dashboard/WebSocket snapshot, metrics.
+    assert [r.url for r in relay_statuses()] == [kept]
+    assert [r["url"] for r in relay_snapshot()] == [kept]
+
+    # Configured again, it is checked and shown again with its history.
+    net.start_relay(1)
+    settings.PUBKY_RELAYS = [kept, dropped]
+    assert "2/2 relay(s) up" in run()
+    assert RelayStatus.objects.get(url=dropped).retired_at is None
 
 
 def test_a_relay_going_down_shows_as_down_while_publishing_succeeds_on_the_others(

@@ -21,7 +21,8 @@ def test_makemigrations_is_clean() -> None:
 
 
 @pytest.mark.django_db
-def test_seed_demo_is_idempotent(monkeypatch) -> None:
+def test_seed_demo_is_idempotent(monkeypatch, settings) -> None:
+    settings.DEMO_DATA = False  # the demo domains need a testnet: tests/domains/test_demo_seed.py
     monkeypatch.setenv("DEMO_PASSWORD", "s3cret-demo")
     call_command("seed_demo", stdout=io.StringIO())
     call_command("seed_demo", stdout=io.StringIO())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -190,3 +191,38 @@ def test_optional_system_packages_hook_changes_nothing_when_installed() -> None:
 def test_everything_after_test_goes_to_pytest(argv: list[str], expected: list[str]) -> None:
     args = devstack.parse_args(argv)
     assert (args.cmd, args.pytest_args) == ("test", expected)
+
+
+def test_the_web_server_is_uvicorn_with_websockets_sansio_unless_daphne_is_asked_for() -> None:
+    assert devstack.asgi_server({}) == "uvicorn"
+    assert devstack.asgi_server({"ASGI_SERVER": " Daphne "}) == "daphne"
+    uvicorn = devstack.asgi_server_argv("uvicorn", 8123)
+    assert uvicorn[0].endswith("/uvicorn")
+    assert uvicorn[uvicorn.index("--ws") + 1] == "websockets-sansio"
+    assert uvicorn[uvicorn.index("--port") + 1] == "8123"
+    assert devstack.asgi_server_argv("daphne", 8123)[0].endswith("/daphne")
+    with pytest.raises(devstack.ConfigError, match="ASGI_SERVER must be one of uvicorn, daphne"):
+        devstack.asgi_server({"ASGI_SERVER": "gunicorn"})
+
+
+def test_the_stack_state_is_read_only_while_its_run_holds_the_lock(tmp_path: Path) -> None:
+    state = {
+        "DATABASE_URL": "postgres://postgres:postgres@127.0.0.1:31001/pubky",
+        "PUBKY_RELAYS": "http://127.0.0.1:31021",
+        "PUBKY_KEY_ENCRYPTION_KEY": "never-copied",
+        "UNRELATED": "dropped",
+    }
+    devstack.stack_state_path(tmp_path).write_text(json.dumps(state))
+
+    assert devstack.running_stack_state(tmp_path) is None  # nobody holds the lock: stale
+
+    stack = devstack.Stack(tmp_path)
+    stack.lock("./scripts/run")
+    try:
+        assert devstack.running_stack_state(tmp_path) == {
+            "DATABASE_URL": state["DATABASE_URL"],
+            "PUBKY_RELAYS": state["PUBKY_RELAYS"],
+        }
+    finally:
+        assert stack._lock is not None
+        stack._lock.close()

@@ -28,6 +28,8 @@ def test_every_variable_read_by_the_settings_is_documented() -> None:
 def test_every_compose_and_script_variable_is_documented() -> None:
     compose_vars = set(COMPOSE_VAR.findall((REPO / "docker-compose.yml").read_text()))
     script_vars = {"DEMO_PASSWORD", "DEVSTACK_DATA_DIR", "DEVSTACK_PG_USER", "PYTHON", "SKIP_LINT"}
+    script_vars |= {"ASGI_SERVER", "FORWARDED_ALLOW_IPS", "GRACEFUL_SHUTDOWN_SECONDS"}
+    script_vars |= {"PROMETHEUS_MULTIPROC_DIR", "SECRETS_DIR"}
     for profile in devstack.PROFILES.values():
         specs = [profile.pg, profile.valkey, profile.web, *(profile.testnet or ())]
         script_vars |= {spec.env for spec in specs if spec is not None}
@@ -41,5 +43,5 @@ def test_example_values_are_placeholders_not_secrets() -> None:
         re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=(.*)$", EXAMPLE.read_text(), flags=re.MULTILINE)
     )
 
-    for name in ("SECRET_KEY", "PUBKY_KEY_ENCRYPTION_KEY", "POSTGRES_PASSWORD"):
+    for name in ("SECRET_KEY", "PUBKY_KEY_ENCRYPTION_KEY", "METRICS_TOKEN"):
         assert values[name].startswith("replace-with-"), name

@@ -8,11 +8,13 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from tests.infra._devstack import REPO, clean_env, run_ports
+from tests.infra.test_operations import references
 
 
 def _wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
@@ -49,7 +51,7 @@ def test_run_serves_the_admin_the_schema_and_stops_everything_on_ctrl_c(tmp_path
         _wait_ready(base, proc, log)
         output = log.read_text()
         assert "login:    demo / demo-pw" in output
-        # The workers run beside daphne (DESIGN.md §2).
+        # The workers run beside the web server.
         workers = next(line for line in output.splitlines() if "workers:" in line)
         for worker in ("pubky_listen", "watch_homeservers", "check_relays", "republish_pkarr"):
             assert worker in workers, output
@@ -77,6 +79,53 @@ def test_run_serves_the_admin_the_schema_and_stops_everything_on_ctrl_c(tmp_path
         )
         assert token.status_code == 200
         assert "access" in token.json()
+
+        # The default server is uvicorn; the admin is styled and the API docs work offline.
+        assert "server:   uvicorn" in output
+        css = requests.get(f"{base}/static/admin/css/base.css", timeout=10)
+        assert css.status_code == 200
+        assert css.headers["Content-Type"].startswith("text/css")
+        docs = requests.get(f"{base}/api/docs/", timeout=10)
+        assert docs.status_code == 200
+        urls = references(docs.text)
+        assert not [u for u in urls if urlsplit(u).netloc or u.startswith("//")], urls
+        for url in (u for u in urls if u.startswith("/static/")):
+            assert requests.get(f"{base}{url}", timeout=10).status_code == 200, url
+        assert requests.get(f"{base}/readyz", timeout=10).status_code == 200
+
+        # A first start has something to look at: a Pubky domain on the testnet, a registrar
+        # domain halfway through its migration, two guardians.
+        auth = {"Authorization": f"Bearer {token.json()['access']}"}
+        pubky = requests.get(f"{base}/api/pubky-domains/", headers=auth, timeout=10).json()
+        assert [(d["name"], d["status"]) for d in pubky["results"]] == [
+            ("pubky-demo.example", "active")
+        ]
+        migrations = requests.get(f"{base}/api/migrations/", headers=auth, timeout=10).json()
+        assert [m["state"] for m in migrations["results"]] == ["pending"]
+        families = requests.get(f"{base}/api/families/", headers=auth, timeout=10).json()
+        family_id = families["results"][0]["id"]
+        guardians = requests.get(
+            f"{base}/api/families/{family_id}/guardians/", headers=auth, timeout=10
+        ).json()
+        assert len(guardians["results"]) == 2
+
+        # ./scripts/manage, with no port given, talks to this stack (its ports are not the
+        # defaults): it checks the testnet's relay, and only that one.
+        relay = f"http://127.0.0.1:{ports['TESTNET_RELAY_PORT']}"
+        manage = subprocess.run(
+            [str(REPO / "scripts" / "manage"), "check_relays"],
+            env=clean_env(DEVSTACK_DATA_DIR=str(tmp_path)),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert manage.returncode == 0, manage.stderr
+        assert f"[1/1] {relay}: up" in manage.stdout, manage.stdout
+        assert "1/1 relay(s) up" in manage.stdout
+        relays = requests.get(f"{base}/api/relays/", headers=auth, timeout=10).json()
+        listed = relays["results"] if isinstance(relays, dict) else relays
+        assert [(r["url"], r["is_up"]) for r in listed] == [(relay, True)]
     finally:
         proc.send_signal(signal.SIGINT)
         try:

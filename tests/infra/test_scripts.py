@@ -133,6 +133,16 @@ def test_run_rejects_a_malformed_port(
     assert assert_one_error_line(done) == message
 
 
+def test_run_rejects_an_unknown_asgi_server_in_one_line(tmp_path: Path) -> None:
+    env = clean_env(DEVSTACK_DATA_DIR=str(tmp_path), ASGI_SERVER="gunicorn", **run_ports())
+
+    done, _ = run_script("run", env)
+
+    assert assert_one_error_line(done) == (
+        "error: ASGI_SERVER must be one of uvicorn, daphne, got 'gunicorn'"
+    )
+
+
 def test_run_rejects_two_services_on_one_port(tmp_path: Path) -> None:
     port = str(free_port())
     env = clean_env(DEVSTACK_DATA_DIR=str(tmp_path), **run_ports(PORT=port, VALKEY_PORT=port))

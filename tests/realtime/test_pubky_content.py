@@ -125,7 +125,7 @@ async def test_private_paths_of_someone_else_are_refused(stack, author) -> None:
     assert (await client.expect("pubky_subscription_error"))["data"]["code"] == "invalid"
 
 
-async def test_the_seed_examples_with_the_python_websocket_client(stack, author) -> None:
+async def test_the_seed_examples_with_the_python_websocket_client(stack, author, net) -> None:
     """The seed documents' three client examples, through realtime.client.WebSocketClient."""
     from domains.models import RelayStatus
     from realtime.client import WebSocketClient
@@ -136,7 +136,8 @@ async def test_the_seed_examples_with_the_python_websocket_client(stack, author)
     user = await sync_to_async(UserFactory)()
     family = await sync_to_async(FamilyFactory)(owner=user)
     domain = await sync_to_async(DomainFactory)(family=family)
-    await sync_to_async(RelayStatus.objects.create)(url="http://127.0.0.1:15411", is_up=True)
+    relay_url = net.relay_urls[0]  # a configured relay: only those are shown
+    await sync_to_async(RelayStatus.objects.create)(url=relay_url, is_up=True)
 
     async def token() -> str:
         return token_for(user)
@@ -152,7 +153,7 @@ async def test_the_seed_examples_with_the_python_websocket_client(stack, author)
         assert json.loads(update["data"]["content"]) == {"name": "Ada"}
         # 2. Relay status.
         relays = await client.request("pubky_relay_status")
-        assert any(r["url"] == "http://127.0.0.1:15411" for r in relays["data"]["relays"])
+        assert any(r["url"] == relay_url and r["isUp"] for r in relays["data"]["relays"])
         # 3. Sovereignty score with its components.
         score = await client.request("pubky_sovereignty_score", {"domainId": domain.pk})
         assert len(score["data"]["components"]) == 5

@@ -1,8 +1,9 @@
 """``manage.py check_relays [--loop --interval N] [--relay URL …]`` — probe PKARR relays.
 
-Probes every relay in ``PUBKY_RELAYS`` plus every relay a Pubky domain was published to,
-stores each one's :class:`RelayStatus`, and records up/down transitions (security events and
-guardian notifications) through :func:`domains.services.relays.relay_statuses_check`.
+Probes every relay in ``PUBKY_RELAYS`` (or only the ``--relay`` ones), stores each one's
+:class:`RelayStatus` (a full round retires the rows of relays no longer configured), and
+records up/down transitions (security events and guardian notifications) through
+:func:`domains.services.relays.relay_statuses_check`.
 With ``--loop`` it repeats every ``--interval`` seconds until SIGINT/SIGTERM and then exits
 cleanly (status 0), finishing the round in progress. Copies of the loop elect one leader
 (``pubkyproject.leader``): only it checks, the others stand by and take over when it stops.
@@ -22,8 +23,9 @@ from pubkyproject.stopping import stop_on_signals
 
 class Command(BaseCommand):
     help = (
-        "Probe every PKARR relay (PUBKY_RELAYS and those Pubky domains are published to), "
-        "store its status and record up/down transitions. --loop repeats until SIGINT/SIGTERM."
+        "Probe every configured PKARR relay (PUBKY_RELAYS; relays no longer configured are "
+        "retired), store its status and record up/down transitions. --loop repeats until "
+        "SIGINT/SIGTERM."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
