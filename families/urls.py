@@ -35,6 +35,8 @@ urlpatterns = [
         apis.FamilyKeypairRotateApi.as_view(),
         name="family-keypairs-rotate",
     ),
+    path("key-proofs/", apis.KeyProofListApi.as_view(), name="key-proofs"),
+    path("key-proofs/<id:proof_id>/", apis.KeyProofDetailApi.as_view(), name="key-proof"),
     path("grants/", apis.AccessGrantListApi.as_view(), name="grants"),
     path("grants/<id:grant_id>/", apis.AccessGrantDetailApi.as_view(), name="grant"),
     path("grants/<id:grant_id>/revoke/", apis.AccessGrantRevokeApi.as_view(), name="grant-revoke"),
