@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from auditlog.models import LogEntry
-from django.db.models import Model
 from django.conf import settings
+from django.db.models import Model
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -58,6 +58,12 @@ from families.services.family_admin import (
     family_update,
 )
 from families.services.grants import access_grant_create, access_grant_revoke
+from families.services.key_claims import (
+    family_homeserver_attach,
+    family_homeserver_detach,
+    family_identity_attach,
+    user_identity_attach,
+)
 from families.services.key_proofs import (
     KeyProofUnavailable,
     key_proof_auth_request,
@@ -275,6 +281,123 @@ class FamilyPubkyEnableApi(ApiView):
         self.require(Action.ADMINISTER, family, "Only the family's administrators enable Pubky.")
         family_pubky_enable(family=family, created_by=self.user)
         return self.output(self.OutputSerializer, family)
+
+
+class _KeyClaimInput(serializers.Serializer):
+    public_key = serializers.CharField(max_length=52, validators=[validate_public_key])
+    key_proof = IdField(
+        required=False,
+        allow_null=True,
+        help_text="The id of your proven proof of public_key (POST /api/key-proofs/).",
+    )
+
+
+class FamilyPubkyAttachApi(ApiView):
+    """Make a key the family holds itself its Pubky identity (proven by a key proof)."""
+
+    class InputSerializer(_KeyClaimInput):
+        homeserver_url = serializers.URLField(max_length=512, required=False, allow_blank=True)
+
+    OutputSerializer = FamilySerializer
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="families_pubky_attach",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(*WRITE, 409)},
+    )
+    def post(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.select_related("owner"), pk=family_id)
+        self.require(Action.ADMINISTER, family, "Only the family's administrators attach keys.")
+        data = self.parse(self.InputSerializer)
+        attached = family_identity_attach(
+            family=family,
+            user=self.user,
+            public_key=data["public_key"],
+            key_proof=data.get("key_proof"),
+            homeserver_url=data.get("homeserver_url", ""),
+        )
+        return self.output(self.OutputSerializer, attached)
+
+
+class FamilyHomeserverApi(ApiView):
+    """The homeserver the family runs itself: its key, proven by a key proof. Domains whose
+    packet points (``_pubky``) at it count as self-hosted; nothing else makes them so."""
+
+    throttle_classes = (AnonThrottle, UserThrottle, PubkyNetworkThrottle)
+
+    class InputSerializer(_KeyClaimInput):
+        pass
+
+    OutputSerializer = FamilySerializer
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="families_homeserver_set",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(*WRITE)},
+    )
+    def put(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.select_related("owner"), pk=family_id)
+        self.require(Action.ADMINISTER, family, "Only the family's administrators attach keys.")
+        data = self.parse(self.InputSerializer)
+        attached = family_homeserver_attach(
+            family=family,
+            user=self.user,
+            public_key=data["public_key"],
+            key_proof=data.get("key_proof"),
+        )
+        return self.output(self.OutputSerializer, attached)
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="families_homeserver_clear",
+        request=None,
+        responses={200: OutputSerializer, **errors(*WRITE)},
+    )
+    def delete(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.select_related("owner"), pk=family_id)
+        self.require(Action.ADMINISTER, family, "Only the family's administrators detach keys.")
+        return self.output(
+            self.OutputSerializer, family_homeserver_detach(family=family, user=self.user)
+        )
+
+
+class MyPubkyIdentityApi(ApiView):
+    """Your own Pubky identity: attach a key you hold (proven by a key proof)."""
+
+    permission_classes = (IsAuthenticated,)
+
+    class InputSerializer(_KeyClaimInput):
+        pass
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        username = serializers.CharField()
+        pubky_public_key = serializers.CharField(allow_null=True)
+        pubky_url = serializers.CharField()
+        pubky_key_verification = serializers.CharField()
+
+    @extend_schema(
+        tags=["key-proofs"],
+        operation_id="me_pubky_identity_retrieve",
+        responses={200: OutputSerializer, **errors(401, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        return self.output(self.OutputSerializer, self.user)
+
+    @extend_schema(
+        tags=["key-proofs"],
+        operation_id="me_pubky_identity_set",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(400, 401, 429)},
+    )
+    def put(self, request: Request) -> Response:
+        data = self.parse(self.InputSerializer)
+        user = user_identity_attach(
+            user=self.user, public_key=data["public_key"], key_proof=data.get("key_proof")
+        )
+        return self.output(self.OutputSerializer, user)
 
 
 class FamilyKeypairListApi(ApiView):

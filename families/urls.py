@@ -26,6 +26,17 @@ urlpatterns = [
         name="family-pubky-enable",
     ),
     path(
+        "families/<id:family_id>/pubky/attach/",
+        apis.FamilyPubkyAttachApi.as_view(),
+        name="family-pubky-attach",
+    ),
+    path(
+        "families/<id:family_id>/homeserver/",
+        apis.FamilyHomeserverApi.as_view(),
+        name="family-homeserver",
+    ),
+    path("me/pubky-identity/", apis.MyPubkyIdentityApi.as_view(), name="me-pubky-identity"),
+    path(
         "families/<id:family_id>/keypairs/",
         apis.FamilyKeypairListApi.as_view(),
         name="family-keypairs",

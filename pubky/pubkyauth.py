@@ -133,7 +133,7 @@ class AuthRequest:
 
     @classmethod
     def parse(cls, url: str) -> AuthRequest:
-        """Read a ``pubkyauth://signin?…`` (or ``signup``, legacy ``///``, ``pubkyring://``) link."""
+        """Read a ``pubkyauth://signin?…`` link (or ``signup``, legacy ``///``, ``pubkyring://``)."""
         if not isinstance(url, str):
             raise AuthRequestError("a pubkyauth URL must be a string")
         parts = urlsplit(url.strip())
@@ -177,7 +177,9 @@ def approve(
             headers={"User-Agent": USER_AGENT, "Content-Type": "application/octet-stream"},
         )
     except requests.RequestException as exc:
-        raise HttpRelayError(f"the HTTP relay {request.relay} is unreachable: {exc}", url=url) from exc
+        raise HttpRelayError(
+            f"the HTTP relay {request.relay} is unreachable: {exc}", url=url
+        ) from exc
     if response.status_code == 408:
         raise HttpRelayError(
             "nobody took the approval before the relay timed out (is the app still waiting?)",
@@ -212,7 +214,9 @@ def poll(
     except requests.Timeout:
         return None
     except requests.RequestException as exc:
-        raise HttpRelayError(f"the HTTP relay {request.relay} is unreachable: {exc}", url=url) from exc
+        raise HttpRelayError(
+            f"the HTTP relay {request.relay} is unreachable: {exc}", url=url
+        ) from exc
     if response.status_code in (404, 408):
         return None
     if response.status_code != 200:

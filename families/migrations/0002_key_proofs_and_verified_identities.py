@@ -2,10 +2,11 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import families.models
-import families.validators
 from django.conf import settings
 from django.db import migrations, models
+
+import families.models
+import families.validators
 
 
 def classify_existing_keys(apps, schema_editor):
@@ -24,85 +25,191 @@ def classify_existing_keys(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('families', '0001_initial'),
+        ("families", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='family',
-            name='homeserver_proven_at',
+            model_name="family",
+            name="homeserver_proven_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='family',
-            name='homeserver_public_key',
-            field=models.CharField(blank=True, help_text='The key of the homeserver the family runs itself (proven by pubkyauth).', max_length=52, validators=[families.validators.validate_public_key]),
+            model_name="family",
+            name="homeserver_public_key",
+            field=models.CharField(
+                blank=True,
+                help_text="The key of the homeserver the family runs itself (proven by pubkyauth).",
+                max_length=52,
+                validators=[families.validators.validate_public_key],
+            ),
         ),
         migrations.AddField(
-            model_name='family',
-            name='pubky_key_verification',
-            field=models.CharField(choices=[('held', 'Held by this service (sealed at rest)'), ('proven', 'Proven by its holder (pubkyauth)'), ('unverified', 'Claimed, not proven')], default='held', max_length=16),
+            model_name="family",
+            name="pubky_key_verification",
+            field=models.CharField(
+                choices=[
+                    ("held", "Held by this service (sealed at rest)"),
+                    ("proven", "Proven by its holder (pubkyauth)"),
+                    ("unverified", "Claimed, not proven"),
+                ],
+                default="held",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='pubky_key_verification',
-            field=models.CharField(choices=[('held', 'Held by this service (sealed at rest)'), ('proven', 'Proven by its holder (pubkyauth)'), ('unverified', 'Claimed, not proven')], default='unverified', max_length=16),
+            model_name="user",
+            name="pubky_key_verification",
+            field=models.CharField(
+                choices=[
+                    ("held", "Held by this service (sealed at rest)"),
+                    ("proven", "Proven by its holder (pubkyauth)"),
+                    ("unverified", "Claimed, not proven"),
+                ],
+                default="unverified",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='securityevent',
-            name='kind',
-            field=models.CharField(choices=[('login_succeeded', 'Signed in'), ('logout', 'Signed out'), ('login_failed', 'Failed login'), ('key_proof_requested', 'Key proof requested'), ('key_proof_made', 'Key possession proven'), ('key_proof_failed', 'Key proof failed'), ('key_claim_attached', 'Self-held key attached'), ('key_claim_suspended', 'Unproven key claim suspended'), ('token_invalid', 'Invalid or expired token'), ('access_denied', 'Access denied'), ('rate_limited', 'Rate limit hit'), ('private_key_used', 'Private key used'), ('key_rotated', 'Encryption key rotated'), ('relay_down', 'Relay went down'), ('relay_up', 'Relay came back'), ('guardian_action', 'Guardian action')], max_length=32),
+            model_name="securityevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("login_succeeded", "Signed in"),
+                    ("logout", "Signed out"),
+                    ("login_failed", "Failed login"),
+                    ("key_proof_requested", "Key proof requested"),
+                    ("key_proof_made", "Key possession proven"),
+                    ("key_proof_failed", "Key proof failed"),
+                    ("key_claim_attached", "Self-held key attached"),
+                    ("key_claim_suspended", "Unproven key claim suspended"),
+                    ("token_invalid", "Invalid or expired token"),
+                    ("access_denied", "Access denied"),
+                    ("rate_limited", "Rate limit hit"),
+                    ("private_key_used", "Private key used"),
+                    ("key_rotated", "Encryption key rotated"),
+                    ("relay_down", "Relay went down"),
+                    ("relay_up", "Relay came back"),
+                    ("guardian_action", "Guardian action"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.CreateModel(
-            name='KeyProof',
+            name="KeyProof",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_key', models.CharField(max_length=52, validators=[families.validators.validate_public_key])),
-                ('status', models.CharField(choices=[('pending', 'Waiting for the key holder'), ('proven', 'Proven'), ('expired', 'Expired'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('relay_url', models.URLField(help_text='The HTTP relay base (…/link).', max_length=512)),
-                ('secret_encrypted', models.BinaryField()),
-                ('failure_reason', models.TextField(blank=True)),
-                ('token_timestamp', models.BigIntegerField(blank=True, help_text='Timestamp (µs) of the AuthToken that proved the key.', null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('proven_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='key_proofs', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "public_key",
+                    models.CharField(
+                        max_length=52, validators=[families.validators.validate_public_key]
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting for the key holder"),
+                            ("proven", "Proven"),
+                            ("expired", "Expired"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "relay_url",
+                    models.URLField(help_text="The HTTP relay base (…/link).", max_length=512),
+                ),
+                ("secret_encrypted", models.BinaryField()),
+                ("failure_reason", models.TextField(blank=True)),
+                (
+                    "token_timestamp",
+                    models.BigIntegerField(
+                        blank=True,
+                        help_text="Timestamp (µs) of the AuthToken that proved the key.",
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                ("proven_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="key_proofs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'key_proofs',
-                'ordering': ['-created_at', '-id'],
+                "db_table": "key_proofs",
+                "ordering": ["-created_at", "-id"],
             },
             bases=(families.models.SealedKeyMixin, models.Model),
         ),
         migrations.AddField(
-            model_name='family',
-            name='homeserver_key_proof',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='families.keyproof'),
+            model_name="family",
+            name="homeserver_key_proof",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="families.keyproof",
+            ),
         ),
         migrations.AddField(
-            model_name='family',
-            name='pubky_key_proof',
-            field=models.ForeignKey(blank=True, help_text='The proof of possession that attached a self-held identity key.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='families.keyproof'),
+            model_name="family",
+            name="pubky_key_proof",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The proof of possession that attached a self-held identity key.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="families.keyproof",
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='pubky_key_proof',
-            field=models.ForeignKey(blank=True, help_text='The proof of possession that attached a self-held identity key.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='families.keyproof'),
+            model_name="user",
+            name="pubky_key_proof",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The proof of possession that attached a self-held identity key.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="families.keyproof",
+            ),
         ),
         migrations.AddIndex(
-            model_name='keyproof',
-            index=models.Index(fields=['status', 'expires_at'], name='key_proof_pending'),
+            model_name="keyproof",
+            index=models.Index(fields=["status", "expires_at"], name="key_proof_pending"),
         ),
         migrations.AddIndex(
-            model_name='keyproof',
-            index=models.Index(fields=['user', 'public_key'], name='key_proof_user_key'),
+            model_name="keyproof",
+            index=models.Index(fields=["user", "public_key"], name="key_proof_user_key"),
         ),
         migrations.AddConstraint(
-            model_name='keyproof',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'proven'), _negated=True), models.Q(('proven_at', None), _negated=True), _connector='OR'), name='key_proof_proven_has_time'),
+            model_name="keyproof",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "proven"), _negated=True),
+                    models.Q(("proven_at", None), _negated=True),
+                    _connector="OR",
+                ),
+                name="key_proof_proven_has_time",
+            ),
         ),
         migrations.RunPython(classify_existing_keys, migrations.RunPython.noop),
     ]

@@ -4,25 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('guardians', '0001_initial'),
+        ("guardians", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='federationguardian',
-            name='pubky_backup_check_error',
+            model_name="federationguardian",
+            name="pubky_backup_check_error",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='federationguardian',
-            name='pubky_backup_checked_at',
+            model_name="federationguardian",
+            name="pubky_backup_checked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='federationguardian',
-            name='pubky_backup_verified_at',
-            field=models.DateTimeField(blank=True, help_text='When the backup URL last answered on its homeserver, newer than the key.', null=True),
+            model_name="federationguardian",
+            name="pubky_backup_verified_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the backup URL last answered on its homeserver, newer than the key.",
+                null=True,
+            ),
         ),
     ]

@@ -124,9 +124,13 @@ def test_a_proof_belongs_to_the_user_who_asked_for_it(testnet: Testnet) -> None:
     assert client_for(None).post("/api/key-proofs/", {"public_key": "x"}).status_code == 401
 
 
-@pytest.mark.parametrize("key", ["", "not-a-key", "c1bkg8tfsyy8wcedtmw4fwhdmm7bbzhgg3z58tf43m5ow8w9mbus"])
+@pytest.mark.parametrize(
+    "key", ["", "not-a-key", "c1bkg8tfsyy8wcedtmw4fwhdmm7bbzhgg3z58tf43m5ow8w9mbus"]
+)
 def test_a_malformed_key_is_a_field_error(key: str) -> None:
-    response = client_for(UserFactory()).post("/api/key-proofs/", {"public_key": key}, format="json")
+    response = client_for(UserFactory()).post(
+        "/api/key-proofs/", {"public_key": key}, format="json"
+    )
     assert response.status_code == 400
     assert "public_key" in response.json()
 
