@@ -8,6 +8,7 @@ the policy's rules for that model decide, not a rule written here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -103,8 +104,8 @@ SELF_HOSTING_IS_VERIFIED = (
 
 def _refuse_declared_facts(serializer: serializers.Serializer, attrs: dict[str, Any]) -> Any:
     """A field the score trusts only when verified is refused (400), never silently dropped."""
-    initial = getattr(serializer, "initial_data", None)
-    if hasattr(initial, "__contains__") and "self_hosted_homeserver" in initial:
+    initial: Any = getattr(serializer, "initial_data", None)
+    if isinstance(initial, Mapping) and "self_hosted_homeserver" in initial:
         raise serializers.ValidationError({"self_hosted_homeserver": [SELF_HOSTING_IS_VERIFIED]})
     return attrs
 

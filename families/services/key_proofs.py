@@ -16,6 +16,11 @@ self-held identity, a self-hosted homeserver) needs proof that the requesting us
 4. A claim names the proof (``"key_proof": <id>``); :func:`key_proof_for_claim` accepts only a
    proven proof of that key by the same user, proven recently enough.
 
+The relay is a rendezvous: an approval is handed to whichever reader is waiting on the
+channel (the worker or a reading owner); the other simply finds nothing and polls again. An
+authenticator's POST waits until a reader takes it, so an approval is not lost while nobody
+polls for a moment.
+
 Known limit of pubkyauth v0.6.0 with an empty capability list: the token is not bound to the
 request's secret, so someone who captured a fresh token of the same key from another app could
 replay it here within the token window (45 s). Tokens older than the request are refused.
