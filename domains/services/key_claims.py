@@ -79,7 +79,7 @@ def pubky_domain_claims_clear(
     proven claim.
     """
     live = (
-        PubkyDomain.objects.select_for_update()
+        PubkyDomain.objects.select_for_update(of=("self",))
         .select_related("family", "domain")
         .filter(public_key=public_key)
         .exclude(status=PubkyDomainStatus.SUSPENDED)

@@ -268,6 +268,8 @@ SPECTACULAR_SETTINGS = {
         "BackupStatusEnum": "guardians.models.BackupStatus",
         "FamilyRoleEnum": "families.models.FamilyRole",
         "MemberRoleEnum": "families.apis.MEMBER_ROLES",
+        "KeyVerificationEnum": "families.models.KeyVerification",
+        "KeyProofStatusEnum": "families.models.KeyProofStatus",
     },
 }
 

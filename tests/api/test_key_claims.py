@@ -22,6 +22,7 @@ from pubky.keys import Keypair
 from pubky.testnet import Testnet
 from tests.api.conftest import World, client_for
 from tests.api.test_key_proofs import approve_in_background, prove, read_proof, request_proof
+from tests.domains.conftest import make_testnet  # noqa: F401
 from tests.factories import DomainFactory, GuardianFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

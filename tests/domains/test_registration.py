@@ -176,7 +176,7 @@ def test_publishing_again_uses_the_last_timestamp_as_compare_and_swap(
         kind=SecurityEventKind.PRIVATE_KEY_USED, target=f"pubky_domain:{pubky_domain.pk}"
     )
     assert used.count() == 1
-    assert used.get().detail == {"purpose": "sign PKARR packet"}
+    assert used.get().detail == {"purpose": "sign PKARR packet", "acting": "service"}
 
 
 def test_a_cas_conflict_is_resolved_by_re_resolving_and_retrying_once(
