@@ -154,6 +154,7 @@ class PubkyDomain(SealedKeyMixin, models.Model):
         max_length=16,
         choices=KeyVerification.choices,
         default=KeyVerification.UNVERIFIED,
+        db_default=KeyVerification.UNVERIFIED,
         help_text="Service custody: held. Self-custody: proven by pubkyauth, or unverified.",
     )
     key_proof = models.ForeignKey(
@@ -164,7 +165,7 @@ class PubkyDomain(SealedKeyMixin, models.Model):
         related_name="+",
     )
     key_proven_at = models.DateTimeField(null=True, blank=True)
-    suspended_reason = models.TextField(blank=True)
+    suspended_reason = models.TextField(blank=True, db_default="")
     pubky_url = models.CharField(max_length=512, blank=True, validators=[validate_pubky_url])
     homeserver_url = models.URLField(max_length=512, blank=True)
     visibility = models.CharField(

@@ -57,7 +57,10 @@ class User(SealedKeyMixin, AbstractUser):
     )
     pubky_private_key_encrypted = models.BinaryField(null=True, blank=True, editable=False)
     pubky_key_verification = models.CharField(
-        max_length=16, choices=KeyVerification.choices, default=KeyVerification.UNVERIFIED
+        max_length=16,
+        choices=KeyVerification.choices,
+        default=KeyVerification.UNVERIFIED,
+        db_default=KeyVerification.UNVERIFIED,
     )
     pubky_key_proof = models.ForeignKey(
         "families.KeyProof",
@@ -93,7 +96,10 @@ class Family(models.Model):
     pubky_relay_url = models.URLField(max_length=512, blank=True)
     pubky_enabled = models.BooleanField(default=False)
     pubky_key_verification = models.CharField(
-        max_length=16, choices=KeyVerification.choices, default=KeyVerification.HELD
+        max_length=16,
+        choices=KeyVerification.choices,
+        default=KeyVerification.HELD,
+        db_default=KeyVerification.HELD,
     )
     pubky_key_proof = models.ForeignKey(
         "families.KeyProof",
@@ -106,6 +112,7 @@ class Family(models.Model):
     homeserver_public_key = models.CharField(
         max_length=52,
         blank=True,
+        db_default="",
         validators=[validate_public_key],
         help_text="The key of the homeserver the family runs itself (proven by pubkyauth).",
     )

@@ -56,7 +56,7 @@ class FederationGuardian(models.Model):
         help_text="When the backup URL last answered on its homeserver, newer than the key.",
     )
     pubky_backup_checked_at = models.DateTimeField(null=True, blank=True)
-    pubky_backup_check_error = models.TextField(blank=True)
+    pubky_backup_check_error = models.TextField(blank=True, db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -69,6 +69,7 @@ class Migration(migrations.Migration):
             model_name="pubkydomain",
             name="key_verification",
             field=models.CharField(
+                db_default="unverified",
                 choices=[
                     ("held", "Held by this service (sealed at rest)"),
                     ("proven", "Proven by its holder (pubkyauth)"),
@@ -82,7 +83,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="pubkydomain",
             name="suspended_reason",
-            field=models.TextField(blank=True),
+            field=models.TextField(db_default="", blank=True),
         ),
         migrations.AlterField(
             model_name="domainrecord",

@@ -39,6 +39,7 @@ class Migration(migrations.Migration):
             model_name="family",
             name="homeserver_public_key",
             field=models.CharField(
+                db_default="",
                 blank=True,
                 help_text="The key of the homeserver the family runs itself (proven by pubkyauth).",
                 max_length=52,
@@ -49,6 +50,7 @@ class Migration(migrations.Migration):
             model_name="family",
             name="pubky_key_verification",
             field=models.CharField(
+                db_default="held",
                 choices=[
                     ("held", "Held by this service (sealed at rest)"),
                     ("proven", "Proven by its holder (pubkyauth)"),
@@ -62,6 +64,7 @@ class Migration(migrations.Migration):
             model_name="user",
             name="pubky_key_verification",
             field=models.CharField(
+                db_default="unverified",
                 choices=[
                     ("held", "Held by this service (sealed at rest)"),
                     ("proven", "Proven by its holder (pubkyauth)"),

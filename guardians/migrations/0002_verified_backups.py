@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="federationguardian",
             name="pubky_backup_check_error",
-            field=models.TextField(blank=True),
+            field=models.TextField(db_default="", blank=True),
         ),
         migrations.AddField(
             model_name="federationguardian",

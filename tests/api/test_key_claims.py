@@ -22,7 +22,6 @@ from pubky.keys import Keypair
 from pubky.testnet import Testnet
 from tests.api.conftest import World, client_for
 from tests.api.test_key_proofs import approve_in_background, prove, read_proof, request_proof
-from tests.domains.conftest import make_testnet  # noqa: F401
 from tests.factories import DomainFactory, GuardianFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -331,3 +330,19 @@ def test_a_family_attaches_a_self_held_identity_only_with_a_proof(
     body = attached.json()
     assert body["pubky_public_key"] == key and body["pubky_key_verification"] == "proven"
     assert body["pubky_enabled"] is True
+
+
+def test_session_sign_in_and_out_are_security_events(world: World) -> None:
+    from django.test import Client
+
+    owner = world.people["owner"]
+    assert owner is not None
+    browser = Client()
+    assert browser.login(username=owner.username, password="pw")
+    browser.logout()
+    kinds = list(
+        SecurityEvent.objects.filter(user=owner, detail__method="session")
+        .order_by("id")
+        .values_list("kind", flat=True)
+    )
+    assert kinds == [SecurityEventKind.LOGIN_SUCCEEDED, SecurityEventKind.LOGOUT]
