@@ -44,26 +44,30 @@ SELECT d.id, n.name, 'A', '192.0.2.' || (d.id %% 250 + 1), 3600, now(), now()
   FROM domain_records d CROSS JOIN (VALUES ('@'), ('www')) AS n(name);
 
 INSERT INTO pubky_domains (name, family_id, domain_id, public_key, private_key_encrypted,
-                           key_custody, pubky_url, homeserver_url, visibility, status,
-                           created_at, updated_at)
+                           key_custody, key_verification, pubky_url, homeserver_url,
+                           visibility, status, created_at, updated_at)
 SELECT 'p-' || d.name, d.family_id, d.id,
        substr(md5(d.id::text) || md5('k' || d.id::text), 1, 52),
        CASE WHEN d.id %% 2 = 0 THEN NULL ELSE '\\x01'::bytea END,
-       CASE WHEN d.id %% 2 = 0 THEN 'family' ELSE 'service' END, '', '', 'private',
+       CASE WHEN d.id %% 2 = 0 THEN 'family' ELSE 'service' END,
+       CASE WHEN d.id %% 2 = 0 THEN (CASE WHEN d.id %% 4 = 0 THEN 'proven' ELSE 'unverified' END)
+            ELSE 'held' END, '', '', 'private',
        CASE WHEN d.id %% 9 = 0 THEN 'draft' ELSE 'active' END, now(), now()
   FROM domain_records d WHERE d.pubky_enabled;
 
 INSERT INTO pkarr_records (pubky_domain_id, relay_url, status, attempts, error,
-                           expires_at)
-SELECT p.id, 'http://127.0.0.1:' || (15411 + r), 'published', 1, '', now() + interval '1 day'
+                           expires_at, served_timestamp, verified_at)
+SELECT p.id, 'http://127.0.0.1:' || (15411 + r), 'published', 1, '', now() + interval '1 day',
+       1, now()
   FROM pubky_domains p CROSS JOIN generate_series(0, 2) r
  WHERE r < 1 + p.id %% 3;
 
 INSERT INTO federation_guardians (family_id, name, email, pubky_public_key, status,
                                   pubky_backup_status, pubky_backup_url, created_at,
-                                  updated_at)
+                                  updated_at, pubky_backup_verified_at)
 SELECT f.id, 'Guardian', '', '', 'active',
-       CASE WHEN f.id %% 2 = 0 THEN 'current' ELSE 'stale' END, '', now(), now()
+       CASE WHEN f.id %% 2 = 0 THEN 'current' ELSE 'stale' END, '', now(), now(),
+       CASE WHEN f.id %% 2 = 0 THEN now() END
   FROM families f;
 
 INSERT INTO domain_migrations (domain_id, direction, state, challenge_name, challenge_value,

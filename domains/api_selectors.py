@@ -23,7 +23,7 @@ from domains.models import (
 )
 from domains.pubky_client import PubkyClient, pubky_client
 from domains.scoring import RUBRIC_VERSION, explain, score
-from domains.selectors import facts_of
+from domains.selectors import fact_verifications, facts_of
 from families import policy
 from families.models import User
 from families.selectors import ordered
@@ -164,7 +164,7 @@ def current_score(*, domain: DomainRecord) -> dict[str, Any]:
         "domain": domain.pk,
         "total": result.total,
         "components": result.components,
-        "explanation": explain(result.breakdown),
+        "explanation": explain(result.breakdown, fact_verifications(domain)),
         "rubric_version": RUBRIC_VERSION,
         "calculated_at": latest,
     }

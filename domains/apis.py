@@ -8,6 +8,7 @@ the policy's rules for that model decide, not a rule written here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -51,6 +52,7 @@ from domains.serializers import (
     RelayStatusSerializer,
     ScoreHistorySerializer,
 )
+from domains.services.key_claims import pubky_domain_key_prove
 from domains.services.migration import (
     domain_migration_create,
     domain_migration_fail,
@@ -96,6 +98,20 @@ class _RecordFields(serializers.Serializer):
 
 # --- domains -----------------------------------------------------------------------------------
 
+SELF_HOSTING_IS_VERIFIED = (
+    "self_hosted_homeserver is verified, not declared: attach your homeserver's key with a "
+    "proof (PUT /api/families/<id>/homeserver/ with public_key and key_proof) and point the "
+    "domain's _pubky record at it; the service checks the domain's packet and sets it."
+)
+
+
+def _refuse_declared_facts(serializer: serializers.Serializer, attrs: dict[str, Any]) -> Any:
+    """A field the score trusts only when verified is refused (400), never silently dropped."""
+    initial: Any = getattr(serializer, "initial_data", None)
+    if isinstance(initial, Mapping) and "self_hosted_homeserver" in initial:
+        raise serializers.ValidationError({"self_hosted_homeserver": [SELF_HOSTING_IS_VERIFIED]})
+    return attrs
+
 
 class DomainListApi(ApiView):
     """Domains the caller may read; family members (and write-grant holders) add domains."""
@@ -114,7 +130,9 @@ class DomainListApi(ApiView):
         visibility = serializers.ChoiceField(choices=Visibility.choices, default="private")
         registrar = serializers.CharField(max_length=200, required=False, allow_blank=True)
         dns_provider = serializers.CharField(max_length=200, required=False, allow_blank=True)
-        self_hosted_homeserver = serializers.BooleanField(required=False)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            return _refuse_declared_facts(self, attrs)
 
     OutputSerializer = DomainRecordSerializer
 
@@ -147,7 +165,9 @@ class DomainDetailApi(ApiView):
         visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
         registrar = serializers.CharField(max_length=200, required=False, allow_blank=True)
         dns_provider = serializers.CharField(max_length=200, required=False, allow_blank=True)
-        self_hosted_homeserver = serializers.BooleanField(required=False)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            return _refuse_declared_facts(self, attrs)
 
     OutputSerializer = DomainRecordSerializer
 
@@ -456,6 +476,11 @@ class PubkyDomainListApi(ApiView):
         public_key = serializers.CharField(
             max_length=60, required=False, help_text="Self-custody only: the family's key."
         )
+        key_proof = IdField(
+            required=False,
+            help_text="Self-custody only: the id of your proven key proof of public_key "
+            "(POST /api/key-proofs/).",
+        )
 
     OutputSerializer = PubkyDomainSerializer
 
@@ -494,6 +519,7 @@ class PubkyDomainListApi(ApiView):
             key_custody=data["key_custody"],
             public_key=data.get("public_key"),
             owner=self.user,
+            key_proof=data.get("key_proof"),
         )
         return self.output(self.OutputSerializer, pubky_domain, status=status.HTTP_201_CREATED)
 
@@ -509,6 +535,31 @@ class PubkyDomainDetailApi(ApiView):
     def get(self, request: Request, pubky_domain_id: int) -> Response:
         pubky_domain = self.readable(PubkyDomain.objects.all(), pk=pubky_domain_id)
         return self.output(self.OutputSerializer, pubky_domain)
+
+
+class PubkyDomainProveApi(ApiView):
+    """Prove a self-custody domain's key: an unverified claim becomes proven (and earns its
+    key-ownership points); any other unverified claim of the key is suspended."""
+
+    class InputSerializer(serializers.Serializer):
+        key_proof = IdField(help_text="The id of your proven key proof of the domain's key.")
+
+    OutputSerializer = PubkyDomainSerializer
+
+    @extend_schema(
+        tags=["pubky"],
+        operation_id="pubky_domains_prove",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(*WRITE, 409)},
+    )
+    def post(self, request: Request, pubky_domain_id: int) -> Response:
+        pubky_domain = self.readable(PubkyDomain.objects.all(), pk=pubky_domain_id)
+        self.require(Action.CHANGE, pubky_domain)
+        data = self.parse(self.InputSerializer)
+        proven = pubky_domain_key_prove(
+            pubky_domain=pubky_domain, user=self.user, key_proof_id=data["key_proof"]
+        )
+        return self.output(self.OutputSerializer, proven)
 
 
 class PubkyDomainPublishApi(ApiView):

@@ -8,7 +8,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 
 from domains.validators import validate_domain_name, validate_record_name
-from families.models import Family, SealedKeyMixin, Visibility
+from families.models import Family, KeyVerification, SealedKeyMixin, Visibility
 from families.validators import validate_pubky_url, validate_public_key
 from pubkyproject.text_limits import (
     MaxBytesValidator,
@@ -50,7 +50,12 @@ class DomainRecord(models.Model):
     registrar = models.CharField(max_length=200, blank=True)
     dns_provider = models.CharField(max_length=200, blank=True)
     self_hosted_homeserver = models.BooleanField(
-        default=False, help_text="The family runs the homeserver that serves this domain."
+        default=False,
+        help_text="Verified, never declared: the domain's packet points (_pubky) at a homeserver "
+        "whose key the family proved.",
+    )
+    self_hosted_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the self-hosting check last ran."
     )
     sovereignty_score = models.PositiveSmallIntegerField(default=0)
     pubky_enabled = models.BooleanField(default=False)
@@ -138,6 +143,7 @@ class PubkyDomainStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     ERROR = "error", "Error"
     DISABLED = "disabled", "Disabled"
+    SUSPENDED = "suspended", "Suspended (its key was proven by someone else)"
 
 
 class PubkyDomain(SealedKeyMixin, models.Model):
@@ -154,11 +160,28 @@ class PubkyDomain(SealedKeyMixin, models.Model):
         blank=True,
         related_name="pubky_domain",
     )
-    public_key = models.CharField(max_length=52, unique=True, validators=[validate_public_key])
+    # Unique among the live rows (see Meta): a suspended squatter keeps its key for the record.
+    public_key = models.CharField(max_length=52, validators=[validate_public_key])
     private_key_encrypted = models.BinaryField(null=True, blank=True, editable=False)
     key_custody = models.CharField(
         max_length=16, choices=KeyCustody.choices, default=KeyCustody.SERVICE
     )
+    key_verification = models.CharField(
+        max_length=16,
+        choices=KeyVerification.choices,
+        default=KeyVerification.UNVERIFIED,
+        db_default=KeyVerification.UNVERIFIED,
+        help_text="Service custody: held. Self-custody: proven by pubkyauth, or unverified.",
+    )
+    key_proof = models.ForeignKey(
+        "families.KeyProof",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    key_proven_at = models.DateTimeField(null=True, blank=True)
+    suspended_reason = models.TextField(blank=True, db_default="")
     pubky_url = models.CharField(max_length=512, blank=True, validators=[validate_pubky_url])
     homeserver_url = models.URLField(max_length=512, blank=True)
     visibility = models.CharField(
@@ -181,6 +204,12 @@ class PubkyDomain(SealedKeyMixin, models.Model):
             models.CheckConstraint(
                 condition=Q(key_custody=KeyCustody.FAMILY) | ~Q(private_key_encrypted=None),
                 name="service_custody_needs_key",
+            ),
+            models.UniqueConstraint(
+                fields=["public_key"],
+                condition=~Q(status="suspended"),
+                name="pubky_domain_live_key_unique",
+                violation_error_message="A live Pubky domain already uses this public key.",
             ),
         ]
 
@@ -213,6 +242,12 @@ class PkarrRecord(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    served_timestamp = models.BigIntegerField(
+        null=True, blank=True, help_text="Timestamp (µs) of the packet the relay served when asked."
+    )
+    verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When we last asked the relay what it serves."
+    )
 
     class Meta:
         db_table = "pkarr_records"

@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     Exists,
+    F,
     IntegerField,
     OuterRef,
     Q,
@@ -33,7 +34,7 @@ from domains.models import (
     SovereigntyScore,
 )
 from domains.scoring import DomainFacts
-from families.models import Visibility
+from families.models import KeyVerification, Visibility
 from pubkyproject.sql import int_array
 
 
@@ -57,19 +58,34 @@ def domains_with_score_facts(queryset: QuerySet[DomainRecord]) -> QuerySet[Domai
     from guardians.models import BackupStatus, FederationGuardian, GuardianStatus
 
     now = timezone.now()
-    published = PkarrRecord.objects.filter(
-        pubky_domain__domain_id=OuterRef("pk"), status=PkarrPublishStatus.PUBLISHED
-    ).filter(Q(expires_at=None) | Q(expires_at__gt=now))
+    # A relay counts while the copy it last served (on publish, or when verify_facts asked it)
+    # is the domain's current packet and that copy has not outlived its lifetime.
+    serving = (
+        PkarrRecord.objects.filter(
+            pubky_domain__domain_id=OuterRef("pk"),
+            status=PkarrPublishStatus.PUBLISHED,
+            served_timestamp__isnull=False,
+        )
+        .filter(Q(expires_at=None) | Q(expires_at__gt=now))
+        .filter(
+            Q(pubky_domain__last_packet_timestamp=None)
+            | Q(served_timestamp__gte=F("pubky_domain__last_packet_timestamp"))
+        )
+    )
     return queryset.annotate(
         f_pubky_status=Coalesce("pubky_domain__status", Value("")),
         f_key_custody=Coalesce("pubky_domain__key_custody", Value("")),
-        f_relays=_count(published),
+        f_key_verification=Coalesce("pubky_domain__key_verification", Value("")),
+        f_relays=_count(serving),
         f_dns=_count(DnsRecord.objects.filter(domain_id=OuterRef("pk"))),
+        # "Current" is the guardian's word; it counts once verify_facts saw the backup answer
+        # on its homeserver, written after the family key's last rotation.
         f_backup=Exists(
             FederationGuardian.objects.filter(
                 family_id=OuterRef("family_id"),
                 status=GuardianStatus.ACTIVE,
                 pubky_backup_status=BackupStatus.CURRENT,
+                pubky_backup_verified_at__isnull=False,
             )
         ),
         f_migrated=Exists(
@@ -86,6 +102,7 @@ _FACT_COLUMNS = (
     "pk",
     "f_pubky_status",
     "f_key_custody",
+    "f_key_verification",
     "f_relays",
     "self_hosted_homeserver",
     "visibility",
@@ -109,12 +126,22 @@ def domain_facts(queryset: QuerySet[DomainRecord]) -> list[tuple[int, DomainFact
         key = tuple(values)
         facts = shared.get(key)
         if facts is None:
-            status, custody, relays, self_hosted, visibility, registrar, migrated, backup, dns = (
-                values
-            )
+            (
+                status,
+                custody,
+                verification,
+                relays,
+                self_hosted,
+                visibility,
+                registrar,
+                migrated,
+                backup,
+                dns,
+            ) = values
             facts = shared[key] = DomainFacts(
                 pubky_active=status == PubkyDomainStatus.ACTIVE,
                 key_custody=custody or None,
+                key_proven=verification in (KeyVerification.HELD, KeyVerification.PROVEN),
                 relays_published=relays,
                 self_hosted_homeserver=self_hosted,
                 private=visibility == Visibility.PRIVATE,
@@ -131,6 +158,63 @@ def facts_of(domain: DomainRecord) -> DomainFacts:
     """One domain's facts as stored now (one query)."""
     ((_, facts),) = domain_facts(DomainRecord.objects.filter(pk=domain.pk))
     return facts
+
+
+def fact_verifications(domain: DomainRecord) -> dict[str, dict[str, Any]]:
+    """How each fact of ``domain``'s score is known now: ``{fact: {verified, verified_at, how}}``.
+
+    ``verified`` is true when this service checked the fact itself rather than taking the
+    family's word for it; ``verified_at`` is when (ISO 8601), where a check has a time.
+    """
+    from domains.models import KeyCustody, PubkyDomain
+    from guardians.models import FederationGuardian, GuardianStatus
+
+    def entry(verified: bool, at: Any, how: str) -> dict[str, Any]:
+        return {"verified": verified, "verified_at": at.isoformat() if at else None, "how": how}
+
+    pubky = PubkyDomain.objects.filter(domain=domain).first()
+    if pubky is None:
+        key = entry(False, None, "no Pubky key")
+        pubky_entry = entry(True, None, "no Pubky domain")
+    elif pubky.key_custody == KeyCustody.SERVICE:
+        key = entry(True, pubky.created_at, "generated and sealed by this service")
+        pubky_entry = entry(True, pubky.last_published_at, "relays accepted the packet")
+    else:
+        proven = pubky.key_verification == KeyVerification.PROVEN
+        how = "proven by its holder (pubkyauth)" if proven else "claimed, never proven"
+        key = entry(proven, pubky.key_proven_at, how)
+        pubky_entry = entry(True, pubky.last_published_at, "relays accepted the packet")
+    relay_checked = (
+        PkarrRecord.objects.filter(pubky_domain__domain=domain)
+        .order_by("-verified_at")
+        .values_list("verified_at", flat=True)
+        .first()
+    )
+    backup_checked = (
+        FederationGuardian.objects.filter(family_id=domain.family_id, status=GuardianStatus.ACTIVE)
+        .exclude(pubky_backup_verified_at=None)
+        .order_by("-pubky_backup_verified_at")
+        .values_list("pubky_backup_verified_at", flat=True)
+        .first()
+    )
+    return {
+        "pubky": pubky_entry,
+        "key": key,
+        "relays": entry(True, relay_checked, "what each relay serves (GET), not what we sent"),
+        "self_hosted": entry(
+            domain.self_hosted_verified_at is not None,
+            domain.self_hosted_verified_at,
+            "the served packet's _pubky points at the family's proven homeserver key",
+        ),
+        "backup": entry(
+            backup_checked is not None,
+            backup_checked,
+            "the backup URL answered on its homeserver, newer than the key's last rotation",
+        ),
+        "registrar": entry(False, None, "as entered by the family"),
+        "visibility": entry(True, None, "this service's own setting"),
+        "dns_records": entry(True, None, "stored by this service"),
+    }
 
 
 def latest_scores(domain_ids: list[int]) -> dict[int, tuple[int, ...]]:

@@ -36,6 +36,7 @@ class DomainRecordSerializer(ReadModelSerializer):
             "registrar",
             "dns_provider",
             "self_hosted_homeserver",
+            "self_hosted_verified_at",
             "sovereignty_score",
             "pubky_enabled",
             "pubky_domain_id",
@@ -71,6 +72,9 @@ class PubkyDomainSerializer(ReadModelSerializer):
             "domain",
             "public_key",
             "key_custody",
+            "key_verification",
+            "key_proven_at",
+            "suspended_reason",
             "pubky_url",
             "homeserver_url",
             "visibility",
@@ -100,6 +104,8 @@ class PkarrRecordSerializer(ReadModelSerializer):
             "last_attempt_at",
             "published_at",
             "expires_at",
+            "served_timestamp",
+            "verified_at",
         )
         read_only_fields = fields
 

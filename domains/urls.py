@@ -50,6 +50,11 @@ urlpatterns = [
         name="pubky-domain",
     ),
     path(
+        "pubky-domains/<id:pubky_domain_id>/prove/",
+        apis.PubkyDomainProveApi.as_view(),
+        name="pubky-domain-prove",
+    ),
+    path(
         "pubky-domains/<id:pubky_domain_id>/publish/",
         apis.PubkyDomainPublishApi.as_view(),
         name="pubky-domain-publish",

@@ -12,6 +12,7 @@ from families.models import (
     AccessGrant,
     Family,
     FamilyMembership,
+    KeyProof,
     PubkyKeypair,
     SecurityEvent,
     User,
@@ -185,3 +186,14 @@ class SecurityEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return policy.can_read_audit(request.user) or super().has_view_permission(request, obj)
+
+
+@admin.register(KeyProof)
+class KeyProofAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Proofs of key possession (pubkyauth); the sealed client secret is never shown."""
+
+    list_display = ("created_at", "user", "public_key", "status", "proven_at", "expires_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("public_key", "user__username")
+    list_select_related = ("user",)
+    exclude = ("secret_encrypted",)

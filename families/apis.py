@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from auditlog.models import LogEntry
+from django.conf import settings
 from django.db.models import Model
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -24,6 +26,8 @@ from families.models import (
     FamilyMembership,
     FamilyRole,
     GrantPermission,
+    KeyProof,
+    KeyProofStatus,
     PubkyKeypair,
     SecurityEvent,
     SecurityEventKind,
@@ -45,6 +49,7 @@ from families.serializers import (
     JSONObjectField,
     KeypairSerializer,
     MembershipSerializer,
+    ReadModelSerializer,
     UserSummarySerializer,
 )
 from families.services.families import family_create, family_member_remove
@@ -54,7 +59,21 @@ from families.services.family_admin import (
     family_update,
 )
 from families.services.grants import access_grant_create, access_grant_revoke
+from families.services.key_claims import (
+    family_homeserver_attach,
+    family_homeserver_detach,
+    family_identity_attach,
+    user_identity_attach,
+)
+from families.services.key_proofs import (
+    KeyProofUnavailable,
+    key_proof_auth_request,
+    key_proof_check,
+    key_proof_request,
+)
 from families.services.pubky import family_keypair_rotate, family_pubky_enable
+from families.validators import validate_public_key
+from pubkyproject.api.client import client_ip
 from pubkyproject.api.fields import UsernameField
 from pubkyproject.api.filters import IdField, ordering_field
 from pubkyproject.api.permissions import AuditReader
@@ -270,6 +289,123 @@ class FamilyPubkyEnableApi(ApiView):
         return self.output(self.OutputSerializer, family)
 
 
+class _KeyClaimInput(serializers.Serializer):
+    public_key = serializers.CharField(max_length=52, validators=[validate_public_key])
+    key_proof = IdField(
+        required=False,
+        allow_null=True,
+        help_text="The id of your proven proof of public_key (POST /api/key-proofs/).",
+    )
+
+
+class FamilyPubkyAttachApi(ApiView):
+    """Make a key the family holds itself its Pubky identity (proven by a key proof)."""
+
+    class InputSerializer(_KeyClaimInput):
+        homeserver_url = serializers.URLField(max_length=512, required=False, allow_blank=True)
+
+    OutputSerializer = FamilySerializer
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="families_pubky_attach",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(*WRITE, 409)},
+    )
+    def post(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.select_related("owner"), pk=family_id)
+        self.require(Action.ADMINISTER, family, "Only the family's administrators attach keys.")
+        data = self.parse(self.InputSerializer)
+        attached = family_identity_attach(
+            family=family,
+            user=self.user,
+            public_key=data["public_key"],
+            key_proof=data.get("key_proof"),
+            homeserver_url=data.get("homeserver_url", ""),
+        )
+        return self.output(self.OutputSerializer, attached)
+
+
+class FamilyHomeserverApi(ApiView):
+    """The homeserver the family runs itself: its key, proven by a key proof. Domains whose
+    packet points (``_pubky``) at it count as self-hosted; nothing else makes them so."""
+
+    throttle_classes = (AnonThrottle, UserThrottle, PubkyNetworkThrottle)
+
+    class InputSerializer(_KeyClaimInput):
+        pass
+
+    OutputSerializer = FamilySerializer
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="families_homeserver_set",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(*WRITE)},
+    )
+    def put(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.select_related("owner"), pk=family_id)
+        self.require(Action.ADMINISTER, family, "Only the family's administrators attach keys.")
+        data = self.parse(self.InputSerializer)
+        attached = family_homeserver_attach(
+            family=family,
+            user=self.user,
+            public_key=data["public_key"],
+            key_proof=data.get("key_proof"),
+        )
+        return self.output(self.OutputSerializer, attached)
+
+    @extend_schema(
+        tags=["families"],
+        operation_id="families_homeserver_clear",
+        request=None,
+        responses={200: OutputSerializer, **errors(*WRITE)},
+    )
+    def delete(self, request: Request, family_id: int) -> Response:
+        family = self.readable(Family.objects.select_related("owner"), pk=family_id)
+        self.require(Action.ADMINISTER, family, "Only the family's administrators detach keys.")
+        return self.output(
+            self.OutputSerializer, family_homeserver_detach(family=family, user=self.user)
+        )
+
+
+class MyPubkyIdentityApi(ApiView):
+    """Your own Pubky identity: attach a key you hold (proven by a key proof)."""
+
+    permission_classes = (IsAuthenticated,)
+
+    class InputSerializer(_KeyClaimInput):
+        pass
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        username = serializers.CharField()
+        pubky_public_key = serializers.CharField(allow_null=True)
+        pubky_url = serializers.CharField()
+        pubky_key_verification = serializers.CharField()
+
+    @extend_schema(
+        tags=["key-proofs"],
+        operation_id="me_pubky_identity_retrieve",
+        responses={200: OutputSerializer, **errors(401, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        return self.output(self.OutputSerializer, self.user)
+
+    @extend_schema(
+        tags=["key-proofs"],
+        operation_id="me_pubky_identity_set",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(400, 401, 429)},
+    )
+    def put(self, request: Request) -> Response:
+        data = self.parse(self.InputSerializer)
+        user = user_identity_attach(
+            user=self.user, public_key=data["public_key"], key_proof=data.get("key_proof")
+        )
+        return self.output(self.OutputSerializer, user)
+
+
 class FamilyKeypairListApi(ApiView):
     """The family's keypairs: public parts only (``policy.keypair_public_fields``)."""
 
@@ -308,6 +444,124 @@ class FamilyKeypairRotateApi(ApiView):
         self.require(Action.CHANGE, PubkyKeypair(family=family))
         keypair = family_keypair_rotate(family=family, created_by=self.user)
         return self.output(self.OutputSerializer, keypair, status=status.HTTP_201_CREATED)
+
+
+# --- proofs of key possession ------------------------------------------------------------------
+
+
+class KeyProofSerializer(ReadModelSerializer):
+    """A proof of key possession; ``pubkyauth_url`` is shown to its owner while it is pending."""
+
+    pubkyauth_url = serializers.SerializerMethodField(
+        help_text="The pubkyauth:// deep link (or QR code) for the key's authenticator to "
+        "approve; null once the proof is decided."
+    )
+
+    class Meta:
+        model = KeyProof
+        fields = (
+            "id",
+            "public_key",
+            "status",
+            "pubkyauth_url",
+            "failure_reason",
+            "created_at",
+            "expires_at",
+            "proven_at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_pubkyauth_url(self, proof: KeyProof) -> str | None:
+        if proof.status != KeyProofStatus.PENDING:
+            return None
+        return key_proof_auth_request(proof).url()
+
+
+class KeyProofListApi(ApiView):
+    """Prove that you hold a Pubky key: start a pubkyauth request, list your proofs.
+
+    Approve the returned ``pubkyauth_url`` with any authenticator that holds the key; the
+    service receives the signed AuthToken through the HTTP relay and the proof turns
+    ``proven`` (or ``failed`` with the reason, or ``expired``). Claims of self-held keys name a
+    proven proof as ``key_proof``.
+    """
+
+    permission_classes = (IsAuthenticated,)
+
+    class FilterSerializer(serializers.Serializer):
+        public_key = serializers.CharField(required=False, max_length=52)
+        status = serializers.ChoiceField(choices=KeyProofStatus.choices, required=False)
+
+    class InputSerializer(serializers.Serializer):
+        public_key = serializers.CharField(
+            max_length=52,
+            validators=[validate_public_key],
+            help_text="The z-base-32 public key you hold.",
+        )
+
+    OutputSerializer = KeyProofSerializer
+
+    @extend_schema(
+        tags=["key-proofs"],
+        operation_id="key_proofs_list",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer(many=True), **errors(*LIST)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.query(self.FilterSerializer)
+        proofs = KeyProof.objects.filter(user=self.user, **filters).order_by("-created_at", "-pk")
+        return self.page(self.OutputSerializer, proofs)
+
+    @extend_schema(
+        tags=["key-proofs"],
+        operation_id="key_proofs_create",
+        request=InputSerializer,
+        responses={201: OutputSerializer, **errors(400, 401, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.parse(self.InputSerializer)
+        proof, _url = key_proof_request(
+            user=self.user, public_key=data["public_key"], ip_address=client_ip(request)
+        )
+        return self.output(self.OutputSerializer, proof, status=status.HTTP_201_CREATED)
+
+
+class KeyProofDetailApi(ApiView):
+    """One of your proofs. While it is pending, reading it also looks on the HTTP relay for an
+    approval for up to ``wait`` seconds (default ``PUBKY_KEY_PROOF_CHECK_WAIT``; 0 = only what
+    the ``receive_key_proofs`` worker recorded). Other users' proofs answer 404."""
+
+    permission_classes = (IsAuthenticated,)
+
+    class FilterSerializer(serializers.Serializer):
+        wait = serializers.FloatField(
+            required=False,
+            min_value=0,
+            max_value=25,
+            help_text="Seconds to wait on the relay for a pending proof (0-25).",
+        )
+
+    OutputSerializer = KeyProofSerializer
+
+    @extend_schema(
+        tags=["key-proofs"],
+        operation_id="key_proofs_retrieve",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer, **errors(*READ, 400)},
+    )
+    def get(self, request: Request, proof_id: int) -> Response:
+        filters = self.query(self.FilterSerializer)
+        proof = KeyProof.objects.filter(user=self.user, pk=proof_id).first()
+        if proof is None:
+            self.not_found("No key proof of yours matches the given query.")
+        wait = filters.get("wait", settings.PUBKY_KEY_PROOF_CHECK_WAIT)
+        if proof.status == KeyProofStatus.PENDING and wait > 0:
+            try:
+                proof = key_proof_check(proof=proof, wait=wait)
+            except KeyProofUnavailable:
+                proof.refresh_from_db()  # still pending; the worker keeps trying
+        return self.output(self.OutputSerializer, proof)
 
 
 # --- access grants -----------------------------------------------------------------------------

@@ -8,4 +8,7 @@ class FamiliesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from families import audit  # noqa: F401  (registers models with django-auditlog)
+        from families import (
+            audit,  # noqa: F401  (registers models with django-auditlog)
+            receivers,  # noqa: F401  (session sign-in/out security events)
+        )

@@ -91,4 +91,5 @@ ENCRYPTED_FIELDS: tuple[EncryptedField, ...] = (
     EncryptedField("families", "User", "pubky_private_key_encrypted"),
     EncryptedField("families", "PubkyKeypair", "private_key_encrypted"),
     EncryptedField("domains", "PubkyDomain", "private_key_encrypted"),
+    EncryptedField("families", "KeyProof", "secret_encrypted"),
 )

@@ -41,6 +41,14 @@ class SealedKeyMixin:
         return bool(getattr(self, self.sealed_key_field))
 
 
+class KeyVerification(models.TextChoices):
+    """How we know a stored public key belongs to whoever claims it."""
+
+    HELD = "held", "Held by this service (sealed at rest)"
+    PROVEN = "proven", "Proven by its holder (pubkyauth)"
+    UNVERIFIED = "unverified", "Claimed, not proven"
+
+
 class User(SealedKeyMixin, AbstractUser):
     sealed_key_field = "pubky_private_key_encrypted"
 
@@ -49,6 +57,20 @@ class User(SealedKeyMixin, AbstractUser):
         max_length=52, blank=True, null=True, unique=True, validators=[validate_public_key]
     )
     pubky_private_key_encrypted = models.BinaryField(null=True, blank=True, editable=False)
+    pubky_key_verification = models.CharField(
+        max_length=16,
+        choices=KeyVerification.choices,
+        default=KeyVerification.UNVERIFIED,
+        db_default=KeyVerification.UNVERIFIED,
+    )
+    pubky_key_proof = models.ForeignKey(
+        "families.KeyProof",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The proof of possession that attached a self-held identity key.",
+    )
 
     class Meta:
         db_table = "users"
@@ -78,6 +100,35 @@ class Family(models.Model):
     pubky_homeserver_url = models.URLField(max_length=512, blank=True)
     pubky_relay_url = models.URLField(max_length=512, blank=True)
     pubky_enabled = models.BooleanField(default=False)
+    pubky_key_verification = models.CharField(
+        max_length=16,
+        choices=KeyVerification.choices,
+        default=KeyVerification.HELD,
+        db_default=KeyVerification.HELD,
+    )
+    pubky_key_proof = models.ForeignKey(
+        "families.KeyProof",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The proof of possession that attached a self-held identity key.",
+    )
+    homeserver_public_key = models.CharField(
+        max_length=52,
+        blank=True,
+        db_default="",
+        validators=[validate_public_key],
+        help_text="The key of the homeserver the family runs itself (proven by pubkyauth).",
+    )
+    homeserver_key_proof = models.ForeignKey(
+        "families.KeyProof",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    homeserver_proven_at = models.DateTimeField(null=True, blank=True)
     guardian_approval_required = models.BooleanField(
         default=False, help_text="Domain migrations need guardian approval before publishing."
     )
@@ -247,8 +298,68 @@ class AccessGrant(models.Model):
         )
 
 
+class KeyProofStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for the key holder"
+    PROVEN = "proven", "Proven"
+    EXPIRED = "expired", "Expired"
+    FAILED = "failed", "Failed"
+
+
+class KeyProof(SealedKeyMixin, models.Model):
+    """A request that the holder of ``public_key`` sign an AuthToken for ``user`` (pubkyauth).
+
+    The pubkyauth client secret is sealed at rest like a private key: whoever has it can read
+    the approval off the relay. A proof belongs to the user who asked for it and is only ever
+    used for that user's claims.
+    """
+
+    sealed_key_field = "secret_encrypted"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="key_proofs"
+    )
+    public_key = models.CharField(max_length=52, validators=[validate_public_key])
+    status = models.CharField(
+        max_length=16, choices=KeyProofStatus.choices, default=KeyProofStatus.PENDING
+    )
+    relay_url = models.URLField(max_length=512, help_text="The HTTP relay base (…/link).")
+    secret_encrypted = models.BinaryField(editable=False)
+    failure_reason = models.TextField(blank=True)
+    token_timestamp = models.BigIntegerField(
+        null=True, blank=True, help_text="Timestamp (µs) of the AuthToken that proved the key."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    proven_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "key_proofs"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="proven") | ~Q(proven_at=None),
+                name="key_proof_proven_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="key_proof_pending"),
+            models.Index(fields=["user", "public_key"], name="key_proof_user_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"proof of {self.public_key} for {self.user_id} [{self.status}]"
+
+
 class SecurityEventKind(models.TextChoices):
+    LOGIN_SUCCEEDED = "login_succeeded", "Signed in"
+    LOGOUT = "logout", "Signed out"
     LOGIN_FAILED = "login_failed", "Failed login"
+    KEY_PROOF_REQUESTED = "key_proof_requested", "Key proof requested"
+    KEY_PROOF_MADE = "key_proof_made", "Key possession proven"
+    KEY_PROOF_FAILED = "key_proof_failed", "Key proof failed"
+    KEY_CLAIM_ATTACHED = "key_claim_attached", "Self-held key attached"
+    KEY_CLAIM_SUSPENDED = "key_claim_suspended", "Unproven key claim suspended"
     TOKEN_INVALID = "token_invalid", "Invalid or expired token"
     ACCESS_DENIED = "access_denied", "Access denied"
     RATE_LIMITED = "rate_limited", "Rate limit hit"

@@ -333,9 +333,16 @@ def can_read_pubky_url(who: Principal | User | AnonymousUser | None, url: str) -
     if principal.user_id is None:
         return False
     key = parsed.public_key.z32()
+    # Only a key the service holds or its holder proved opens private paths: an unproven
+    # claim of someone else's key must not read their data.
+    unproven = "unverified"
     return (
-        User.objects.filter(pk=principal.user_id, pubky_public_key=key).exists()
-        or Family.objects.filter(pk__in=_ids(principal.roles), pubky_public_key=key).exists()
+        User.objects.filter(pk=principal.user_id, pubky_public_key=key)
+        .exclude(pubky_key_verification=unproven)
+        .exists()
+        or Family.objects.filter(pk__in=_ids(principal.roles), pubky_public_key=key)
+        .exclude(pubky_key_verification=unproven)
+        .exists()
     )
 
 

@@ -55,9 +55,12 @@ class FamilySerializer(ReadModelSerializer):
             "guardian_threshold",
             "pubky_enabled",
             "pubky_public_key",
+            "pubky_key_verification",
             "pubky_url",
             "pubky_homeserver_url",
             "pubky_relay_url",
+            "homeserver_public_key",
+            "homeserver_proven_at",
             "created_at",
             "updated_at",
         )

@@ -26,6 +26,17 @@ urlpatterns = [
         name="family-pubky-enable",
     ),
     path(
+        "families/<id:family_id>/pubky/attach/",
+        apis.FamilyPubkyAttachApi.as_view(),
+        name="family-pubky-attach",
+    ),
+    path(
+        "families/<id:family_id>/homeserver/",
+        apis.FamilyHomeserverApi.as_view(),
+        name="family-homeserver",
+    ),
+    path("me/pubky-identity/", apis.MyPubkyIdentityApi.as_view(), name="me-pubky-identity"),
+    path(
         "families/<id:family_id>/keypairs/",
         apis.FamilyKeypairListApi.as_view(),
         name="family-keypairs",
@@ -35,6 +46,8 @@ urlpatterns = [
         apis.FamilyKeypairRotateApi.as_view(),
         name="family-keypairs-rotate",
     ),
+    path("key-proofs/", apis.KeyProofListApi.as_view(), name="key-proofs"),
+    path("key-proofs/<id:proof_id>/", apis.KeyProofDetailApi.as_view(), name="key-proof"),
     path("grants/", apis.AccessGrantListApi.as_view(), name="grants"),
     path("grants/<id:grant_id>/", apis.AccessGrantDetailApi.as_view(), name="grant"),
     path("grants/<id:grant_id>/revoke/", apis.AccessGrantRevokeApi.as_view(), name="grant-revoke"),

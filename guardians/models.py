@@ -51,6 +51,13 @@ class FederationGuardian(models.Model):
     )
     pubky_backup_url = models.CharField(max_length=512, blank=True)
     pubky_backup_last_updated = models.DateTimeField(null=True, blank=True)
+    pubky_backup_verified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the backup URL last answered on its homeserver, newer than the key.",
+    )
+    pubky_backup_checked_at = models.DateTimeField(null=True, blank=True)
+    pubky_backup_check_error = models.TextField(blank=True, db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -233,6 +233,9 @@ def guardian_backup_status_record(
     if status == BackupStatus.CURRENT and not (url or guardian.pubky_backup_url):
         raise ValidationError({"url": "a current backup needs the URL where it is kept"})
     previous = guardian.pubky_backup_status
+    if status != previous or (url and url != guardian.pubky_backup_url):
+        # A report is a claim: it counts once verify_facts has fetched this backup.
+        guardian.pubky_backup_verified_at = None
     guardian.pubky_backup_status = status
     if url:
         guardian.pubky_backup_url = url

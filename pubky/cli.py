@@ -273,6 +273,23 @@ def cmd_events(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def cmd_approve(args: argparse.Namespace, out: IO[str]) -> int:
+    from pubky import pubkyauth
+
+    try:
+        request = pubkyauth.AuthRequest.parse(args.url)
+    except PubkyError as exc:
+        raise CliError(str(exc)) from exc
+    keypair = _load_keypair(args)
+    caps = request.capabilities or "(none: authentication only)"
+    print(f"approving as {keypair.public_key.z32()} via {request.relay}", file=out)
+    print(f"capabilities: {caps}", file=out)
+    out.flush()
+    pubkyauth.approve(keypair, request, timeout=args.timeout)
+    print("approved: the app received the signed token", file=out)
+    return 0
+
+
 def cmd_testnet(args: argparse.Namespace, out: IO[str]) -> int:
     from pubky.testnet import Testnet, serve_forever
 
@@ -391,6 +408,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cursor")
     p.add_argument("--limit", type=_positive_int)
     p.set_defaults(func=cmd_events)
+
+    p = sub.add_parser(
+        "approve",
+        parents=[secret],
+        help="approve a pubkyauth:// request (sign in, or prove you hold a key)",
+        description="Sign an AuthToken for a pubkyauth:// deep link with your key and hand it "
+        "to the waiting app through the link's HTTP relay.",
+    )
+    p.add_argument("url", help="the pubkyauth://signin?caps=…&relay=…&secret=… link")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the app to take the approval (default 60)",
+    )
+    p.set_defaults(func=cmd_approve)
 
     p = sub.add_parser("testnet", help="run a local testnet in the foreground")
     p.add_argument("--data-dir", default=".data/testnet")

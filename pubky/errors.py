@@ -11,6 +11,7 @@ that generic code that already catches ``ValueError`` keeps working.
 from __future__ import annotations
 
 __all__ = [
+    "AuthRequestError",
     "AuthTokenExpired",
     "AuthTokenReplayed",
     "CasConflict",
@@ -20,6 +21,7 @@ __all__ = [
     "HomeserverForbidden",
     "HomeserverNotFound",
     "HomeserverUnauthorized",
+    "HttpRelayError",
     "InvalidAuthToken",
     "InvalidCapabilities",
     "InvalidDnsPacket",
@@ -102,6 +104,10 @@ class AuthTokenReplayed(InvalidAuthToken):
 
 class InvalidCapabilities(InvalidAuthToken):
     """A capability string is not ``/scope:actions[,…]`` with actions in {r, w}."""
+
+
+class AuthRequestError(PubkyError, ValueError):
+    """A pubkyauth deep link is malformed, or an approval could not be opened or read."""
 
 
 class InvalidSessionInfo(PubkyError, ValueError):
@@ -192,6 +198,16 @@ class HomeserverConflict(HomeserverError):
 
 class HomeserverBadRequest(HomeserverError):
     """HTTP 400: malformed token, path, cursor or query."""
+
+
+class HttpRelayError(PubkyError):
+    """The HTTP relay of a pubkyauth exchange refused a request or could not be reached."""
+
+    def __init__(self, message: str = "", *, url: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.url = url
+        self.status = status
 
 
 # --- resolution --------------------------------------------------------------------------------

@@ -175,7 +175,7 @@ def score_snapshot(
     """The domain's current score with its components, computed from stored facts (no write)."""
     from domains.models import DomainRecord, PubkyDomain
     from domains.scoring import explain, score
-    from domains.selectors import facts_of
+    from domains.selectors import fact_verifications, facts_of
 
     if domain_id is not None:
         domain = _get(DomainRecord, domain_id)
@@ -187,7 +187,12 @@ def score_snapshot(
             key = PublicKey.parse(url or "").z32()
         except PubkyError:
             raise SubscriptionDenied("invalid", "url must name a Pubky domain") from None
-        pubky_domain = PubkyDomain.objects.filter(public_key=key).select_related("domain").first()
+        pubky_domain = (
+            PubkyDomain.objects.filter(public_key=key)
+            .exclude(status="suspended")
+            .select_related("domain")
+            .first()
+        )
         if pubky_domain is None or pubky_domain.domain is None:
             raise SubscriptionDenied("not_found", "no domain is published under this key")
         domain = pubky_domain.domain
@@ -202,6 +207,6 @@ def score_snapshot(
         "domain": domain.name,
         "sovereignty_score": result.total,
         "components": result.components,
-        "breakdown": explain(result.breakdown),
+        "breakdown": explain(result.breakdown, fact_verifications(domain)),
         "calculatedAt": iso(latest.calculated_at) if latest else None,
     }

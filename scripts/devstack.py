@@ -68,6 +68,8 @@ WORKERS: tuple[Worker, ...] = (
     Worker("watch_homeservers"),
     Worker("check_relays", ("--loop", "--interval", "60")),
     Worker("republish_pkarr", ("--loop",)),
+    Worker("receive_key_proofs"),
+    Worker("verify_facts", ("--loop",)),
 )
 
 # Debian packages that optional test suites need (e.g. "chromium" for the browser tests). They are
@@ -1070,6 +1072,7 @@ def start_testnet(setup: Setup) -> Child | None:
         PUBKY_TESTNET="1",
         PUBKY_RELAYS=f"http://{LOOPBACK}:{relay}",
         PUBKY_HOMESERVER_URL=f"http://{LOOPBACK}:{homeserver}",
+        PUBKY_HTTP_RELAY_URL=f"http://{LOOPBACK}:{http_relay}/link",
     )
     setup.env.setdefault("PUBKY_HOMESERVER", TESTNET_HOMESERVER_KEY)
     return child

@@ -43,6 +43,7 @@ from domains.pubky_client import (
     pubky_client,
 )
 from domains.services.scoring import sovereignty_score_calculate
+from families.models import KeyVerification
 from families.security import private_key_use_record
 from pubky.errors import CasConflict, InvalidRecord, NotMostRecent, PacketTooLarge
 from pubky.keys import Keypair
@@ -76,6 +77,12 @@ log = logging.getLogger(__name__)
 RELAY_COPY_LIFETIME = timedelta(hours=2)
 
 _CAS_ERRORS = (CasConflict, NotMostRecent)
+
+
+class ClaimNotPublishable(PubkyServiceError):
+    """A self-custody domain whose key was never proven (or was suspended) is not spread."""
+
+    code = "key_unproven"
 
 
 class PacketTooLargeError(PubkyServiceError):
@@ -291,6 +298,9 @@ def pkarr_records_store(*, pubky_domain: PubkyDomain, outcome: PublishOutcome) -
             row.packet_ttl = attempt.packet.ttl()
             row.published_at = now
             row.expires_at = now + RELAY_COPY_LIFETIME
+            # The relay just accepted it and serves it; verify_facts keeps asking it since.
+            row.served_timestamp = attempt.packet.timestamp
+            row.verified_at = now
         else:
             # The relay may still serve an older copy until it expires, but it does not hold
             # the current packet, which is what the score and the republisher care about.
@@ -372,6 +382,18 @@ def pubky_domain_publish(
             packet=packet, cas=pubky_domain.last_packet_timestamp, client=client, resign=resign
         )
     else:
+        if pubky_domain.status == PubkyDomainStatus.SUSPENDED:
+            raise ClaimNotPublishable(
+                f"{pubky_domain.name} is suspended: {pubky_domain.suspended_reason}",
+                code="suspended",
+            )
+        if pubky_domain.key_verification != KeyVerification.PROVEN:
+            raise ClaimNotPublishable(
+                f"{pubky_domain.name}'s key {pubky_domain.public_key} was never proven: prove "
+                "it (POST /api/key-proofs/, then POST /api/pubky-domains/<id>/prove/) before "
+                "this service spreads its packet",
+                code="key_unproven",
+            )
         current = client.resolve(pubky_domain.public_key)
         if current is None:
             raise PublishFailed(

@@ -30,7 +30,8 @@ __all__ = [
     "domain_record_update",
 ]
 
-DOMAIN_EDITABLE_FIELDS = ("visibility", "registrar", "dns_provider", "self_hosted_homeserver")
+# ``self_hosted_homeserver`` is not here: it is verified (domains.services.facts), not declared.
+DOMAIN_EDITABLE_FIELDS = ("visibility", "registrar", "dns_provider")
 DNS_EDITABLE_FIELDS = ("name", "rtype", "value", "ttl")
 
 
@@ -49,7 +50,6 @@ def domain_record_create(
     visibility: str = Visibility.PRIVATE,
     registrar: str = "",
     dns_provider: str = "",
-    self_hosted_homeserver: bool = False,
 ) -> DomainRecord:
     """Bring a (registrar DNS) domain into ``family``; the name is normalised (IDNA, lower)."""
     try:
@@ -63,7 +63,6 @@ def domain_record_create(
         visibility=visibility,
         registrar=registrar,
         dns_provider=dns_provider,
-        self_hosted_homeserver=self_hosted_homeserver,
     )
     domain.full_clean()
     domain.save()

@@ -29,6 +29,7 @@ from domains.models import (
     SovereigntyScore,
 )
 from domains.pubky_client import PubkyClient, PubkyServiceError, pubky_client
+from domains.services.key_claims import proven_claim_fields, pubky_domain_claims_clear
 from domains.services.publishing import (
     PublishOutcome,
     _apply_publish_to_domain,
@@ -38,7 +39,16 @@ from domains.services.publishing import (
 )
 from domains.services.scoring import sovereignty_score_calculate
 from domains.validators import normalize_domain_name, validate_domain_name
-from families.models import Family, User, Visibility
+from families.models import (
+    Family,
+    KeyProof,
+    KeyVerification,
+    SecurityEventKind,
+    User,
+    Visibility,
+)
+from families.security import security_event_record
+from families.services.key_proofs import key_proof_for_claim
 from families.validators import validate_public_key
 from pubky.keys import Keypair
 from pubky.packet import SignedPacket
@@ -114,16 +124,21 @@ def pubky_domain_create(
     key_custody: str = KeyCustody.SERVICE,
     visibility: str | None = None,
     homeserver_url: str = "",
+    key_proof: KeyProof | None = None,
 ) -> PubkyDomain:
     """Create the (draft) Pubky domain row of ``domain``: database only, no network.
 
     Service custody seals ``keypair``'s seed (a fresh one when not given); self-custody
-    stores only ``public_key``, which must be a valid Ed25519 point.
+    stores only ``public_key``, which must be a valid Ed25519 point, ``proven`` with the
+    ``key_proof`` that the caller checked, ``unverified`` without one.
     """
     if key_custody == KeyCustody.SERVICE:
         keypair = keypair or Keypair.random()
         key_text = keypair.public_key.z32()
+        verification = KeyVerification.HELD
     else:
+        # Proven only by the caller that holds a proof (:func:`pubky_domain_register`).
+        verification = KeyVerification.UNVERIFIED
         if keypair is not None:
             raise ValueError("a self-custody domain stores no private key; pass public_key")
         if not public_key:
@@ -140,7 +155,10 @@ def pubky_domain_create(
         homeserver_url=homeserver_url,
         visibility=visibility or domain.visibility,
         status=PubkyDomainStatus.DRAFT,
+        key_verification=verification,
     )
+    if key_proof is not None:
+        proven_claim_fields(pubky_domain, key_proof)
     if keypair is not None:
         pubky_domain.set_private_key(keypair.secret)
     pubky_domain.full_clean()
@@ -158,21 +176,31 @@ def pubky_domain_register(
     public_key: str | None = None,
     owner: User | None = None,
     client: PubkyClient | None = None,
+    key_proof: int | None = None,
 ) -> PubkyDomain:
     """Register ``name`` on Pubky for ``family`` and publish its records to every relay.
 
     ``records`` are added to the domain's stored DNS records; all of them go into the packet.
     An existing registrar domain of the same family can be registered too (its records are
     published); one of another family cannot. Self-custody registration (``public_key`` of a
-    key the family holds) stores the key and publishes nothing: only the family can sign.
+    key the family holds) stores the key and publishes nothing: only the family can sign. It
+    needs ``key_proof``, the id of a proven proof of that key by ``owner`` (the requesting
+    user); the proven claim suspends any earlier unverified claim of the same key.
     """
     client = client or pubky_client()
     cleaned = domain_name_clean(name)
     visibility = visibility or Visibility.PRIVATE
+    proof: KeyProof | None = None
     if key_custody != KeyCustody.SERVICE:
         if not public_key:
             raise ValidationError({"public_key": "A self-custody domain needs its public key."})
-        validate_public_key(public_key.strip())
+        public_key = public_key.strip()
+        validate_public_key(public_key)
+        proof = key_proof_for_claim(user=owner, public_key=public_key, proof_id=key_proof)
+    elif key_proof is not None:
+        raise ValidationError(
+            {"key_proof": "Only a self-custody key needs a proof; this service makes the key."}
+        )
     domain = DomainRecord.objects.filter(name=cleaned).first()
     if domain is not None:
         if domain.family_id != family.pk:
@@ -197,8 +225,11 @@ def pubky_domain_register(
         domain = DomainRecord(name=cleaned, family=family, owner=owner, visibility=visibility)
         domain.full_clean()
     new_rows = _unsaved_rows(domain, _specs(records))
-    if key_custody != KeyCustody.SERVICE:
-        return _register_self_custody(domain=domain, rows=new_rows, public_key=public_key or "")
+    if proof is not None:
+        assert owner is not None  # key_proof_for_claim checked it
+        return _register_self_custody(
+            domain=domain, rows=new_rows, public_key=public_key or "", proof=proof, by=owner
+        )
     if public_key is not None:
         raise ValueError("public_key is only for self-custody; service custody generates a key")
 
@@ -260,8 +291,14 @@ def _register_store(
 
 @transaction.atomic
 def _register_self_custody(
-    *, domain: DomainRecord, rows: Sequence[DnsRecord], public_key: str
+    *,
+    domain: DomainRecord,
+    rows: Sequence[DnsRecord],
+    public_key: str,
+    proof: KeyProof,
+    by: User,
 ) -> PubkyDomain:
+    suspended = pubky_domain_claims_clear(public_key=public_key, by=by)
     if domain.pk is None:
         domain.full_clean()
     domain.save()
@@ -270,7 +307,17 @@ def _register_self_custody(
         row.full_clean()
         row.save()
     pubky_domain = pubky_domain_create(
-        domain=domain, public_key=public_key, key_custody=KeyCustody.FAMILY
+        domain=domain, public_key=public_key, key_custody=KeyCustody.FAMILY, key_proof=proof
+    )
+    security_event_record(
+        kind=SecurityEventKind.KEY_CLAIM_ATTACHED,
+        user=by,
+        target=f"pubky_domain:{pubky_domain.pk}",
+        detail={
+            "public_key": public_key,
+            "key_proof_id": proof.pk,
+            "suspended": [other.pk for other in suspended],
+        },
     )
     sovereignty_score_calculate(domain=domain, reason="pubky_domain_registered")
     return pubky_domain

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from domains.models import SCORE_COMPONENTS, DomainRecord, SovereigntyScore
 from domains.scoring import RUBRIC_VERSION, DomainFacts, ScoreResult, score
-from domains.selectors import domain_facts, facts_of, latest_scores
+from domains.selectors import domain_facts, fact_verifications, facts_of, latest_scores
 from pubkyproject.sql import int_array
 from realtime.events import flush_bulk_sends
 
@@ -47,6 +47,8 @@ def sovereignty_score_calculate(
         assert previous is not None
         return previous
     row = _new_row(domain.pk, result, reason)
+    # One domain at a time, the breakdown also records how each fact was known then.
+    row.breakdown = {**result.breakdown, "verified": fact_verifications(domain)}
     row.save()
     if domain.sovereignty_score != result.total:
         domain.sovereignty_score = result.total

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from domains.pubky_client import PubkyClient, PubkyServiceError, SignupResult, pubky_client
-from families.models import Family, PubkyKeypair, User
+from families.models import Family, KeyVerification, PubkyKeypair, User
 from pubky.keys import Keypair
 from pubky.urls import PubkyUrl
 
@@ -96,8 +96,17 @@ def _store_identity(
     locked.pubky_homeserver_url = signup.homeserver_url
     locked.pubky_relay_url = first_ok
     locked.pubky_enabled = True
+    locked.pubky_key_verification = KeyVerification.HELD
+    locked.pubky_key_proof = None
     locked.full_clean()
     locked.save()
+    # A new family key makes every guardian backup of the old one stale until verify_facts
+    # sees a backup written after this rotation.
+    from guardians.models import FederationGuardian
+
+    FederationGuardian.objects.filter(family=locked).exclude(pubky_backup_verified_at=None).update(
+        pubky_backup_verified_at=None
+    )
     # The caller's instance reflects what was stored.
     for name in (
         "pubky_public_key",

@@ -14,9 +14,13 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
+from families.models import SecurityEventKind, User
+from families.security import security_event_record
+from pubkyproject.api.client import client_ip
 from pubkyproject.api.exceptions import exception_handler
 from pubkyproject.api.schema import errors
 from pubkyproject.api.throttles import AnonThrottle, LoginThrottle
@@ -63,7 +67,20 @@ class TokenObtainApi(_TokenViewMixin, TokenObtainPairView):
         responses={200: TokenPairSerializer, **errors(400, 401, 429)},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().post(request, *args, **kwargs)
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from exc
+        user = getattr(serializer, "user", None)
+        security_event_record(
+            kind=SecurityEventKind.LOGIN_SUCCEEDED,
+            user=user if isinstance(user, User) else None,
+            ip_address=client_ip(request),
+            target=f"{request.method} {request.path}",
+            detail={"method": "password"},
+        )
+        return Response(serializer.validated_data, status=status.HTTP_200_OK)
 
 
 class TokenRefreshApi(_TokenViewMixin, TokenRefreshView):
@@ -123,7 +140,17 @@ class LogoutApi(ApiView):
     def post(self, request: Request) -> Response:
         data = self.parse(self.InputSerializer)
         try:
-            RefreshToken(data["refresh"]).blacklist()
+            token = RefreshToken(data["refresh"])
+            token.blacklist()
         except TokenError as exc:
             raise InvalidToken(exc.args[0]) from exc
+        user_id = token.payload.get(api_settings.USER_ID_CLAIM)
+        user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+        security_event_record(
+            kind=SecurityEventKind.LOGOUT,
+            user=user,
+            ip_address=client_ip(request),
+            target=f"{request.method} {request.path}",
+            detail={"refresh_token_jti": str(token.payload.get("jti", ""))},
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

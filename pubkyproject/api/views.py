@@ -34,6 +34,7 @@ from rest_framework.views import APIView
 
 from families import policy
 from families.models import User
+from families.security import acting_as
 from pubkyproject.api.client import client_ip
 from pubkyproject.api.exceptions import exception_handler
 from pubkyproject.api.limits import control_character_errors
@@ -82,6 +83,8 @@ class ApiView(APIView):
         user = request.user
         if isinstance(user, User) and user.is_authenticated:
             self._request_context.enter_context(set_actor(user, remote_addr=client_ip(request)))
+            # Security events written deep inside services (a key opened to sign) name the user.
+            self._request_context.enter_context(acting_as(user))
 
     @cached_property
     def principal(self) -> policy.Principal:

@@ -234,6 +234,18 @@ PUBKY_HTTP_TIMEOUT = env_float("PUBKY_HTTP_TIMEOUT", 5.0, minimum=0.1)
 PUBKY_REPUBLISH_BEFORE_EXPIRY = env_int("PUBKY_REPUBLISH_BEFORE_EXPIRY", 3600, minimum=0)
 PUBKY_DNS_RESOLVERS = env_list("PUBKY_DNS_RESOLVERS", [])
 PUBKY_RELAY_CHECK_INTERVAL = env_int("PUBKY_RELAY_CHECK_INTERVAL", 60, minimum=1)
+# Proof of key possession (pubkyauth): the HTTP relay the deep links name (its /link base),
+# how long a request waits for approval, how long a proven proof may attach a key, and how
+# long reading a pending proof may wait on the relay (0: leave it to receive_key_proofs).
+_http_relay = env_url_list("PUBKY_HTTP_RELAY_URL", ["http://127.0.0.1:15412/link"])
+if len(_http_relay) != 1:
+    raise ImproperlyConfigured("PUBKY_HTTP_RELAY_URL must be one http(s) URL (e.g. …/link)")
+PUBKY_HTTP_RELAY_URL = _http_relay[0]
+PUBKY_KEY_PROOF_TTL = env_int("PUBKY_KEY_PROOF_TTL", 600, minimum=30)
+PUBKY_KEY_PROOF_USABLE_FOR = env_int("PUBKY_KEY_PROOF_USABLE_FOR", 86400, minimum=60)
+PUBKY_KEY_PROOF_CHECK_WAIT = env_float("PUBKY_KEY_PROOF_CHECK_WAIT", 2.0, minimum=0.0)
+# How often verify_facts --loop re-checks what the score believes (relays, homeservers, backups).
+PUBKY_FACT_CHECK_INTERVAL = env_int("PUBKY_FACT_CHECK_INTERVAL", 300, minimum=5)
 
 # `manage.py seed_demo` (run by ./scripts/run) also creates demo domains and guardians for the
 # demo family; DEMO_DATA=0 creates only the demo user and family.
@@ -325,6 +337,8 @@ SPECTACULAR_SETTINGS = {
         "BackupStatusEnum": "guardians.models.BackupStatus",
         "FamilyRoleEnum": "families.models.FamilyRole",
         "MemberRoleEnum": "families.apis.MEMBER_ROLES",
+        "KeyVerificationEnum": "families.models.KeyVerification",
+        "KeyProofStatusEnum": "families.models.KeyProofStatus",
     },
 }
 

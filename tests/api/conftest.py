@@ -18,7 +18,13 @@ from domains.models import DnsRecord, DomainRecord, PubkyDomain
 from domains.services.registration import pubky_domain_create
 from families.models import AccessGrant, Family, FamilyMembership, User
 from guardians.models import GuardianNotification
-from tests.domains.conftest import _dns_server, dns_server, pubky_settings, testnet  # noqa: F401
+from tests.domains.conftest import (  # noqa: F401
+    _dns_server,
+    dns_server,
+    make_testnet,
+    pubky_settings,
+    testnet,
+)
 from tests.factories import (
     DnsRecordFactory,
     DomainFactory,

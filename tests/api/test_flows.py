@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 
+from pubky.keys import Keypair
+from pubky.testnet import Testnet
 from tests.api.conftest import World, client_for
 
 pytestmark = pytest.mark.django_db
@@ -105,17 +109,27 @@ def test_a_guardian_rejection_fails_the_migration(world: World) -> None:
     assert twice.status_code == 409
 
 
-def test_a_guardian_reports_their_backup_and_the_score_rises(world: World) -> None:
+def test_a_guardian_reports_their_backup_and_the_score_rises_once_it_is_seen(
+    world: World, testnet: Testnet
+) -> None:
     guardian = client_for(world.people["guardian"])
     member = client_for(world.people["member"])
     before = member.get(f"/api/domains/{world.domain.pk}/score/").json()["total"]
+    backup_keys = Keypair.random()
+    homeserver = testnet.homeserver_client()
+    homeserver.signup(backup_keys, testnet.homeserver_public_key)
+    url = f"pubky://{backup_keys.public_key.z32()}/pub/backup/smiths.key"
+    homeserver.put(url, b"sealed recovery file")
     response = guardian.post(
         f"/api/guardians/{world.guardian_id}/backup-status/",
-        {"status": "current", "url": "pubky://backup.example/smiths"},
+        {"status": "current", "url": url},
         format="json",
     )
     assert response.status_code == 200
     assert response.json()["pubky_backup_status"] == "current"
+    # A report is a claim: it counts once the backup was seen on its homeserver.
+    assert member.get(f"/api/domains/{world.domain.pk}/score/").json()["total"] == before
+    call_command("verify_facts", stdout=io.StringIO())
     after = member.get(f"/api/domains/{world.domain.pk}/score/").json()["total"]
     assert after > before
 

@@ -37,12 +37,20 @@ def _demo_family() -> dict:
         domain=domain,
         public_key=PUBLIC_KEY,
         key_custody="family",
+        key_verification="proven",
         status="active",
         pubky_url=f"pubky://{PUBLIC_KEY}",
     )
     for relay_url in (RELAY, SECOND_RELAY):
-        PkarrRecord.objects.create(pubky_domain=pubky, relay_url=relay_url, status="published")
-    GuardianFactory(family=family, name="Grandma Rosa", pubky_backup_status="current")
+        PkarrRecord.objects.create(
+            pubky_domain=pubky, relay_url=relay_url, status="published", served_timestamp=1
+        )
+    GuardianFactory(
+        family=family,
+        name="Grandma Rosa",
+        pubky_backup_status="current",
+        pubky_backup_verified_at=timezone.now(),
+    )
     GuardianFactory(family=family, name="Uncle Tomás", pubky_backup_status="stale")
     first = sovereignty_score_calculate(domain=domain, reason="created")
     second_domain = DomainFactory(family=family, name="rivera-shop.example", registrar="Reg Co.")
@@ -101,8 +109,10 @@ def test_a_member_sees_changes_live_and_catches_up_after_the_server_restarts(web
     assert before["restLoads"] == 1
     screenshot(page, "dashboard-desktop")
 
-    # A fact changes and the scoring service stores a new score: the card follows, no reload.
+    # A fact changes (the self-hosting check saw the packet point at the family's proven
+    # homeserver) and the scoring service stores a new score: the card follows, no reload.
     domain.self_hosted_homeserver = True
+    domain.self_hosted_verified_at = timezone.now()
     domain.save()
     new_score = sovereignty_score_calculate(domain=domain, reason="self-hosted homeserver")
     assert new_score.total > demo["score"].total

@@ -107,6 +107,7 @@ def point_settings_at(settings: Any, net: Testnet) -> None:
     settings.PUBKY_HOMESERVER_URL = net.homeserver_url
     settings.PUBKY_SIGNUP_TOKEN = None
     settings.PUBKY_HTTP_TIMEOUT = 2.0
+    settings.PUBKY_HTTP_RELAY_URL = net.http_relay_link_url
 
 
 @pytest.fixture(autouse=True)

@@ -40,6 +40,7 @@ from tests.domains.conftest import (
     make_family,
     resolved,
 )
+from tests.key_proofs import proven_proof
 
 pytestmark = pytest.mark.django_db
 
@@ -175,7 +176,7 @@ def test_publishing_again_uses_the_last_timestamp_as_compare_and_swap(
         kind=SecurityEventKind.PRIVATE_KEY_USED, target=f"pubky_domain:{pubky_domain.pk}"
     )
     assert used.count() == 1
-    assert used.get().detail == {"purpose": "sign PKARR packet"}
+    assert used.get().detail == {"purpose": "sign PKARR packet", "acting": "service"}
 
 
 def test_a_cas_conflict_is_resolved_by_re_resolving_and_retrying_once(
@@ -253,11 +254,14 @@ def test_a_self_custody_key_that_is_not_a_curve_point_is_refused(
 
 def test_a_self_custody_domain_stores_only_the_public_key(family: Family) -> None:
     keypair = Keypair.random()
+    key = keypair.public_key.z32()
     pubky_domain = pubky_domain_register(
         name="own-key.example",
         family=family,
         key_custody=KeyCustody.FAMILY,
-        public_key=keypair.public_key.z32(),
+        public_key=key,
+        owner=family.owner,
+        key_proof=proven_proof(family.owner, key).pk,
     )
 
     assert not pubky_domain.has_private_key
@@ -322,11 +326,14 @@ def test_a_self_custody_packet_published_by_the_family_is_spread_and_recorded(
     family: Family, testnet: Testnet
 ) -> None:
     keypair = Keypair.random()
+    key = keypair.public_key.z32()
     pubky_domain = pubky_domain_register(
         name="spread.example",
         family=family,
         key_custody=KeyCustody.FAMILY,
-        public_key=keypair.public_key.z32(),
+        public_key=key,
+        owner=family.owner,
+        key_proof=proven_proof(family.owner, key).pk,
     )
     with pytest.raises(PublishFailed, match="the family must publish one"):
         pubky_domain_publish(pubky_domain=pubky_domain)

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from domains.models import (
     DnsRecord,
@@ -103,11 +104,15 @@ def _pubky(domain, *, relays: int, custody: str = "family") -> PubkyDomain:
         domain=domain,
         public_key=KEY_A,
         key_custody=custody,
+        key_verification="proven" if custody == "family" else "held",
         status="active",
     )
     for i in range(relays):
         PkarrRecord.objects.create(
-            pubky_domain=pubky_domain, relay_url=f"http://127.0.0.1:{15411 + i}", status="published"
+            pubky_domain=pubky_domain,
+            relay_url=f"http://127.0.0.1:{15411 + i}",
+            status="published",
+            served_timestamp=1,
         )
     return pubky_domain
 
@@ -125,7 +130,11 @@ def test_it_scores_from_stored_facts_and_keeps_history() -> None:
     assert sovereignty_score_calculate(domain=domain).pk == first.pk
     _pubky(domain, relays=2)
     DomainMigration.objects.create(domain=domain, direction="dns_to_pubky", state="completed")
-    GuardianFactory(family=domain.family, pubky_backup_status="current")
+    GuardianFactory(
+        family=domain.family,
+        pubky_backup_status="current",
+        pubky_backup_verified_at=timezone.now(),
+    )
     second = sovereignty_score_calculate(domain=domain, reason="published")
     assert second.pk != first.pk
     assert second.components["censorship_resistance"] == 14
@@ -144,12 +153,11 @@ def test_failed_and_expired_publishes_do_not_count() -> None:
     PkarrRecord.objects.create(
         pubky_domain=pubky_domain, relay_url="http://127.0.0.1:9", status="failed"
     )
-    from django.utils import timezone
-
     PkarrRecord.objects.create(
         pubky_domain=pubky_domain,
         relay_url="http://127.0.0.1:10",
         status="published",
+        served_timestamp=1,
         expires_at=timezone.now() - timezone.timedelta(seconds=1),
     )
     result = sovereignty_score_calculate(domain=domain)

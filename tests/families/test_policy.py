@@ -206,6 +206,10 @@ def test_pubky_urls_under_pub_are_public_others_private(world) -> None:
     assert not policy.can_read_pubky_url(people["stranger"], f"pubky://{KEY_B}/priv/x.txt")
     assert policy.can_read_pubky_url(people["member"], f"pubky://{KEY_B}/priv/x.txt")
     assert not policy.can_read_pubky_url(people["member"], "pubky://not-a-key/pub/")
+    # A claimed, never proven identity key opens nothing private.
+    family.pubky_key_verification = "unverified"
+    family.save()
+    assert not policy.can_read_pubky_url(people["member"], f"pubky://{KEY_B}/priv/x.txt")
 
 
 def test_grants_are_visible_to_grantee_and_family_admins(world) -> None:

@@ -30,6 +30,8 @@ WORKERS = {
     "watch-homeservers": "watch_homeservers",
     "check-relays": "check_relays",
     "republish-pkarr": "republish_pkarr",
+    "receive-key-proofs": "receive_key_proofs",
+    "verify-facts": "verify_facts",
 }
 APP_SERVICES = {"migrate", "web", *WORKERS}
 SECRET_FILES = {

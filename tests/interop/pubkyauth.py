@@ -1,7 +1,7 @@
 """A minimal pubkyauth (PUBKY_PROTOCOL.md §10) app and authenticator, for the interop tests only.
 
-The ``pubky`` package has no pubkyauth module yet; these few lines are written straight from
-the spec so the WASM client can be checked against the spec and our HTTP relay:
+Kept apart from ``pubky.pubkyauth`` on purpose: these few lines are written straight from the
+spec, an independent reading that checks the WASM client, our HTTP relay and our module alike:
 
 * ``channel_id = base64url_nopad(BLAKE3(client_secret))``
 * deep link ``pubkyauth://signin?caps=<caps>&relay=<relay>&secret=<base64url_nopad(secret)>``
