@@ -5,19 +5,18 @@ served packet for ``_pubky`` (self-hosting against the family's proven homeserve
 fetches every backup reported current from its homeserver (written after the key's last
 rotation); see :mod:`domains.services.facts`. Changed facts rescore their domains. With
 ``--loop`` it repeats every ``--interval`` seconds (default ``PUBKY_FACT_CHECK_INTERVAL``)
-until SIGINT/SIGTERM, finishing the round in progress.
+until SIGINT/SIGTERM, finishing the round in progress; of several copies, one leads.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections, connection
 
 from domains.services.facts import FactCheckReport, facts_verify_all
+from pubkyproject.leader import run_as_leader
 from pubkyproject.stopping import stop_on_signals
 
 
@@ -47,15 +46,15 @@ class Command(BaseCommand):
             self._say(facts_verify_all())
             return
         self.stdout.write(f"verifying facts every {interval:g}s; SIGINT/SIGTERM to stop")
-        rounds = 0
         with stop_on_signals() as stop:
-            while not stop.is_set():
-                started = time.monotonic()
-                if not connection.in_atomic_block:
-                    close_old_connections()
-                self._say(facts_verify_all())
-                rounds += 1
-                stop.wait(max(0.0, interval - (time.monotonic() - started)))
+            # Copies elect one leader, so a fact is checked (and a domain rescored) once a round.
+            rounds = run_as_leader(
+                "verify_facts",
+                stop=stop,
+                interval=interval,
+                work=lambda: self._say(facts_verify_all()),
+                say=self.stdout.write,
+            )
         self.stdout.write(self.style.SUCCESS(f"stopped after {rounds} round(s)"))
 
     def _say(self, report: FactCheckReport) -> None:
