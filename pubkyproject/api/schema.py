@@ -33,6 +33,7 @@ _DESCRIPTIONS: dict[int, str] = {
     409: "The object's current state does not allow this (see `code`).",
     429: "Too many requests; retry after the `Retry-After` header's seconds.",
     502: "A Pubky relay, homeserver or DNS resolver failed (see `code`).",
+    503: "A backing service (Redis) is unreachable; nothing was changed, retry.",
 }
 
 READ = (401, 404, 429)
