@@ -558,9 +558,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._send_obj(protocol.reply("pubky_relay_status", {"relays": relays}, message.id))
 
     async def on_pubky_resolve(self, message: protocol.ClientMessage) -> None:
-        url = message.data.get("url")
-        if not isinstance(url, str) or not url:
-            raise protocol.ProtocolError("invalid", "pubky_resolve needs data.url", message.id)
+        url = protocol.url_field(message.data.get("url"), "url", message.id)
         from realtime.selectors import SubscriptionDenied
 
         try:
@@ -579,12 +577,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             raise protocol.ProtocolError(
                 "invalid", "give exactly one of url or domainId", message.id
             )
-        if domain_id is not None and (
-            isinstance(domain_id, bool) or not isinstance(domain_id, int)
-        ):
-            raise protocol.ProtocolError("invalid", "domainId must be an integer", message.id)
-        if url is not None and not isinstance(url, str):
-            raise protocol.ProtocolError("invalid", "url must be a string", message.id)
+        if domain_id is not None:
+            domain_id = protocol.object_id(domain_id, "domainId", message.id)
+        if url is not None:
+            url = protocol.url_field(url, "url", message.id)
         try:
             data = await _db(score_snapshot)(self.principal, domain_id=domain_id, url=url)
         except SubscriptionDenied as exc:
@@ -596,9 +592,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def on_pubky_guardian_status(self, message: protocol.ClientMessage) -> None:
         from realtime.selectors import SubscriptionDenied, guardian_status
 
-        family_id = message.data.get("familyId")
-        if isinstance(family_id, bool) or not isinstance(family_id, int):
-            raise protocol.ProtocolError("invalid", "familyId must be an integer", message.id)
+        family_id = protocol.object_id(message.data.get("familyId"), "familyId", message.id)
         try:
             data = await _db(guardian_status)(self.principal, family_id)
         except SubscriptionDenied as exc:
