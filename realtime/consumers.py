@@ -135,7 +135,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.closing = True
         if "websocket.http.response" in self.scope.get("extensions", {}):
             body = dumps(protocol.error("rate_limited", reason)).encode()
-            await self.send(
+            await self.base_send(
                 {
                     "type": "websocket.http.response.start",
                     "status": 429,
@@ -145,7 +145,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                     ],
                 }
             )
-            await self.send({"type": "websocket.http.response.body", "body": body})
+            await self.base_send({"type": "websocket.http.response.body", "body": body})
         else:
             await self.close()
 

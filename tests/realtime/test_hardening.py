@@ -134,7 +134,7 @@ def _foreign_targets(key: str) -> dict[str, int]:
     family = FamilyFactory()
     domain = DomainFactory(family=family)
     pubky = PubkyDomain.objects.create(
-        name=domain.name, family=family, domain=domain, public_key=key
+        name=domain.name, family=family, domain=domain, public_key=key, key_custody="family"
     )
     migration = DomainMigration.objects.create(
         domain=domain, direction=MigrationDirection.DNS_TO_PUBKY
@@ -213,6 +213,7 @@ async def test_protocol_faults_get_their_answers_and_close_codes(e2e) -> None:
     assert raw.close_code()[1] == 1007
     # Past WS_MAX_MESSAGE_BYTES: a too_large error, then 1009.
     raw = RawWebSocket(web.port, f"/ws?token={token}")
+    assert b"authenticated" in raw.read_frame()[1]
     raw.send_text(json.dumps({"type": "ping", "data": {"pad": "x" * 5000}}))
     frames, code = raw.close_code()
     assert (frames, code) == (1, 1009)  # the too_large error, then the close
