@@ -545,7 +545,8 @@ def _never_reading_socket(port: int, token: str, subscribe: str) -> Any:
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         f"GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
     )
     time.sleep(0.5)
     sock.recv(65536)  # the handshake and the `authenticated` frame

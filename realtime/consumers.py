@@ -217,7 +217,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             # (in the same round trip as the count): a revocation the check does not see yet
             # reaches this socket as a `session_revoked` event.
             await get_hub().join(topics.user(identity.user.pk), self)
-            limit = settings.REALTIME["MAX_CONNECTIONS_PER_USER"]
+            limit = int(settings.REALTIME["MAX_CONNECTIONS_PER_USER"])
             result = await connection_registry().register(
                 identity.user.pk,
                 self.connection_id,

@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import redis
@@ -62,8 +63,9 @@ def user_key(user_id: int | str) -> str:
 
 def denylist_seconds() -> int:
     """How long a revocation must be remembered: the longest an access token can live."""
-    lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()
-    return int(lifetime) + _LEEWAY_SECONDS
+    lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
+    assert isinstance(lifetime, timedelta)
+    return int(lifetime.total_seconds()) + _LEEWAY_SECONDS
 
 
 def keys_for(claims: Mapping[str, Any]) -> tuple[str, str]:
