@@ -36,8 +36,7 @@ from realtime.topics import Target
 
 logger = logging.getLogger("pubky.realtime")
 
-CLOSE_INVALID_DATA = 1007  # RFC 6455: a text frame that is not UTF-8 (the server sends it)
-CLOSE_TOO_BIG = 1009  # RFC 6455: a message larger than WS_MAX_MESSAGE_BYTES
+CLOSE_TOO_BIG = 1009  # RFC 6455; invalid UTF-8 (1007) is closed by the server itself
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_RATE_LIMITED = 4429
 CLOSE_SLOW_CONSUMER = 4408
