@@ -589,6 +589,8 @@ def _closed_with(sock: Any) -> int | None:
             chunk = sock.recv(1 << 20)
         except TimeoutError:
             return None
+        except OSError:  # reset: dropped without a close frame
+            return 1006
         if not chunk:
             return 1006
         buffer += chunk

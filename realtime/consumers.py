@@ -280,12 +280,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             len(self.queue) >= limits["SEND_QUEUE_FRAMES"]
             or self.queued_bytes + len(frame) > limits["SEND_QUEUE_BYTES"]
         ):
-            # A reader this slow would grow our memory without bound: drop it; it reconnects
-            # and resubscribes with `since` to get what it missed.
-            self.queue.clear()
-            self.queued_bytes = 0
-            self.closing = True
-            asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW_CONSUMER))
+            self._drop_slow_reader()
             return
         self.queue.append(frame)
         self.queued_bytes += len(frame)
@@ -293,6 +288,28 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             # Batched sockets always go through the writer: what arrives before it runs (the
             # rest of this loop iteration's events) leaves as one frame.
             self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    def _drop_slow_reader(self) -> None:
+        """A reader this slow would grow our memory without bound: drop it; it reconnects and
+        resubscribes with `since` to get what it missed."""
+        self.queue.clear()
+        self.queued_bytes = 0
+        self.closing = True
+        asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW_CONSUMER))
+
+    async def _room(self) -> None:
+        """Wait until the send queue is back under half its bounds (a replay goes at the
+        reader's pace instead of filling the queue at once)."""
+        limits = settings.REALTIME
+        while (
+            self.writer is not None
+            and not self.closing
+            and (
+                len(self.queue) * 2 >= limits["SEND_QUEUE_FRAMES"]
+                or self.queued_bytes * 2 >= limits["SEND_QUEUE_BYTES"]
+            )
+        ):
+            await asyncio.wait({self.writer})
 
     def _send_now(self, text: str) -> None:
         """Run the server's ``send`` by hand; it finishes at once unless the transport applies
@@ -340,6 +357,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if subscription.filter is not None and event_type not in subscription.filter:
             return
         if subscription.replaying:
+            if len(subscription.buffer) >= settings.REALTIME["SEND_QUEUE_FRAMES"]:
+                self._drop_slow_reader()  # live events outpace the replay's reader
+                return
             subscription.buffer.append((event_id, frame))
             return
         if event_id <= subscription.last_event_id:
@@ -488,6 +508,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         last = since
         for event_id, event_type, frame in result.events:
             if subscription.filter is None or event_type in subscription.filter:
+                await self._room()
+                if self.closing:
+                    return
                 self._enqueue(frame)
             last = event_id
         # Live events that arrived while we read the outbox, minus what the replay covered.

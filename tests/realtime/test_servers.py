@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import struct
 
 import pytest
@@ -86,17 +87,26 @@ async def test_a_reader_that_stops_reading_is_dropped_not_buffered_without_bound
     assert received == list(range(count))  # the live reader: complete, in order
 
     # Drain the stalled socket: what was in flight arrives, then the 4408 close.
-    def drain() -> tuple[int, int]:
-        frames = 0
+    def drain() -> tuple[list[dict], int]:
+        events = []
         while True:
             opcode, payload = stalled.read_frame()
             if opcode == 0x8:
-                return frames, struct.unpack("!H", payload[:2])[0]
-            frames += 1
+                return events, struct.unpack("!H", payload[:2])[0]
+            events.append(json.loads(payload))
 
-    frames, code = await asyncio.to_thread(drain)
+    events, code = await asyncio.to_thread(drain)
     assert code == 4408
-    assert frames < count  # cut off, not served from an ever-growing buffer
+    assert len(events) < count  # cut off, not served from an ever-growing buffer
+    seen = [e["data"]["n"] for e in events]
+    assert seen == list(range(len(seen)))  # in order up to the cut
+
+    # It reconnects and resumes with `since`: the rest arrives (8 MB, paced by its reading).
+    resumed = await connect(web.port, token)
+    reply = await resumed.subscribe(relays=True, since=events[-1]["event_id"] if events else 0)
+    assert reply["data"]["recovered"] is True
+    rest = [(await resumed.recv(timeout=60))["data"]["n"] for _ in range(count - len(seen))]
+    assert seen + rest == list(range(count))
 
 
 def _rss_bytes(pid: int) -> int:
