@@ -123,12 +123,25 @@ class Bench:
         env.update(extra)
         return env
 
-    def webs(self, count: int, *, stock: bool, server: str, deflate: bool = False) -> list[int]:
+    def webs(
+        self,
+        count: int,
+        *,
+        stock: bool,
+        server: str,
+        deflate: bool = False,
+        extra_args: tuple[str, ...] = (),
+    ) -> list[int]:
         env = self.web_env(CHANNEL_LAYER="redis") if stock else self.web_env()
         ports = []
         for i in range(count):
             proc, port = start_web(
-                server, STOCK_APP if stock else OURS_APP, env, deflate=deflate, name=f"web{i}"
+                server,
+                STOCK_APP if stock else OURS_APP,
+                env,
+                deflate=deflate,
+                name=f"web{i}",
+                extra_args=extra_args,
             )
             self.processes.append(proc)
             ports.append(port)
@@ -600,7 +613,14 @@ def slow_reader(bench: Bench, *, stock: bool) -> dict[str, Any]:
     """RSS of one web process while a socket never reads (issue: bounded memory per socket)."""
     args = bench.args
     server = "daphne" if stock else args.server
-    (port,) = bench.webs(1, stock=stock, server=server)
+    # No keepalive pings: a socket that never reads never answers them either, and the server
+    # would close it (1011) before the flood shows what its buffers do.
+    no_pings = (
+        ("--ping-interval", "100000", "--ping-timeout", "100000")
+        if server == "daphne"
+        else ("--ws-ping-interval", "0")
+    )
+    (port,) = bench.webs(1, stock=stock, server=server, extra_args=no_pings)
     web = bench.processes[-1]
     events = args.events if args.events != 50 else 20_000
     clients = Clients()
@@ -618,8 +638,18 @@ def slow_reader(bench: Bench, *, stock: bool) -> dict[str, Any]:
     def publish(count: int) -> None:
         if stock_pub:
             stock_pub.publish(count, pad=1000)
-        else:
-            publish_ours(count, pad=1000)
+            return
+        from django.db import transaction
+
+        from realtime.events import publish_many
+
+        pad = "x" * 1000
+        for start in range(0, count, 2000):  # commits of 2,000 events, sent on commit
+            with transaction.atomic():
+                publish_many(
+                    ("relays", "pubky_relay_status", {"n": n, "t": time.time(), "pad": pad})
+                    for n in range(start, min(count, start + 2000))
+                )
 
     try:
         publish(1000)  # warm up

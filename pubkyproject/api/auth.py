@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.contrib.rest_framework_simplejwt import (
+    TokenObtainPairSerializerExtension,
+)
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers, status
@@ -62,6 +65,12 @@ class SessionTokenObtainSerializer(TokenObtainPairSerializer):
         # store the token as issued (ending every session of a user reads the id from here).
         OutstandingToken.objects.filter(jti=token["jti"]).update(token=str(token))
         return token
+
+
+class SessionTokenObtainSerializerExtension(TokenObtainPairSerializerExtension):
+    """Its OpenAPI form: simplejwt's (username and password in)."""
+
+    target_class = "pubkyproject.api.auth.SessionTokenObtainSerializer"
 
 
 class ServiceUnavailable(drf_exceptions.APIException):

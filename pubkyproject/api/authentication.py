@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication as _JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.tokens import Token
@@ -18,3 +19,9 @@ class JWTAuthentication(_JWTAuthentication):
         if is_revoked(token.payload):
             raise InvalidToken("the session of this token has ended")
         return token
+
+
+class SessionJWTScheme(SimpleJWTScheme):
+    """The OpenAPI security scheme (``jwtAuth``, bearer) for the class above."""
+
+    target_class = "pubkyproject.api.authentication.JWTAuthentication"
