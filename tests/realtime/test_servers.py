@@ -118,11 +118,12 @@ def _rss_bytes(pid: int) -> int:
 
 
 # Measured on the default server: the first flood of 20,000 events of 1 KB raises the process's
-# RSS by about 14 MB (the allocator's high-water mark for bursts of 2,000 events), later floods
-# by nothing; one with a socket that never reads, by about 2 MB (its send queue is cut at
-# WS_SEND_QUEUE_BYTES, 1 MiB, and returned). Under daphne, which cannot push back, such a socket
-# keeps about 35 MB per 20,000 events.
-RSS_GROWTH_BOUND = 8 * 1024 * 1024
+# RSS by about 14 MB (the allocator's high-water mark for bursts of 2,000 events), a second one
+# by nothing; one with a socket that never reads, by 2 MB on a quiet machine and up to 8 MB on a
+# loaded one (bursts queue longer in the process); the socket itself holds at most its send queue
+# (WS_SEND_QUEUE_BYTES, 1 MiB) until it is closed. Under daphne, which cannot push back, such a
+# socket kept about 35 MB per 20,000 events (issue measurement) and gets no 4408.
+RSS_GROWTH_BOUND = 16 * 1024 * 1024
 
 
 async def test_the_servers_memory_stays_bounded_with_a_reader_that_never_reads(e2e) -> None:
