@@ -88,12 +88,19 @@ def start_valkey(port: int | None = None) -> tuple[Proc, int]:
 
 
 def start_web(
-    kind: str, app: str, env: dict[str, str], *, deflate: bool = False, name: str = "web"
+    kind: str,
+    app: str,
+    env: dict[str, str],
+    *,
+    deflate: bool = False,
+    name: str = "web",
+    extra_args: tuple[str, ...] = (),
 ) -> tuple[Proc, int]:
     """A daphne or uvicorn process serving ``app`` on a free loopback port."""
     port = free_port()
     if kind == "daphne":
-        args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+        args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *extra_args]
+        args.append(app)
     else:
         args = [
             sys.executable,
@@ -115,6 +122,7 @@ def start_web(
             "true" if deflate else "false",
             "--backlog",
             "4096",
+            *extra_args,
         ]
     log = (LOG_DIR / f"{name}-{port}.log").open("ab")
     popen = subprocess.Popen(

@@ -11,6 +11,9 @@ and prints medians over ``--runs``. Scenarios (issue: performance):
   connections  C authenticated idle sockets on one process: memory per socket, connects/s
   notify       raw-SQL changes (outside Django) through the NOTIFY bridge, each routed only to
                the subscriber allowed to see it: changes delivered/s
+  slow_reader  one socket that never reads while E events (default 20,000 of ~1 KB) reach a
+               live reader: the web process's RSS growth, whether the stalled socket was
+               closed (4408), and the RSS once it is gone (stock: the stock app on daphne)
 
 Usage: ``DATABASE_URL=… python bench/realtime_bench.py fanout --subscribers 1000``
 """
@@ -109,18 +112,36 @@ class Bench:
             "SECRET_KEY": settings.SECRET_KEY,
             "WS_MAX_CONNECTIONS_PER_USER": "1000000",
             "WS_MAX_SUBSCRIPTIONS": "1000",
+            # Every client connects from 127.0.0.1: lift the per-address admission limits.
+            "WS_CONNECT_RATE_PER_ADDRESS": "1000000",
+            "WS_CONNECT_BURST_PER_ADDRESS": "1000000",
+            "WS_MAX_UNAUTHENTICATED_PER_ADDRESS": "1000000",
+            "WS_MAX_UNAUTHENTICATED": "1000000",
             "LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
         }
         env.update(extra)
         return env
 
-    def webs(self, count: int, *, stock: bool, server: str, deflate: bool = False) -> list[int]:
+    def webs(
+        self,
+        count: int,
+        *,
+        stock: bool,
+        server: str,
+        deflate: bool = False,
+        extra_args: tuple[str, ...] = (),
+    ) -> list[int]:
         env = self.web_env(CHANNEL_LAYER="redis") if stock else self.web_env()
         ports = []
         for i in range(count):
             proc, port = start_web(
-                server, STOCK_APP if stock else OURS_APP, env, deflate=deflate, name=f"web{i}"
+                server,
+                STOCK_APP if stock else OURS_APP,
+                env,
+                deflate=deflate,
+                name=f"web{i}",
+                extra_args=extra_args,
             )
             self.processes.append(proc)
             ports.append(port)
@@ -140,7 +161,9 @@ class Bench:
 # --- publishing --------------------------------------------------------------------------
 
 
-def publish_ours(count: int, *, rate: float | None = None, topics: list[str] | None = None) -> None:
+def publish_ours(
+    count: int, *, rate: float | None = None, topics: list[str] | None = None, pad: int = 0
+) -> None:
     """Publish through the real path: outbox row in a transaction, sent on commit."""
     from django.db import transaction
 
@@ -154,7 +177,7 @@ def publish_ours(count: int, *, rate: float | None = None, topics: list[str] | N
             publish(
                 topic=names[n % len(names)],
                 type="pubky_relay_status",
-                payload={"n": n, "t": time.time()},
+                payload={"n": n, "t": time.time(), **({"pad": "x" * pad} if pad else {})},
             )
         if interval:
             next_at += interval
@@ -179,7 +202,12 @@ class StockPublisher:
         self.next_id = 1
 
     def publish(
-        self, count: int, *, rate: float | None = None, groups: list[str] | None = None
+        self,
+        count: int,
+        *,
+        rate: float | None = None,
+        groups: list[str] | None = None,
+        pad: int = 0,
     ) -> None:
         from django.db import transaction
 
@@ -199,7 +227,7 @@ class StockPublisher:
                 "type": "bench.event",
                 "event_type": "pubky_relay_status",
                 "event_id": event_id,
-                "data": {"n": event_id, "t": stamp},
+                "data": {"n": event_id, "t": stamp, **({"pad": "x" * pad} if pad else {})},
             }
             asyncio.run_coroutine_threadsafe(
                 self.layer.group_send(names[n % len(names)], message), self.loop
@@ -517,7 +545,148 @@ def _start_listener(bench: Bench) -> Proc:
     return Proc(popen, "pubky_listen")
 
 
+def _never_reading_socket(port: int, token: str, subscribe: str) -> Any:
+    """A signed-in, subscribed WebSocket that then never reads (a small receive buffer, so the
+    kernel does not absorb what the server should hold back)."""
+    import base64
+    import socket
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    time.sleep(0.5)
+    sock.recv(65536)  # the handshake and the `authenticated` frame
+    payload = subscribe.encode()
+    mask = os.urandom(4)
+    sock.sendall(
+        bytes([0x81, 0x80 | len(payload)])
+        + mask
+        + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    )
+    time.sleep(0.5)
+    sock.recv(65536)  # `subscribed`
+    return sock
+
+
+def _closed_with(sock: Any) -> int | None:
+    """Read what the server kept sending until its close frame: the close code (None if the
+    socket is still open after 10 s of quiet)."""
+    import struct
+
+    buffer = b""
+    sock.settimeout(10)
+    while True:
+        while len(buffer) >= 2:
+            length, offset = buffer[1] & 0x7F, 2
+            if length == 126:
+                if len(buffer) < 4:
+                    break
+                length, offset = struct.unpack("!H", buffer[2:4])[0], 4
+            elif length == 127:
+                if len(buffer) < 10:
+                    break
+                length, offset = struct.unpack("!Q", buffer[2:10])[0], 10
+            if len(buffer) < offset + length:
+                break
+            if buffer[0] & 0x0F == 0x8:
+                return int(struct.unpack("!H", buffer[offset : offset + 2])[0])
+            buffer = buffer[offset + length :]
+        try:
+            chunk = sock.recv(1 << 20)
+        except TimeoutError:
+            return None
+        except OSError:  # reset: dropped without a close frame
+            return 1006
+        if not chunk:
+            return 1006
+        buffer += chunk
+
+
+def slow_reader(bench: Bench, *, stock: bool) -> dict[str, Any]:
+    """RSS of one web process while a socket never reads (issue: bounded memory per socket)."""
+    args = bench.args
+    server = "daphne" if stock else args.server
+    # No keepalive pings: a socket that never reads never answers them either, and the server
+    # would close it (1011) before the flood shows what its buffers do.
+    no_pings = (
+        ("--ping-interval", "100000", "--ping-timeout", "100000")
+        if server == "daphne"
+        else ("--ws-ping-interval", "0")
+    )
+    (port,) = bench.webs(1, stock=stock, server=server, extra_args=no_pings)
+    web = bench.processes[-1]
+    events = args.events if args.events != 50 else 20_000
+    clients = Clients()
+    subscribe_live = {"group": "relays"} if stock else {"relays": True}
+    clients.start(
+        urls=[f"ws://127.0.0.1:{port}/ws"],
+        token=bench.token,
+        count=1,
+        processes=1,
+        subscribe=subscribe_live,
+        kind="stock" if stock else "ours",
+    )
+    stock_pub = StockPublisher(bench.redis_url) if stock else None
+
+    def publish(count: int) -> None:
+        if stock_pub:
+            stock_pub.publish(count, pad=1000)
+            return
+        from django.db import transaction
+
+        from realtime.events import publish_many
+
+        pad = "x" * 1000
+        for start in range(0, count, 2000):  # commits of 2,000 events, sent on commit
+            with transaction.atomic():
+                publish_many(
+                    ("relays", "pubky_relay_status", {"n": n, "t": time.time(), "pad": pad})
+                    for n in range(start, min(count, start + 2000))
+                )
+
+    try:
+        # Warm up with the same flood and no stalled socket: what stays after it (caches, the
+        # allocator's high-water mark for bursts) is not the stalled socket's doing.
+        publish(events)
+        wait_for(clients, events, timeout=args.timeout)
+        time.sleep(1.0)
+        before = rss_kib(web.pid)
+        subscribe = (
+            '{"type":"subscribe","group":"relays"}'
+            if stock
+            else '{"type":"subscribe","data":{"relays":true}}'
+        )
+        stalled = _never_reading_socket(port, bench.token, subscribe)
+        publish(events)
+        _, report = wait_for(clients, 2 * events, timeout=args.timeout)
+        time.sleep(1.0)
+        during = rss_kib(web.pid)
+        code = _closed_with(stalled)
+        stalled.close()
+        time.sleep(2.0)
+        after = rss_kib(web.pid)
+    finally:
+        clients.stop()
+        bench.stop_webs()
+    return {
+        "server": server,
+        "events": events,
+        "live_reader_received": report["received"] - events,
+        "rss_growth_mib": round((during - before) / 1024, 1),
+        "stalled_socket_close_code": code,
+        "rss_growth_after_close_mib": round((after - before) / 1024, 1),
+    }
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
+    "slow_reader": slow_reader,
     "notify": notify,
     "fanout": fanout,
     "latency": latency,

@@ -8,6 +8,8 @@ class RealtimeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from pubkyproject.api import sessions
         from realtime import receivers
 
         receivers.connect()
+        sessions.connect_receivers()

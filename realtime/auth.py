@@ -1,7 +1,11 @@
-"""JWT authentication for WebSockets: the same simplejwt access tokens as the API."""
+"""JWT authentication for WebSockets: the same simplejwt access tokens as the API, refused
+once their session ended (``pubkyproject.api.sessions``)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -14,6 +18,10 @@ from rest_framework_simplejwt.tokens import AccessToken
 from families.models import SecurityEventKind, User
 from families.policy import Principal, aprincipal_for_user_id
 from families.security import security_event_record
+from pubkyproject.api.sessions import keys_for, local_revocations, refused, session_of
+from realtime.limits import admission, connection_registry
+
+logger = logging.getLogger("pubky.realtime")
 
 
 class AuthenticationFailed(Exception):
@@ -25,6 +33,23 @@ class Identity:
     user: User
     expires_at: float  # UNIX seconds
     principal: Principal
+    session_id: str | None = None  # the ``sid`` claim: the sign-in this token belongs to
+    issued_at: int | None = None  # the ``iat`` claim
+
+    def revocation_keys(self) -> tuple[str, str]:
+        return keys_for({"sid": self.session_id, "user_id": self.user.pk})
+
+
+async def arevoked(claims: Mapping[str, Any]) -> bool:
+    """Whether the token's session ended (Redis denylist; this process's own revocations while
+    Redis is unreachable)."""
+    keys = keys_for(claims)
+    try:
+        values = await connection_registry().values(keys)
+    except Exception as exc:
+        logger.warning("session denylist unreachable (%r); checking local revocations", exc)
+        values = [local_revocations.get(key) for key in keys]
+    return refused(claims, values[0], values[1])
 
 
 async def aauthenticate_token(token: str, *, ip_address: str | None = None) -> Identity:
@@ -38,13 +63,25 @@ async def aauthenticate_token(token: str, *, ip_address: str | None = None) -> I
     try:
         access = AccessToken(token)  # type: ignore[arg-type]
         user_id = int(access["user_id"])
-        principal = await aprincipal_for_user_id(user_id)
-        if principal is not None:
+        # The principal (PostgreSQL) and the denylist (Redis) at the same time.
+        principal, revoked = await asyncio.gather(
+            aprincipal_for_user_id(user_id), arevoked(access.payload)
+        )
+        if revoked:
+            reason = "the session of this token has ended"
+        elif principal is not None:
             # The consumer needs the user's id (and a model instance for audit rows), not the
             # whole row: skip loading it.
             user = User(pk=user_id)
-            return Identity(user=user, expires_at=float(access["exp"]), principal=principal)
-        reason = "unknown or inactive user"
+            return Identity(
+                user=user,
+                expires_at=float(access["exp"]),
+                principal=principal,
+                session_id=session_of(access.payload),
+                issued_at=int(access["iat"]) if "iat" in access.payload else None,
+            )
+        else:
+            reason = "unknown or inactive user"
     except (TokenError, KeyError, ValueError, TypeError) as exc:
         reason = str(exc) or exc.__class__.__name__
     await database_sync_to_async(security_event_record)(
@@ -62,7 +99,11 @@ def client_ip(scope: dict[str, Any]) -> str | None:
 
 
 class JWTAuthMiddleware(BaseMiddleware):
-    """Read ``?token=`` from the query string; the consumer also accepts an ``auth`` message."""
+    """Read ``?token=`` from the query string; the consumer also accepts an ``auth`` message.
+
+    An address past its connection-attempt rate is marked (``scope["refused"]``) before any
+    token is checked, and the consumer refuses the handshake.
+    """
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         scope = dict(scope)
@@ -70,8 +111,11 @@ class JWTAuthMiddleware(BaseMiddleware):
         token = (query.get("token") or [None])[0]
         scope["identity"] = None
         scope["auth_error"] = None
+        scope["refused"] = None
         scope["batch"] = (query.get("batch") or ["0"])[0] in {"1", "true", "yes"}
-        if token:
+        if not admission().attempt(client_ip(scope) or "-"):
+            scope["refused"] = "too many connection attempts from this address"
+        elif token:
             try:
                 scope["identity"] = await aauthenticate_token(token, ip_address=client_ip(scope))
             except AuthenticationFailed as exc:

@@ -9,6 +9,7 @@ itself), and frames arrive pre-serialised from the publisher.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -26,20 +27,20 @@ from families.models import SecurityEventKind
 from families.policy import ANONYMOUS, Principal, aprincipal_for_user_id
 from families.security import security_event_record
 from pubkyproject import metrics
+from pubkyproject.api.sessions import SESSION_REVOKED_EVENT, socket_is_revoked
 from realtime import protocol, topics
 from realtime.auth import AuthenticationFailed, Identity, aauthenticate_token, client_ip
 from realtime.events import dumps
 from realtime.hub import get_hub
-from realtime.limits import TokenBucket, connection_registry
+from realtime.limits import REVOKED, TokenBucket, admission, connection_registry
 from realtime.topics import Target
 
 logger = logging.getLogger("pubky.realtime")
 
+CLOSE_TOO_BIG = 1009  # RFC 6455; invalid UTF-8 (1007) is closed by the server itself
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_RATE_LIMITED = 4429
 CLOSE_SLOW_CONSUMER = 4408
-AUTH_GRACE_SECONDS = 10
-MAX_QUEUED_FRAMES = 1000
 MAX_BATCH = 200
 
 
@@ -97,11 +98,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         limits = settings.REALTIME
+        self.address = client_ip(self.scope) or "-"
+        self.holds_unauthenticated_slot = False
         self.connection_id = self.scope.get("socket_id") or uuid.uuid4().hex
         self.identity: Identity | None = None
         self.principal: Principal | None = None
         self.subscriptions: dict[str, Subscription] = {}
         self.queue: deque[str] = deque()
+        self.queued_bytes = 0
         self.writer: asyncio.Task[None] | None = None
         self.batch = bool(self.scope.get("batch"))
         self.bucket = TokenBucket(limits["RATE_LIMIT_PER_SECOND"], limits["RATE_LIMIT_BURST"])
@@ -109,17 +113,52 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.closing = False
         self.registered = False
         self.timers: list[asyncio.TimerHandle] = []
-        await self.accept()
         identity: Identity | None = self.scope.get("identity")
+        refused = self.scope.get("refused")
+        if refused is None and identity is None and not self.scope.get("auth_error"):
+            refused = admission().hold_unauthenticated(self.address)
+            self.holds_unauthenticated_slot = refused is None
+        if refused is not None:
+            await self._refuse_handshake(refused)
+            return
+        await self.accept()
         if self.scope.get("auth_error"):
             await self._reject_auth(self.scope["auth_error"])
         elif identity is not None:
             await self._authenticated(identity)
         else:
-            self._later(AUTH_GRACE_SECONDS, self._auth_timeout)
+            self._later(limits["AUTH_TIMEOUT_SECONDS"], self._auth_timeout)
+
+    async def _refuse_handshake(self, reason: str) -> None:
+        """No socket: HTTP 429 where the server lets the application answer the handshake
+        (uvicorn: the ASGI denial response), a plain refusal (403) elsewhere."""
+        self.closing = True
+        if "websocket.http.response" in self.scope.get("extensions", {}):
+            body = dumps(protocol.error("rate_limited", reason)).encode()
+            await self.base_send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": 429,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"retry-after", b"1"),
+                    ],
+                }
+            )
+            await self.base_send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await self.close()
+
+    def _release_unauthenticated_slot(self) -> None:
+        if self.holds_unauthenticated_slot:
+            self.holds_unauthenticated_slot = False
+            admission().release_unauthenticated(self.address)
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        self._release_unauthenticated_slot()
+        self.queue.clear()
+        self.queued_bytes = 0
         for timer in self.timers:
             timer.cancel()
         hub = get_hub()
@@ -144,7 +183,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def _auth_timeout(self) -> None:
         if self.identity is None and not self.closing:
-            await self._reject_auth("no token within 10 seconds")
+            seconds = settings.REALTIME["AUTH_TIMEOUT_SECONDS"]
+            await self._reject_auth(f"no token within {seconds:g} seconds")
 
     async def _reject_auth(self, reason: str) -> None:
         self._send_obj(protocol.error("unauthorized", f"authentication failed: {reason}"))
@@ -172,22 +212,29 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 return
         self.identity = identity
         if first:
-            limit = settings.REALTIME["MAX_CONNECTIONS_PER_USER"]
-            try:
-                ok = await connection_registry().register(
-                    identity.user.pk, self.connection_id, limit
-                )
-            except Exception:
-                logger.warning("connection registry unavailable; not counting this socket")
-                ok = True
-            if not ok:
+            self._release_unauthenticated_slot()
+            # Join the user's control topic before the registry checks the session denylist
+            # (in the same round trip as the count): a revocation the check does not see yet
+            # reaches this socket as a `session_revoked` event.
+            await get_hub().join(topics.user(identity.user.pk), self)
+            limit = int(settings.REALTIME["MAX_CONNECTIONS_PER_USER"])
+            result = await connection_registry().register(
+                identity.user.pk,
+                self.connection_id,
+                limit,
+                revocation_keys=identity.revocation_keys(),
+                issued_at=identity.issued_at if identity.session_id is None else None,
+            )
+            if result == REVOKED:
+                await self._reject_auth("the session of this token has ended")
+                return
+            if result != 1:
                 self._send_obj(
                     protocol.error("limit_exceeded", f"at most {limit} connections per user")
                 )
                 await self._close(CLOSE_RATE_LIMITED)
                 return
             self.registered = True
-            await get_hub().join(topics.user(identity.user.pk), self)
             self._later(settings.REALTIME["HEARTBEAT_SECONDS"], self._heartbeat)
         self.principal = identity.principal
         self._later(identity.expires_at - time.time(), self._expiry_check)
@@ -229,19 +276,42 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             # now instead of creating a task per frame, the cost that dominated fan-out.
             self._send_now(frame)
             return
-        if len(self.queue) >= MAX_QUEUED_FRAMES:
-            # A reader this slow would grow our memory without bound: drop it; it reconnects
-            # and resubscribes with `since` to get what it missed.
-            metrics.slow_reader_closed(dropped=len(self.queue) + 1)
-            self.queue.clear()
-            self.closing = True
-            asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW_CONSUMER))
+        limits = settings.REALTIME
+        if (
+            len(self.queue) >= limits["SEND_QUEUE_FRAMES"]
+            or self.queued_bytes + len(frame) > limits["SEND_QUEUE_BYTES"]
+        ):
+            self._drop_slow_reader()
             return
         self.queue.append(frame)
+        self.queued_bytes += len(frame)
         if self.writer is None:
             # Batched sockets always go through the writer: what arrives before it runs (the
             # rest of this loop iteration's events) leaves as one frame.
             self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    def _drop_slow_reader(self) -> None:
+        """A reader this slow would grow our memory without bound: drop it; it reconnects and
+        resubscribes with `since` to get what it missed."""
+        metrics.slow_reader_closed(dropped=len(self.queue) + 1)
+        self.queue.clear()
+        self.queued_bytes = 0
+        self.closing = True
+        asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW_CONSUMER))
+
+    async def _room(self) -> None:
+        """Wait until the send queue is back under half its bounds (a replay goes at the
+        reader's pace instead of filling the queue at once)."""
+        limits = settings.REALTIME
+        while (
+            self.writer is not None
+            and not self.closing
+            and (
+                len(self.queue) * 2 >= limits["SEND_QUEUE_FRAMES"]
+                or self.queued_bytes * 2 >= limits["SEND_QUEUE_BYTES"]
+            )
+        ):
+            await asyncio.wait({self.writer})
 
     def _send_now(self, text: str) -> None:
         """Run the server's ``send`` by hand; it finishes at once unless the transport applies
@@ -265,8 +335,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 if self.batch and len(self.queue) > 1:
                     frames = [self.queue.popleft() for _ in range(min(len(self.queue), MAX_BATCH))]
                     text = '{"type":"batch","messages":[' + ",".join(frames) + "]}"
+                    self.queued_bytes -= sum(len(f) for f in frames)
                 else:
                     text = self.queue.popleft()
+                    self.queued_bytes -= len(text)
                 await self.base_send({"type": "websocket.send", "text": text})
         except Exception:
             logger.debug("send failed on %s", self.connection_id, exc_info=True)
@@ -278,6 +350,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if self.identity is not None and topic == topics.user(self.identity.user.pk):
             if event_type == "access_changed":
                 asyncio.get_running_loop().create_task(self._recheck_access())
+            elif event_type == SESSION_REVOKED_EVENT:
+                self._on_session_revoked(frame)
             return
         subscription = self.subscriptions.get(topic)
         if subscription is None:
@@ -285,12 +359,24 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if subscription.filter is not None and event_type not in subscription.filter:
             return
         if subscription.replaying:
+            if len(subscription.buffer) >= settings.REALTIME["SEND_QUEUE_FRAMES"]:
+                self._drop_slow_reader()  # live events outpace the replay's reader
+                return
             subscription.buffer.append((event_id, frame))
             return
         if event_id <= subscription.last_event_id:
             return
         subscription.last_event_id = event_id
         self._enqueue(frame)
+
+    def _on_session_revoked(self, frame: str) -> None:
+        assert self.identity is not None
+        try:
+            payload = json.loads(frame).get("data") or {}
+        except (ValueError, AttributeError):
+            return
+        if socket_is_revoked(payload, self.identity.session_id, self.identity.issued_at):
+            asyncio.get_running_loop().create_task(self._reject_auth("the session has ended"))
 
     # --- receiving -------------------------------------------------------------------------
 
@@ -299,7 +385,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > settings.REALTIME["MAX_MESSAGE_BYTES"]:
-            self._send_obj(protocol.error("too_large", "message too large"))
+            limit = settings.REALTIME["MAX_MESSAGE_BYTES"]
+            self._send_obj(protocol.error("too_large", f"messages are limited to {limit} bytes"))
+            await self._close(CLOSE_TOO_BIG)
             return
         if not self.bucket.allow():
             await self._rate_limited()
@@ -319,7 +407,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         try:
             await handler(message)
         except protocol.ProtocolError as exc:
-            self._send_obj(protocol.error(exc.code, exc.message, exc.request_id))
+            request_id = exc.request_id if exc.request_id is not None else message.id
+            self._send_obj(protocol.error(exc.code, exc.message, request_id))
         except Exception:
             logger.exception("handling %s failed", message.type)
             self._send_obj(protocol.error("internal", "the server could not do that", message.id))
@@ -370,7 +459,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             else:
                 target = await _db(authorize)(self.principal, request.key, request.value)
         except SubscriptionDenied as exc:
-            await self._denied(exc.code, exc.message, described, message.id)
+            self._send_obj(
+                protocol.subscription_error(exc.code, exc.message, described, message.id)
+            )
+            if exc.forbidden:
+                await self._record_denial(f"subscribe {described}")
             return
         existing = self.subscriptions.get(target.topic)
         if existing is None and len(self.subscriptions) >= _max_subscriptions():
@@ -418,6 +511,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         last = since
         for event_id, event_type, frame in result.events:
             if subscription.filter is None or event_type in subscription.filter:
+                await self._room()
+                if self.closing:
+                    return
                 self._enqueue(frame)
             last = event_id
         # Live events that arrived while we read the outbox, minus what the replay covered.
@@ -429,18 +525,21 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         subscription.buffer.clear()
         subscription.replaying = False
 
-    async def _denied(
-        self, code: str, text: str, described: dict[str, Any], request_id: Any
-    ) -> None:
-        self._send_obj(protocol.subscription_error(code, text, described, request_id))
-        if code == "forbidden":
-            assert self.identity is not None
-            await _db(security_event_record)(
-                kind=SecurityEventKind.ACCESS_DENIED,
-                user=self.identity.user,
-                ip_address=client_ip(self.scope),
-                target=f"websocket subscribe {described}",
-            )
+    async def _record_denial(self, what: str) -> None:
+        """The caller was told ``not_found``; the security events table says what it was."""
+        assert self.identity is not None
+        await _db(security_event_record)(
+            kind=SecurityEventKind.ACCESS_DENIED,
+            user=self.identity.user,
+            ip_address=client_ip(self.scope),
+            target=f"websocket {what}"[:255],
+        )
+
+    async def _refuse(self, exc: Any, what: str, request_id: Any) -> None:
+        """Answer a request the caller gets no answer to (an ``error`` reply)."""
+        self._send_obj(protocol.error(exc.code, exc.message, request_id))
+        if getattr(exc, "forbidden", False):
+            await self._record_denial(what)
 
     async def on_unsubscribe(self, message: protocol.ClientMessage) -> None:
         key, value = protocol.subscription_key(message)
@@ -473,7 +572,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 await get_hub().leave(topic, self)
                 self._send_obj(
                     protocol.subscription_error(
-                        "forbidden", "access was revoked", subscription.target.describe()
+                        "not_found", "access was revoked", subscription.target.describe()
                     )
                 )
 
@@ -484,10 +583,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._send_obj(protocol.reply("pubky_relay_status", {"relays": relays}, message.id))
 
     async def on_pubky_resolve(self, message: protocol.ClientMessage) -> None:
-        url = message.data.get("url")
-        if not isinstance(url, str) or not url:
-            raise protocol.ProtocolError("invalid", "pubky_resolve needs data.url", message.id)
-        result = await _db(_resolve)(self.principal, url)
+        url = protocol.url_field(message.data.get("url"), "url", message.id)
+        from realtime.selectors import SubscriptionDenied
+
+        try:
+            result = await _db(_resolve)(self.principal, url)
+        except SubscriptionDenied as exc:
+            await self._refuse(exc, f"pubky_resolve {url[:200]}", message.id)
+            return
         self._send_obj(protocol.reply("pubky_resolve_result", result, message.id))
 
     async def on_pubky_sovereignty_score(self, message: protocol.ClientMessage) -> None:
@@ -499,28 +602,27 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             raise protocol.ProtocolError(
                 "invalid", "give exactly one of url or domainId", message.id
             )
-        if domain_id is not None and (
-            isinstance(domain_id, bool) or not isinstance(domain_id, int)
-        ):
-            raise protocol.ProtocolError("invalid", "domainId must be an integer", message.id)
-        if url is not None and not isinstance(url, str):
-            raise protocol.ProtocolError("invalid", "url must be a string", message.id)
+        if domain_id is not None:
+            domain_id = protocol.object_id(domain_id, "domainId", message.id)
+        if url is not None:
+            url = protocol.url_field(url, "url", message.id)
         try:
             data = await _db(score_snapshot)(self.principal, domain_id=domain_id, url=url)
         except SubscriptionDenied as exc:
-            raise protocol.ProtocolError(exc.code, exc.message, message.id) from None
+            target = f"domainId={domain_id}" if url is None else str(url)[:200]
+            await self._refuse(exc, f"pubky_sovereignty_score {target}", message.id)
+            return
         self._send_obj(protocol.reply("pubky_sovereignty_score", data, message.id))
 
     async def on_pubky_guardian_status(self, message: protocol.ClientMessage) -> None:
         from realtime.selectors import SubscriptionDenied, guardian_status
 
-        family_id = message.data.get("familyId")
-        if isinstance(family_id, bool) or not isinstance(family_id, int):
-            raise protocol.ProtocolError("invalid", "familyId must be an integer", message.id)
+        family_id = protocol.object_id(message.data.get("familyId"), "familyId", message.id)
         try:
             data = await _db(guardian_status)(self.principal, family_id)
         except SubscriptionDenied as exc:
-            raise protocol.ProtocolError(exc.code, exc.message, message.id) from None
+            await self._refuse(exc, f"pubky_guardian_status familyId={family_id}", message.id)
+            return
         self._send_obj(protocol.reply("pubky_guardian_status", data, message.id))
 
 
@@ -552,13 +654,14 @@ def _resolve(principal: Principal | None, url: str) -> dict[str, Any]:
     from pubky.errors import PubkyError
     from pubky.urls import PubkyUrl
     from realtime.cache import PubkyContentCache
+    from realtime.selectors import NO_SUCH_URL, SubscriptionDenied
 
     try:
         canonical = str(PubkyUrl.parse(url))
     except PubkyError as exc:
-        raise protocol.ProtocolError("invalid", f"not a Pubky URL: {exc}") from None
+        raise SubscriptionDenied("invalid", f"not a Pubky URL: {exc}") from None
     if not policy.can_read_pubky_url(principal, canonical):
-        raise protocol.ProtocolError("forbidden", "you may not read this URL")
+        raise SubscriptionDenied("not_found", NO_SUCH_URL, forbidden=True)
     try:
         return PubkyContentCache().resolve(canonical)
     except PubkyError as exc:

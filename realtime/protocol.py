@@ -41,6 +41,7 @@ EVENT_TYPES = frozenset(
 
 MAX_ID_LENGTH = 64
 MAX_URL_LENGTH = 1024
+MAX_INTEGER = 2**63 - 1  # ids and event ids are PostgreSQL bigints
 
 
 class ProtocolError(Exception):
@@ -104,8 +105,23 @@ def parse(text: str | None, bytes_data: bytes | None = None) -> ClientMessage:
 
 
 def _positive_int(value: Any, name: str, request_id: str | int | None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INTEGER:
         raise ProtocolError("invalid", f"{name} must be a non-negative integer", request_id)
+    return value
+
+
+def object_id(value: Any, name: str, request_id: str | int | None) -> int:
+    """A positive database id (a bigint)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_INTEGER:
+        raise ProtocolError("invalid", f"{name} must be a positive integer", request_id)
+    return value
+
+
+def url_field(value: Any, name: str, request_id: str | int | None) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_URL_LENGTH:
+        raise ProtocolError(
+            "invalid", f"{name} must be a URL of at most {MAX_URL_LENGTH} characters", request_id
+        )
     return value
 
 
@@ -124,12 +140,9 @@ def subscription_key(message: ClientMessage) -> tuple[str, str | int | bool]:
         if value is not True:
             raise ProtocolError("invalid", "relays must be true", message.id)
     elif key == "pubkyUrl":
-        if not isinstance(value, str) or not value or len(value) > MAX_URL_LENGTH:
-            raise ProtocolError("invalid", "pubkyUrl must be a pubky:// URL", message.id)
+        value = url_field(value, key, message.id)
     else:
-        value = _positive_int(value, key, message.id)
-        if value == 0:
-            raise ProtocolError("invalid", f"{key} must be a positive integer", message.id)
+        value = object_id(value, key, message.id)
     return key, value
 
 

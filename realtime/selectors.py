@@ -79,24 +79,38 @@ def replay(topic: str, since: int, *, limit: int = 10_000) -> Replay:
 
 
 class SubscriptionDenied(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    """A request the caller gets no answer to. A target that exists but is not theirs answers
+    exactly like a missing one (``not_found``, same message), so ids cannot be probed;
+    ``forbidden`` tells the caller's code apart, to record the denial as a security event."""
+
+    def __init__(self, code: str, message: str, *, forbidden: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.forbidden = forbidden
+
+
+NO_SUCH_OBJECT = "no such object"
+NO_SUCH_DOMAIN = "no domain is published under this key"
+NO_SUCH_URL = "no such URL"
+
+
+def _hidden(message: str) -> SubscriptionDenied:
+    """What the caller is told about a target they may not read: that it does not exist."""
+    return SubscriptionDenied("not_found", message, forbidden=True)
 
 
 def _get(model: Any, pk: int) -> Any:
     try:
         return model.objects.get(pk=pk)
     except model.DoesNotExist:
-        raise SubscriptionDenied("not_found", "no such object") from None
+        raise SubscriptionDenied("not_found", NO_SUCH_OBJECT) from None
 
 
 def authorize(principal: Principal, key: str, value: str | int | bool) -> Target:
     """Resolve a subscription to its topic if ``principal`` may read it, else raise.
 
-    Missing objects answer ``not_found`` and existing ones the caller may not read answer
-    ``forbidden`` (the WebSocket contract of DESIGN.md §6 names both codes).
+    Missing objects and existing ones the caller may not read both answer ``not_found``.
     """
     from domains.models import DomainMigration, DomainRecord, PubkyDomain
     from families.models import Family
@@ -113,7 +127,7 @@ def authorize(principal: Principal, key: str, value: str | int | bool) -> Target
         except PubkyError as exc:
             raise SubscriptionDenied("invalid", f"not a Pubky URL: {exc}") from None
         if not policy.can_read_pubky_url(principal, url):
-            raise SubscriptionDenied("forbidden", "you may not read this URL")
+            raise _hidden(NO_SUCH_URL)
         return Target(entity, key, url, topics.pubky_url(url))
     assert isinstance(value, int)
     model = {
@@ -124,7 +138,7 @@ def authorize(principal: Principal, key: str, value: str | int | bool) -> Target
     }[key]
     obj = _get(model, value)
     if not policy.can_read(principal, obj):
-        raise SubscriptionDenied("forbidden", "you may not read this object")
+        raise _hidden(NO_SUCH_OBJECT)
     return Target(entity, key, value, topics.ID_TOPICS[key](value))
 
 
@@ -159,7 +173,7 @@ def guardian_status(principal: Principal, family_id: int) -> dict[str, Any]:
 
     family = _get(Family, family_id)
     if not policy.can_read(principal, family):
-        raise SubscriptionDenied("forbidden", "you may not read this family")
+        raise _hidden(NO_SUCH_OBJECT)
     guardians = FederationGuardian.objects.filter(family=family).order_by("name", "id")
     return {
         "familyId": family.pk,
@@ -194,10 +208,10 @@ def score_snapshot(
             .first()
         )
         if pubky_domain is None or pubky_domain.domain is None:
-            raise SubscriptionDenied("not_found", "no domain is published under this key")
+            raise SubscriptionDenied("not_found", NO_SUCH_DOMAIN)
         domain = pubky_domain.domain
     if not policy.can_read(principal, domain):
-        raise SubscriptionDenied("forbidden", "you may not read this domain")
+        raise _hidden(NO_SUCH_OBJECT if domain_id is not None else NO_SUCH_DOMAIN)
     result = score(facts_of(domain))
     latest = domain.sovereignty_scores.order_by("-calculated_at", "-id").first()
     pubky_url = PubkyDomain.objects.filter(domain=domain).values_list("pubky_url", flat=True)

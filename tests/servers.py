@@ -1,4 +1,8 @@
-"""Real server processes for end-to-end tests: daphne (or uvicorn), workers, Valkey.
+"""Real server processes for end-to-end tests: uvicorn (or daphne), workers, Valkey.
+
+``ProcessGroup.web`` starts the default server, uvicorn with ``websockets-sansio``: it pushes back
+on slow readers, so a socket's send queue stays bounded. daphne stays supported: ``daphne`` (or
+``TEST_WEB_SERVER=daphne`` for every ``web``) runs the same application under it.
 
 Every process binds 127.0.0.1 on a free port, is started by the test that needs it and is
 stopped by PID when the fixture ends.
@@ -22,6 +26,10 @@ from pathlib import Path
 import requests
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SERVER = "uvicorn"
+# What production runs with (README, "Which ASGI server"): frames past 1 MiB are refused by the
+# server itself with 1009, before the application buffers them.
+UVICORN_WS_ARGS = ("--ws-max-size", str(1024 * 1024))
 
 
 def free_port() -> int:
@@ -114,6 +122,22 @@ class ProcessGroup:
                 raise RuntimeError(f"{name} did not start: {exc}\n{process.log()}") from exc
         return process
 
+    def web(
+        self,
+        name: str,
+        *,
+        server: str | None = None,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> Process:
+        """The application under the default server (``TEST_WEB_SERVER``, uvicorn unless set)."""
+        chosen = server or os.environ.get("TEST_WEB_SERVER", DEFAULT_SERVER)
+        if chosen == "daphne":
+            return self.daphne(name, env=env, args=args)
+        if chosen == "uvicorn":
+            return self.uvicorn(name, env=env, args=args)
+        raise ValueError(f"unknown web server {chosen!r} (uvicorn or daphne)")
+
     def daphne(
         self, name: str, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
     ) -> Process:
@@ -137,8 +161,10 @@ class ProcessGroup:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         return process
 
-    def uvicorn(self, name: str, *, env: dict[str, str] | None = None) -> Process:
-        """The same ASGI application under uvicorn (the production choice: README)."""
+    def uvicorn(
+        self, name: str, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> Process:
+        """The default server: uvicorn with the sans-I/O websockets protocol (README)."""
         port = free_port()
         process = self.start(
             name,
@@ -156,6 +182,8 @@ class ProcessGroup:
                 "--no-access-log",
                 "--lifespan",
                 "off",
+                *UVICORN_WS_ARGS,
+                *args,
             ],
             port=port,
             env=env,

@@ -1,21 +1,28 @@
 """JWT endpoints: obtain (throttled, failures audited), refresh (rotating), verify, logout.
 
 Access tokens are short-lived (``SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]``); refreshing returns a
-new refresh token and blacklists the old one, and logout blacklists the refresh token it is
-given. The WebSocket API accepts the same access tokens.
+new refresh token and blacklists the old one. Each sign-in is a session (its id, the ``sid``
+claim, is in every token rotated or minted from it: ``pubkyproject.api.sessions``); logout ends
+it: the refresh token is blacklisted, the session's access tokens are refused from then on and
+its open WebSockets are closed with 4401. The WebSocket API accepts the same access tokens.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.contrib.rest_framework_simplejwt import (
+    TokenObtainPairSerializerExtension,
+)
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken, Token
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from families.models import SecurityEventKind, User
@@ -23,6 +30,13 @@ from families.security import security_event_record
 from pubkyproject.api.client import client_ip
 from pubkyproject.api.exceptions import exception_handler
 from pubkyproject.api.schema import errors
+from pubkyproject.api.sessions import (
+    SESSION_CLAIM,
+    RevocationUnavailable,
+    end_session,
+    new_session_id,
+    session_of,
+)
 from pubkyproject.api.throttles import AnonThrottle, LoginThrottle
 from pubkyproject.api.tokens import TOKEN_MAX_LENGTH
 from pubkyproject.api.views import ApiView
@@ -44,6 +58,31 @@ class EmptySerializer(serializers.Serializer):
     pass
 
 
+class SessionTokenObtainSerializer(TokenObtainPairSerializer):
+    """Username and password in, a token pair out: the start of a new session."""
+
+    @classmethod
+    def get_token(cls, user: Any) -> Token:
+        token = super().get_token(user)
+        token[SESSION_CLAIM] = new_session_id()
+        # simplejwt recorded the outstanding refresh token before the session id was added:
+        # store the token as issued (ending every session of a user reads the id from here).
+        OutstandingToken.objects.filter(jti=token["jti"]).update(token=str(token))
+        return token
+
+
+class SessionTokenObtainSerializerExtension(TokenObtainPairSerializerExtension):
+    """Its OpenAPI form: simplejwt's (username and password in)."""
+
+    target_class = "pubkyproject.api.auth.SessionTokenObtainSerializer"
+
+
+class ServiceUnavailable(drf_exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The session could not be ended right now; try again."
+    default_code = "unavailable"
+
+
 class _TokenViewMixin:
     def get_exception_handler(self) -> Any:
         return exception_handler
@@ -53,6 +92,7 @@ class TokenObtainApi(_TokenViewMixin, TokenObtainPairView):
     """Exchange a username and password for an access and a refresh token."""
 
     throttle_classes = (LoginThrottle,)
+    serializer_class = SessionTokenObtainSerializer
 
     def claimed_username(self) -> str:
         """Who the failed attempt claimed to be, for the ``login_failed`` security event."""
@@ -115,9 +155,11 @@ class TokenVerifyApi(_TokenViewMixin, TokenVerifyView):
 
 
 class LogoutApi(ApiView):
-    """Blacklist a refresh token: it can no longer be refreshed (access tokens expire soon).
+    """End the session of a refresh token: it can no longer be refreshed, the session's access
+    tokens are refused from now on and its WebSockets are closed (4401).
 
     No access token is needed (it may already have expired): the refresh token is the proof.
+    Answers 503 (and ends nothing) if the session denylist cannot be written; retry.
     """
 
     authentication_classes = ()
@@ -135,22 +177,32 @@ class LogoutApi(ApiView):
         operation_id="auth_logout",
         auth=[],
         request=RefreshTokenSerializer,
-        responses={204: None, **errors(400, 401, 429)},
+        responses={204: None, **errors(400, 401, 429, 503)},
     )
     def post(self, request: Request) -> Response:
         data = self.parse(self.InputSerializer)
         try:
-            token = RefreshToken(data["refresh"])
-            token.blacklist()
+            refresh = RefreshToken(data["refresh"])
+            user_id = int(refresh["user_id"])
         except TokenError as exc:
             raise InvalidToken(exc.args[0]) from exc
-        user_id = token.payload.get(api_settings.USER_ID_CLAIM)
-        user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidToken("the token names no user") from exc
+        try:
+            # Denylist first: if Redis is unreachable nothing ends, and the client can retry
+            # with the same (not yet blacklisted) refresh token.
+            end_session(user_id=user_id, session_id=session_of(refresh.payload))
+        except RevocationUnavailable as exc:
+            raise ServiceUnavailable() from exc
         security_event_record(
             kind=SecurityEventKind.LOGOUT,
-            user=user,
+            user=User.objects.filter(pk=user_id).first(),
             ip_address=client_ip(request),
             target=f"{request.method} {request.path}",
-            detail={"refresh_token_jti": str(token.payload.get("jti", ""))},
+            detail={"refresh_token_jti": str(refresh.payload.get("jti", ""))},
         )
+        try:
+            refresh.blacklist()
+        except TokenError as exc:  # pragma: no cover - checked when the token was read
+            raise InvalidToken(exc.args[0]) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)

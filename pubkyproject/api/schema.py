@@ -36,6 +36,7 @@ _DESCRIPTIONS: dict[int, str] = {
     413: "The request body is larger than `API_MAX_BODY_BYTES` (`code`: `too_large`).",
     429: "Too many requests; retry after the `Retry-After` header's seconds.",
     502: "A Pubky relay, homeserver or DNS resolver failed (see `code`).",
+    503: "A backing service (Redis) is unreachable; nothing was changed, retry.",
 }
 
 READ = (401, 404, 429)

@@ -269,6 +269,18 @@ REALTIME = {
     # How often each process's hub checks its topics against the outbox for events the Redis
     # transport lost at the end of a burst (realtime/hub.py).
     "CATCH_UP_SECONDS": env_float("WS_CATCH_UP_SECONDS", 2.0, minimum=0.1),
+    # A socket's own send queue (frames the server has not taken yet: uvicorn pushes back once
+    # its transport buffer is full); a reader that lets it fill past either bound is closed with
+    # 4408 and resumes with `since`.
+    "SEND_QUEUE_FRAMES": env_int("WS_SEND_QUEUE_FRAMES", 1000, minimum=10),
+    "SEND_QUEUE_BYTES": env_int("WS_SEND_QUEUE_BYTES", 1024 * 1024, minimum=64 * 1024),
+    # New sockets, per web process: connection attempts per client address, and sockets that
+    # have not signed in yet (per address and in all) and how long they may take to.
+    "CONNECT_RATE_PER_ADDRESS": env_float("WS_CONNECT_RATE_PER_ADDRESS", 20.0, minimum=0.1),
+    "CONNECT_BURST_PER_ADDRESS": env_int("WS_CONNECT_BURST_PER_ADDRESS", 40, minimum=1),
+    "MAX_UNAUTHENTICATED_PER_ADDRESS": env_int("WS_MAX_UNAUTHENTICATED_PER_ADDRESS", 20, minimum=1),
+    "MAX_UNAUTHENTICATED": env_int("WS_MAX_UNAUTHENTICATED", 1000, minimum=1),
+    "AUTH_TIMEOUT_SECONDS": env_float("WS_AUTH_TIMEOUT_SECONDS", 10.0, minimum=0.5),
 }
 
 # --- API -------------------------------------------------------------------------------------
@@ -286,7 +298,7 @@ REST_FRAMEWORK = {
         "pubkyproject.api.parsers.BoundedMultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "pubkyproject.api.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -152,3 +152,77 @@ async def test_the_websocket_accepts_the_tokens_the_api_issues(alice) -> None:
     finally:
         await close_pool()
     assert identity.user == alice
+
+
+def test_logout_refuses_the_sessions_access_token_but_not_another_sessions(alice) -> None:
+    client = APIClient(REMOTE_ADDR=fresh_address())
+    ended = login(client, "alice", "pw").json()
+    other = login(client, "alice", "pw").json()
+    assert AccessToken(ended["access"])["sid"] != AccessToken(other["access"])["sid"]
+    assert (
+        client.post("/api/auth/logout/", {"refresh": ended["refresh"]}, format="json").status_code
+        == 204
+    )
+
+    refused = client.get("/api/families/", HTTP_AUTHORIZATION=f"Bearer {ended['access']}")
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "token_not_valid"
+    assert (
+        client.get("/api/families/", HTTP_AUTHORIZATION=f"Bearer {other['access']}").status_code
+        == 200
+    )
+
+
+def test_a_refreshed_token_stays_in_its_session_and_ends_with_it(alice) -> None:
+    client = APIClient(REMOTE_ADDR=fresh_address())
+    first = login(client, "alice", "pw").json()
+    rotated = client.post(
+        "/api/auth/token/refresh/", {"refresh": first["refresh"]}, format="json"
+    ).json()
+    assert AccessToken(rotated["access"])["sid"] == AccessToken(first["access"])["sid"]
+    assert (
+        client.post("/api/auth/logout/", {"refresh": rotated["refresh"]}, format="json").status_code
+        == 204
+    )
+    for access in (first["access"], rotated["access"]):
+        assert (
+            client.get("/api/families/", HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 401
+        )
+
+
+def test_a_password_change_ends_every_session_but_a_first_password_does_not(alice) -> None:
+    client = APIClient(REMOTE_ADDR=fresh_address())
+    sessions = [login(client, "alice", "pw").json() for _ in range(2)]
+    alice.set_password("another secret")
+    alice.save()
+    for tokens in sessions:
+        bearer = f"Bearer {tokens['access']}"
+        assert client.get("/api/families/", HTTP_AUTHORIZATION=bearer).status_code == 401
+        again = client.post(
+            "/api/auth/token/refresh/", {"refresh": tokens["refresh"]}, format="json"
+        )
+        assert again.status_code == 401
+    fresh = login(client, "alice", "another secret").json()
+    assert (
+        client.get("/api/families/", HTTP_AUTHORIZATION=f"Bearer {fresh['access']}").status_code
+        == 200
+    )
+    newcomer = UserFactory()  # created with its first password: nothing to end
+    token = str(AccessToken.for_user(newcomer))
+    assert client.get("/api/families/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+
+def test_deactivating_a_user_ends_their_sessions(alice) -> None:
+    client = APIClient(REMOTE_ADDR=fresh_address())
+    tokens = login(client, "alice", "pw").json()
+    alice.is_active = False
+    alice.save()
+    refresh = client.post("/api/auth/token/refresh/", {"refresh": tokens["refresh"]}, format="json")
+    assert refresh.status_code == 401
+    alice.is_active = True
+    alice.save()
+    # Reactivated: the old session stays ended.
+    assert (
+        client.get("/api/families/", HTTP_AUTHORIZATION=f"Bearer {tokens['access']}").status_code
+        == 401
+    )

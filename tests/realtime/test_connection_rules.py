@@ -27,7 +27,7 @@ def _publish_many(topic: str, count: int, event_type: str = "pubky_relay_status"
 
 
 async def test_a_client_that_asks_for_batching_gets_events_coalesced(e2e) -> None:
-    web = e2e.daphne("web")
+    web = e2e.web("web")
     user = await sync_to_async(UserFactory)()
     client = await connect(web.port, token_for(user), query="batch=1")
     await client.subscribe(relays=True)
@@ -46,7 +46,7 @@ async def test_a_client_that_asks_for_batching_gets_events_coalesced(e2e) -> Non
 
 
 async def test_a_filter_keeps_only_the_wanted_event_types(e2e) -> None:
-    web = e2e.daphne("web")
+    web = e2e.web("web")
     user = await sync_to_async(UserFactory)()
     family = await sync_to_async(FamilyFactory)(owner=user)
     client = await connect(web.port, token_for(user))
@@ -64,7 +64,7 @@ async def test_a_filter_keeps_only_the_wanted_event_types(e2e) -> None:
 
 
 async def test_a_user_past_the_connection_cap_is_refused(e2e) -> None:
-    web = e2e.daphne("web", env={"WS_MAX_CONNECTIONS_PER_USER": "2"})
+    web = e2e.web("web", env={"WS_MAX_CONNECTIONS_PER_USER": "2"})
     user = await sync_to_async(UserFactory)()
     first = await connect(web.port, token_for(user))
     await connect(web.port, token_for(user))
@@ -95,8 +95,15 @@ def _handshake(port: int, token: str) -> socket.socket:
     return sock
 
 
-def test_a_dead_connection_is_closed_by_the_heartbeat(e2e) -> None:
-    web = e2e.daphne("web", args=("--ping-interval", "1", "--ping-timeout", "2"))
+_PING_ARGS = {
+    "uvicorn": ("--ws-ping-interval", "1", "--ws-ping-timeout", "2"),
+    "daphne": ("--ping-interval", "1", "--ping-timeout", "2"),
+}
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "daphne"])
+def test_a_dead_connection_is_closed_by_the_heartbeat(e2e, server) -> None:
+    web = e2e.web("web", server=server, args=_PING_ARGS[server])
     user = UserFactory()
     sock = _handshake(web.port, token_for(user))
     sock.settimeout(1.0)

@@ -54,7 +54,7 @@ def stack(net: Testnet, settings, transactional_db):
     relays = ",".join(net.relay_urls)
     settings.PUBKY_RELAYS = list(net.relay_urls)
     with process_group(subprocess_env(PUBKY_RELAYS=relays)) as group:
-        web = group.daphne("web")
+        web = group.web("web")
         group.manage("watcher", "watch_homeservers", "--interval", "0.2")
         yield web.port
 
@@ -120,7 +120,7 @@ async def test_private_paths_of_someone_else_are_refused(stack, author) -> None:
         "subscribe", {"pubkyUrl": f"pubky://{keypair.public_key.z32()}/priv/diary"}, id=1
     )
     error = await client.expect("pubky_subscription_error")
-    assert error["data"]["code"] == "forbidden"
+    assert error["data"]["code"] == "not_found"
     await client.send("subscribe", {"pubkyUrl": "pubky://not-a-key/pub/"}, id=2)
     assert (await client.expect("pubky_subscription_error"))["data"]["code"] == "invalid"
 

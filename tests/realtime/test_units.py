@@ -17,11 +17,13 @@ from django.utils import timezone
 
 from domains.models import RelayStatus
 from families.models import Visibility
+from pubkyproject.api.sessions import refused, socket_is_revoked
 from pubkyproject.async_db import close_pool
 from pubkyproject.sql import int_array
 from realtime import protocol, topics
 from realtime.events import Event, dumps, publish
 from realtime.hub import Hub
+from realtime.limits import Admission
 from realtime.models import DbChange, OutboxEvent
 from realtime.selectors import replay
 from realtime.services import db_changes_publish, outbox_prune
@@ -101,6 +103,9 @@ class TestProtocol:
             {"familyId": 1, "since": -5},
             {"familyId": 1, "filter": "pubky_content_update"},
             {"familyId": 1, "filter": ["not_an_event"]},
+            {"familyId": 2**63},  # past a bigint: refused here, not by the database
+            {"familyId": 1, "since": 2**64},
+            {"pubkyUrl": "pubky://" + "x" * 2000},
         ],
     )
     def test_it_rejects_bad_subscriptions(self, data: dict) -> None:
@@ -117,6 +122,52 @@ class TestProtocol:
         request = protocol.parse_subscribe(message)
         assert (request.key, request.value, request.since) == ("familyId", 4, 10)
         assert request.filter == frozenset({"pubky_guardian_notification"})
+
+
+class TestAdmission:
+    def test_connection_attempts_are_limited_per_address(self) -> None:
+        gate = Admission(rate=0.1, burst=3, per_address=10, total=10)
+        assert [gate.attempt("10.0.0.1") for _ in range(4)] == [True, True, True, False]
+        assert gate.attempt("10.0.0.2")  # another address has its own bucket
+
+    def test_unauthenticated_sockets_are_capped_per_address_and_in_all(self) -> None:
+        gate = Admission(rate=100, burst=100, per_address=2, total=3)
+        assert gate.hold_unauthenticated("a") is None
+        assert gate.hold_unauthenticated("a") is None
+        assert "per address" in (gate.hold_unauthenticated("a") or "")
+        assert gate.hold_unauthenticated("b") is None
+        assert gate.hold_unauthenticated("c") == "at most 3 sockets may wait for authentication"
+        gate.release_unauthenticated("a")
+        assert gate.hold_unauthenticated("c") is None
+        assert gate.pending == {"a": 1, "b": 1, "c": 1}
+
+    def test_the_address_table_forgets_the_least_recent_address(self) -> None:
+        gate = Admission(rate=1, burst=1, per_address=1, total=1)
+        gate.MAX_TRACKED_ADDRESSES = 2
+        for address in ("a", "b", "c"):
+            gate.attempt(address)
+        assert list(gate.buckets) == ["b", "c"]
+
+
+class TestSessionRules:
+    def test_a_token_with_a_session_is_refused_only_by_its_session_entry(self) -> None:
+        claims = {"sid": "s1", "user_id": "4", "iat": 100}
+        assert refused(claims, b"1", None)
+        assert not refused(claims, None, b"200")  # the user cut-off is for tokens without one
+
+    def test_a_token_without_a_session_is_refused_up_to_the_users_cut_off(self) -> None:
+        assert refused({"user_id": "4", "iat": 100}, None, b"100.7")
+        assert not refused({"user_id": "4", "iat": 101}, None, b"100.7")
+        assert not refused({"user_id": "4", "iat": 100}, None, None)
+
+    def test_a_revocation_event_ends_the_sockets_it_names(self) -> None:
+        assert socket_is_revoked({"sessions": ["s1"]}, "s1", 10)
+        assert not socket_is_revoked({"sessions": ["s1"]}, "s2", 10)
+        assert not socket_is_revoked({"sessions": ["s1"]}, None, 10)
+        assert socket_is_revoked({"all": True, "before": 20}, "s2", 10)
+        assert not socket_is_revoked({"all": True, "before": 20}, "s3", 30)  # signed in after
+        assert socket_is_revoked({"unnamed": True, "before": 20}, None, 10)
+        assert not socket_is_revoked({"unnamed": True, "before": 20}, "s1", 10)
 
 
 @pytest.mark.django_db
