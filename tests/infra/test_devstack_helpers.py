@@ -200,6 +200,7 @@ def test_the_web_server_is_uvicorn_with_websockets_sansio_unless_daphne_is_asked
     assert uvicorn[0].endswith("/uvicorn")
     assert uvicorn[uvicorn.index("--ws") + 1] == "websockets-sansio"
     assert uvicorn[uvicorn.index("--port") + 1] == "8123"
+    assert uvicorn[uvicorn.index("--ws-max-size") + 1] == "1048576"
     assert devstack.asgi_server_argv("daphne", 8123)[0].endswith("/daphne")
     with pytest.raises(devstack.ConfigError, match="ASGI_SERVER must be one of uvicorn, daphne"):
         devstack.asgi_server({"ASGI_SERVER": "gunicorn"})
