@@ -8,6 +8,7 @@ class RealtimeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from realtime import receivers
+        from realtime import lifecycle, receivers
 
         receivers.connect()
+        lifecycle.connect()  # created/deleted events on the family topic

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from pubkyproject.leader import take_turn
 from realtime.events import publish_many
+from realtime.lifecycle import lifecycle_changes
 from realtime.models import EventSource, OutboxEvent
 from realtime.payloads import changes_for
 
@@ -88,6 +89,8 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
                 continue
             deleted = False
         events.extend(changes_for(instance, deleted=deleted))
+        # Raw-SQL inserts and deletes announce themselves on the family topic as ORM ones do.
+        events.extend(lifecycle_changes(instance, created=op == "INSERT", deleted=deleted))
     # One batch of outbox rows and one broadcast for the whole claim, not one per change.
     publish_many(events, source=EventSource.NOTIFY)
     return ClaimResult(len(claimed), len(events))

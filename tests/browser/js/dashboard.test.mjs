@@ -103,8 +103,15 @@ test("it resubscribes with since = the last event of each subscription after a d
     { key: "familyId", value: 3 },
   ]);
   const first = await opened(live);
-  first.push({ type: "pubky_sovereignty_score", event_id: 40, data: { domainId: 7 } });
-  first.push({ type: "pubky_relay_status", event_id: 42, data: { relays: [] } });
+  for (const [id, topic, head] of [
+    ["relays=true", "relays", 30],
+    ["sovereigntyScoreDomainId=7", "sovereigntyScore.7", 12],
+    ["familyId=3", "family.3", 25],
+  ]) {
+    first.push({ type: "subscribed", id: `sub:${id}`, data: { topic, head } });
+  }
+  first.push({ type: "pubky_sovereignty_score", event_id: 40, topic: "sovereigntyScore.7", data: { domainId: 7 } });
+  first.push({ type: "pubky_relay_status", event_id: 42, topic: "relays", data: { relays: [] } });
   first.drop();
   assert.equal(live.status, "reconnecting");
   live.retryNow();
@@ -114,12 +121,69 @@ test("it resubscribes with since = the last event of each subscription after a d
   const since = Object.fromEntries(
     second.subscribes().map((m) => [Object.keys(m.data)[0], m.data.since]),
   );
-  // Each from its own last event; one with none of its own from the first event after it
-  // subscribed, so nothing published on its topic in between is skipped.
-  assert.deepEqual(since, { relays: 42, sovereigntyScoreDomainId: 40, familyId: 40 });
+  // Each from its own last event; one with none of its own from its topic's head.
+  assert.deepEqual(since, { relays: 42, sovereigntyScoreDomainId: 40, familyId: 25 });
   assert.deepEqual(calls.resyncs, []);
   assert.equal(live.stats.connects, 2);
   live.stop();
+});
+
+test("a subscription without events never resumes from another topic's larger event_id", async () => {
+  // Event ids are taken before commit: family.3's event 41 may commit after relays' event 42
+  // was seen. Resuming family.3 from 42 would skip 41; resuming from its head (35) does not.
+  const { live, calls } = connection();
+  live.setSubscriptions([
+    { key: "relays", value: true },
+    { key: "familyId", value: 3 },
+  ]);
+  const first = await opened(live);
+  first.push({ type: "subscribed", id: "sub:relays=true", data: { topic: "relays", head: 10 } });
+  first.push({ type: "subscribed", id: "sub:familyId=3", data: { topic: "family.3", head: 35 } });
+  first.push({ type: "pubky_relay_status", event_id: 42, topic: "relays", data: { relays: [] } });
+  first.drop();
+  live.retryNow();
+  await tick();
+  const second = FakeSocket.all.at(-1);
+  second.open();
+  const family = second.subscribes().find((m) => "familyId" in m.data);
+  assert.equal(family.data.since, 35);
+  // The replay brings 41, which then counts as seen on family.3 only.
+  second.push({ type: "subscribed", id: "sub:familyId=3", data: { topic: "family.3", recovered: true, replayed: 1 } });
+  second.push({ type: "domain_created", event_id: 41, topic: "family.3", data: { id: 9, familyId: 3 } });
+  assert.equal(live.lastSeen.get("familyId=3"), 41);
+  assert.equal(live.lastSeen.get("relays=true"), 42);
+  assert.deepEqual(calls.resyncs, []);
+  live.stop();
+});
+
+test("an empty topic's head of 0 is resumed from as since 0, not as a refetch", async () => {
+  const { live, calls } = connection();
+  live.setSubscriptions([{ key: "domainMigrationId", value: 5 }]);
+  const first = await opened(live);
+  first.push({ type: "subscribed", id: "sub:domainMigrationId=5", data: { topic: "domainMigration.5", head: 0 } });
+  first.drop();
+  live.retryNow();
+  await tick();
+  const second = FakeSocket.all.at(-1);
+  second.open();
+  assert.deepEqual(second.subscribes()[0].data, { domainMigrationId: 5, since: 0 });
+  assert.deepEqual(calls.resyncs, []);
+  live.stop();
+});
+
+test("an event that arrives before its subscribed reply is not undone by a smaller head", async () => {
+  const { live } = connection();
+  live.setSubscriptions([{ key: "familyId", value: 3 }]);
+  const socket = await opened(live);
+  socket.push({ type: "domain_created", event_id: 50, topic: "family.3", data: { id: 1, familyId: 3 } });
+  socket.push({ type: "subscribed", id: "sub:familyId=3", data: { topic: "family.3", head: 49 } });
+  assert.equal(live.lastSeen.get("familyId=3"), 50);
+  live.stop();
+});
+
+test("created and deleted events belong to their family's subscription", () => {
+  assert.equal(subscriptionOf({ type: "domain_created", data: { id: 4, familyId: 2 } }), "familyId=2");
+  assert.equal(subscriptionOf({ type: "dns_record_deleted", data: { id: 4, familyId: 2 } }), "familyId=2");
 });
 
 test("events are filed under the topic their subscribed reply named", async () => {
