@@ -44,6 +44,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from domains.services.wording import migration_problem
 from domains.models import (
     OPEN_MIGRATION_STATES,
     DnsRecord,
@@ -625,7 +626,8 @@ def domain_migration_fail(*, migration: DomainMigration, reason: str) -> DomainM
         domain.full_clean()
         domain.save()
     if locked.approvals_required:
-        _notify(locked, "migration_failed", f"Moving {domain.name} failed", reason[:500])
+        message = migration_problem(reason)[:500]  # the raw reason stays in `error`
+        _notify(locked, "migration_failed", f"Moving {domain.name} failed", message)
     return _sync(migration, locked)
 
 
