@@ -120,7 +120,9 @@ def _publish(changes: Iterable[Change]) -> None:
         publish(topic=topic, type=event_type, payload=data, source=EventSource.ORM)
 
 
-def on_save(sender: type, instance: Any, created: bool = False, raw: bool = False, **_: Any) -> None:
+def on_save(
+    sender: type, instance: Any, created: bool = False, raw: bool = False, **_: Any
+) -> None:
     if created and not raw:  # fixtures loading raw rows are not live changes
         _publish(lifecycle_changes(instance, created=True, deleted=False))
 

@@ -53,9 +53,7 @@ def topic_head(topic: str) -> int:
     in flight.)
     """
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(max(id), 0) FROM realtime_outbox WHERE topic = %s", [topic]
-        )
+        cursor.execute("SELECT coalesce(max(id), 0) FROM realtime_outbox WHERE topic = %s", [topic])
         (head,) = cursor.fetchone()
     return int(head)
 

@@ -44,7 +44,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from domains.services.wording import migration_problem
 from domains.models import (
     OPEN_MIGRATION_STATES,
     DnsRecord,
@@ -69,6 +68,7 @@ from domains.services.publishing import (
 )
 from domains.services.registration import pubky_domain_create
 from domains.services.scoring import sovereignty_score_calculate
+from domains.services.wording import migration_problem
 from families.models import User
 from pubky.keys import Keypair
 from pubky.packet import SignedPacket

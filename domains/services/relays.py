@@ -18,9 +18,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from domains.services.wording import relay_problem
 from domains.models import PkarrRecord, PubkyDomainStatus, RelayStatus
 from domains.pubky_client import PubkyClient, pubky_client
+from domains.services.wording import relay_problem
 from families.models import Family, SecurityEventKind
 from families.security import security_event_record
 from pubky.relay_client import RelayResult

@@ -40,7 +40,12 @@ def _family_events(mark: int, family_id: int) -> list[tuple[str, dict[str, Any]]
 
 def _pubky_domain(family: Any, domain: Any) -> PubkyDomain:
     return PubkyDomain.objects.create(
-        name=domain.name, family=family, domain=domain, public_key=PUBLIC_KEY, status="active"
+        name=domain.name,
+        family=family,
+        domain=domain,
+        public_key=PUBLIC_KEY,
+        key_custody="family",
+        status="active",
     )
 
 
@@ -66,26 +71,26 @@ class TestOrmCreatesAndDeletes:
         assert data["id"] == domain.pk and data["familyId"] == family.pk
         assert data["name"] == "new.example" and data["status"] == "active"
 
-    def test_a_deleted_domain_takes_its_records_migrations_and_pubky_link_with_it(self) -> None:
+    def test_a_deleted_domain_announces_its_records_and_migrations_first(self) -> None:
         family = FamilyFactory()
         domain = DomainFactory(family=family)
         record = DnsRecord.objects.create(domain=domain, rtype="A", value="192.0.2.1")
         migration = DomainMigration.objects.create(domain=domain, direction="dns_to_pubky")
-        pubky = _pubky_domain(family, domain)
         mark = _mark()
         domain_id = domain.pk
         domain.delete()
         family_events = _family_events(mark, family.pk)
-        assert [(t, p["id"]) for t, p in family_events] == [
+        assert sorted((t, p["id"]) for t, p in family_events[:-1]) == [
             ("dns_record_deleted", record.pk),
             ("domain_migration_deleted", migration.pk),
-            ("domain_deleted", domain_id),
         ]
-        assert all(p["familyId"] == family.pk for _, p in family_events)
+        assert family_events[-1][0] == "domain_deleted"
+        assert family_events[-1][1]["id"] == domain_id
         assert family_events[-1][1]["status"] == "deleted"
-        # The Pubky domain stays (its link to the domain is cleared): an update, not a delete.
-        updates = [(t, p) for topic, t, p in _since(mark) if topic == topics.pubky_domain(pubky.pk)]
-        assert [(t, p["domainId"]) for t, p in updates] == [("pubky_domain_update", None)]
+        assert all(p["familyId"] == family.pk for _, p in family_events)
+        # Besides the family topic, only the migration's own topic hears of it.
+        others = [(topic, t) for topic, t, _ in _since(mark) if topic != topics.family(family.pk)]
+        assert others == [(topics.domain_migration(migration.pk), "domain_migration_update")]
 
     def test_dns_records_are_announced_when_added_and_removed(self) -> None:
         domain = DomainFactory()
@@ -128,11 +133,15 @@ class TestOrmCreatesAndDeletes:
         migration = DomainMigration.objects.create(domain=domain, direction="dns_to_pubky")
         (_, update, update_data), (family_topic, created, created_data) = _since(mark)
         assert update == "domain_migration_update"
-        assert (family_topic, created) == (topics.family(domain.family_id), "domain_migration_created")
+        assert family_topic == topics.family(domain.family_id)
+        assert created == "domain_migration_created"
         assert created_data == update_data and created_data["familyId"] == domain.family_id
         mark = _mark()
         migration.delete()
-        assert [t for _, t, _ in _since(mark)] == ["domain_migration_update", "domain_migration_deleted"]
+        assert [t for _, t, _ in _since(mark)] == [
+            "domain_migration_update",
+            "domain_migration_deleted",
+        ]
 
     def test_a_guardian_added_and_removed(self) -> None:
         family = FamilyFactory()
@@ -277,8 +286,9 @@ class TestRawSql:
                 [domain.pk],
             ).fetchone()
             (guardian_id,) = outside.execute(
-                "INSERT INTO federation_guardians (family_id, user_id, name, email, pubky_public_key, status, "
-                "pubky_backup_status, pubky_backup_url, created_at, updated_at) "
+                "INSERT INTO federation_guardians (family_id, user_id, name, email, "
+                "pubky_public_key, status, pubky_backup_status, pubky_backup_url, created_at, "
+                "updated_at) "
                 "VALUES (%s, %s, 'Rosa', '', '', 'active', 'none', '', now(), now()) RETURNING id",
                 [family.pk, user.pk],
             ).fetchone()
@@ -320,7 +330,7 @@ class TestRawSql:
             (pubky_id,) = outside.execute(
                 "INSERT INTO pubky_domains (name, family_id, public_key, key_custody, pubky_url, "
                 "homeserver_url, visibility, status, created_at, updated_at) VALUES "
-                "('raw.example', %s, %s, 'service', '', '', 'private', 'draft', now(), now()) "
+                "('raw.example', %s, %s, 'family', '', '', 'private', 'draft', now(), now()) "
                 "RETURNING id",
                 [family.pk, PUBLIC_KEY],
             ).fetchone()
