@@ -30,7 +30,8 @@ _NETWORK = (
         "dropped the connection before answering",
     ),
     (
-        r"Max retries exceeded|HTTPConnectionPool|HTTPSConnectionPool|ConnectionError|unreachable",
+        r"Max retries exceeded|HTTPConnectionPool|HTTPSConnectionPool|ConnectionError|unreachable"
+        r"|connection failed",
         "could not be reached",
     ),
 )

@@ -14,7 +14,7 @@ const NETWORK_PATTERNS = [
   [/Name or service not known|nodename nor servname|getaddrinfo|NameResolution|name resolution|No address associated/i, "could not be found: its address did not resolve"],
   [/CERTIFICATE_VERIFY_FAILED|certificate verify failed|SSLError|SSL:/i, "could not prove who it is (its TLS certificate was not accepted)"],
   [/Connection reset|RemoteDisconnected|Connection aborted|ECONNRESET|closed connection/i, "dropped the connection before answering"],
-  [/Max retries exceeded|HTTPConnectionPool|HTTPSConnectionPool|ConnectionError|unreachable/i, "could not be reached"],
+  [/Max retries exceeded|HTTPConnectionPool|HTTPSConnectionPool|ConnectionError|unreachable|connection failed/i, "could not be reached"],
 ];
 
 function httpProblem(code) {
