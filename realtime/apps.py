@@ -9,7 +9,8 @@ class RealtimeConfig(AppConfig):
 
     def ready(self) -> None:
         from pubkyproject.api import sessions
-        from realtime import receivers
+        from realtime import lifecycle, receivers
 
         receivers.connect()
+        lifecycle.connect()  # created/deleted events on the family topic
         sessions.connect_receivers()

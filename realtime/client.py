@@ -41,6 +41,7 @@ class _Subscription:
     key: dict[str, Any]
     topic: str = ""
     last_event_id: int = 0
+    resumable: bool = False  # last_event_id is a place to resume from (an event, or the head)
     recovered: bool = True
 
 
@@ -98,11 +99,16 @@ class WebSocketClient:
         name = json.dumps(key, sort_keys=True)
         subscription = self.subscriptions.get(name) or _Subscription(key=key)
         data = dict(key)
-        if subscription.last_event_id:
+        if subscription.resumable:
             data["since"] = subscription.last_event_id
         reply = await self.request("subscribe", data)
         subscription.recovered = reply["data"].get("recovered", True)
         subscription.topic = reply["data"]["topic"]
+        head = reply["data"].get("head")
+        if isinstance(head, int):
+            # Up to date to the topic's head: where a subscription that sees no event resumes.
+            subscription.last_event_id = max(subscription.last_event_id, head)
+            subscription.resumable = True
         self.subscriptions[name] = subscription
         return reply
 
@@ -134,6 +140,7 @@ class WebSocketClient:
                     subscription.last_event_id = max(
                         subscription.last_event_id, message["event_id"]
                     )
+                    subscription.resumable = True
             self._events.put_nowait(message)
         elif message.get("type") == "pubky_subscription_error":
             self._events.put_nowait(message)

@@ -450,7 +450,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def on_subscribe(self, message: protocol.ClientMessage) -> None:
         request = protocol.parse_subscribe(message)
         assert self.principal is not None
-        from realtime.selectors import SubscriptionDenied, authorize
+        from realtime.selectors import SubscriptionDenied, authorize, topic_head
 
         described = _describe_request(request.key, request.value)
         try:
@@ -488,7 +488,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                     str(target.value), self.identity.user.pk, self.connection_id
                 )
         if request.since is None:
-            self._send_obj(protocol.reply("subscribed", target.describe_with_topic(), message.id))
+            # `head`: where this subscription is up to (read after joining, so nothing after it
+            # is missed); the client's `since` when it resumes without having seen an event.
+            head = await _db(topic_head)(target.topic)
+            reply = {**target.describe_with_topic(), "head": head}
+            self._send_obj(protocol.reply("subscribed", reply, message.id))
             return
         await self._replay(subscription, request.since, message.id)
 

@@ -21,7 +21,12 @@ def iso(value: Any) -> str | None:
 
 
 def pubky_domain(obj: Any, deleted: bool) -> list[Change]:
-    data = {
+    return [(topics.pubky_domain(obj.pk), "pubky_domain_update", pubky_domain_data(obj, deleted))]
+
+
+def pubky_domain_data(obj: Any, deleted: bool = False) -> dict[str, Any]:
+    """One Pubky domain as its update, created and deleted events show it."""
+    return {
         "id": obj.pk,
         "name": obj.name,
         "familyId": obj.family_id,
@@ -32,7 +37,6 @@ def pubky_domain(obj: Any, deleted: bool) -> list[Change]:
         "keyCustody": obj.key_custody,
         "lastPublishedAt": iso(obj.last_published_at),
     }
-    return [(topics.pubky_domain(obj.pk), "pubky_domain_update", data)]
 
 
 def pkarr_record(obj: Any, deleted: bool) -> list[Change]:
@@ -68,9 +72,16 @@ def sovereignty_score(obj: Any, deleted: bool) -> list[Change]:
 
 
 def domain_migration(obj: Any, deleted: bool) -> list[Change]:
-    data = {
+    data = domain_migration_data(obj, deleted)
+    return [(topics.domain_migration(obj.pk), "domain_migration_update", data)]
+
+
+def domain_migration_data(obj: Any, deleted: bool = False) -> dict[str, Any]:
+    """One migration as its update, created and deleted events show it."""
+    return {
         "id": obj.pk,
         "domainId": obj.domain_id,
+        "familyId": family_via_domain(obj),
         "direction": obj.direction,
         "state": "deleted" if deleted else obj.state,
         "approvalsRequired": obj.approvals_required,
@@ -78,7 +89,52 @@ def domain_migration(obj: Any, deleted: bool) -> list[Change]:
         "error": obj.error,
         "updatedAt": iso(obj.updated_at),
     }
-    return [(topics.domain_migration(obj.pk), "domain_migration_update", data)]
+
+
+def family_via_domain(obj: Any) -> int | None:
+    """The family of an object that belongs to a domain (a DNS record, a migration).
+
+    Uses the domain already loaded when there is one; otherwise one query, which finds nothing
+    when the domain is gone too (a raw-SQL delete of both, read back by the NOTIFY bridge).
+    """
+    from domains.models import DomainRecord
+
+    cached = obj._state.fields_cache.get("domain")
+    if cached is not None:
+        return int(cached.family_id)
+    family_id = (
+        DomainRecord.objects.filter(pk=obj.domain_id).values_list("family_id", flat=True).first()
+    )
+    return int(family_id) if family_id is not None else None
+
+
+def domain_data(obj: Any, deleted: bool = False) -> dict[str, Any]:
+    """One domain as its created and deleted events show it (the dashboard's card)."""
+    return {
+        "id": obj.pk,
+        "familyId": obj.family_id,
+        "name": obj.name,
+        "status": "deleted" if deleted else obj.status,
+        "visibility": obj.visibility,
+        "sovereigntyScore": obj.sovereignty_score,
+        "pubkyEnabled": obj.pubky_enabled,
+        "createdAt": iso(obj.created_at),
+        "updatedAt": iso(obj.updated_at),
+    }
+
+
+def dns_record_data(obj: Any, deleted: bool = False) -> dict[str, Any]:
+    """One DNS record as its created and deleted events show it."""
+    return {
+        "id": obj.pk,
+        "domainId": obj.domain_id,
+        "familyId": family_via_domain(obj),
+        "name": obj.name,
+        "type": obj.rtype,
+        "value": obj.value,
+        "ttl": obj.ttl,
+        "updatedAt": iso(obj.updated_at),
+    }
 
 
 def relay_data(obj: Any) -> dict[str, Any]:
@@ -147,6 +203,48 @@ def guardian_data(obj: Any) -> dict[str, Any]:
 def access_changed_for(user_id: int) -> Change:
     """A control event: the user's access changed; their sockets re-check subscriptions."""
     return (topics.user(user_id), "access_changed", {"userId": user_id})
+
+
+def membership_data(obj: Any, deleted: bool = False) -> dict[str, Any]:
+    """One family membership as its created and deleted events show it."""
+    return {
+        "id": obj.pk,
+        "familyId": obj.family_id,
+        "userId": obj.user_id,
+        "role": obj.role,
+        "createdAt": iso(obj.created_at),
+    }
+
+
+def access_grant_family(obj: Any) -> int | None:
+    """The family an access grant's target belongs to (None when the target is gone)."""
+    from families.policy import paths_for
+
+    model = obj.content_type.model_class()
+    if model is None:
+        return None
+    try:
+        path = paths_for(model).family
+    except TypeError:  # a target the access policy does not know has no family
+        return None
+    if path == "pk":
+        return int(obj.object_id)
+    value = model._default_manager.filter(pk=obj.object_id).values_list(path, flat=True).first()
+    return int(value) if value is not None else None
+
+
+def access_grant_data(obj: Any, deleted: bool = False) -> dict[str, Any]:
+    """One access grant as its created and deleted events show it."""
+    return {
+        "id": obj.pk,
+        "familyId": access_grant_family(obj),
+        "granteeId": obj.grantee_id,
+        "permission": obj.permission,
+        "targetType": obj.content_type.model,
+        "targetId": obj.object_id,
+        "expiresAt": iso(obj.expires_at),
+        "revokedAt": iso(obj.revoked_at),
+    }
 
 
 def membership(obj: Any, deleted: bool) -> list[Change]:

@@ -43,6 +43,50 @@ async def atopic_heads(topic_names: list[str]) -> dict[str, int]:
     return dict(rows)
 
 
+def topic_head(topic: str) -> int:
+    """The id of the newest committed event of ``topic`` (0 when it has none).
+
+    A subscriber that has seen nothing yet resumes from here (the ``head`` of the
+    ``subscribed`` reply): the writers of one topic are serialised and take their event ids
+    under that lock, so every event of the topic still to commit has a larger id. (The newest
+    id of *all* topics is no such bound: an event of this topic with a smaller id may still be
+    in flight.)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(id), 0) FROM realtime_outbox WHERE topic = %s", [topic])
+        (head,) = cursor.fetchone()
+    return int(head)
+
+
+def _intact_after(cursor: Any, topic: str, since: int) -> bool:
+    """True when pruning removed no event of ``topic`` after ``since``.
+
+    ``seq`` numbers a topic's events without gaps, in id order: if the topic's first event after
+    ``since`` is its first ever, or the one before it is still here (so at or before
+    ``since``), nothing after ``since`` is missing; with no event after ``since``, nothing is
+    missing when the last sequence number handed out is still in the outbox.
+    """
+    cursor.execute(
+        "SELECT seq FROM realtime_outbox WHERE topic = %s AND id > %s ORDER BY id LIMIT 1",
+        [topic, since],
+    )
+    row = cursor.fetchone()
+    if row is not None:
+        if row[0] == 1:
+            return True
+        cursor.execute(
+            "SELECT 1 FROM realtime_outbox WHERE topic = %s AND seq = %s", [topic, row[0] - 1]
+        )
+        return cursor.fetchone() is not None
+    cursor.execute(
+        "SELECT coalesce((SELECT seq FROM realtime_topic_sequences WHERE topic = %s), 0), "
+        "coalesce((SELECT max(seq) FROM realtime_outbox WHERE topic = %s AND id <= %s), 0)",
+        [topic, topic, since],
+    )
+    issued, kept = cursor.fetchone()
+    return bool(issued == kept)
+
+
 @dataclass(frozen=True)
 class Replay:
     recovered: bool
@@ -63,7 +107,7 @@ def replay(topic: str, since: int, *, limit: int = 10_000) -> Replay:
         # Pruned past `since`: everything up to oldest-1 may have been deleted. An empty outbox
         # after ids were issued means everything was pruned.
         floor = oldest if oldest is not None else newest_issued + 1
-        if since + 1 < floor and since < newest_issued:
+        if since + 1 < floor and since < newest_issued and not _intact_after(cursor, topic, since):
             return Replay(recovered=False, events=[])
         cursor.execute(
             "SELECT id, type, payload::text FROM realtime_outbox "

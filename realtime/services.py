@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import BinaryField, JSONField, Model
 from django.utils import timezone
 
 from pubkyproject.leader import take_turn
 from realtime.events import publish_many
+from realtime.lifecycle import lifecycle_changes
 from realtime.models import EventSource, OutboxEvent
 from realtime.payloads import changes_for
 
@@ -41,8 +44,18 @@ def _instance_from_old_row(model: type[Model], old_row: str) -> Model:
     import json
 
     values = json.loads(old_row)
-    fields = {f.attname: values.get(f.column) for f in model._meta.concrete_fields}
+    fields = {f.attname: _python(f, values.get(f.column)) for f in model._meta.concrete_fields}
     return model(**fields)
+
+
+def _python(field: Any, value: Any) -> Any:
+    """A JSON value of ``to_jsonb(OLD)`` as the field's Python value (timestamps are text)."""
+    if value is None or isinstance(field, (BinaryField, JSONField)):
+        return value
+    try:
+        return field.to_python(value)
+    except (ValidationError, TypeError, ValueError):
+        return value
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,8 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
                 continue
             deleted = False
         events.extend(changes_for(instance, deleted=deleted))
+        # Raw-SQL inserts and deletes announce themselves on the family topic as ORM ones do.
+        events.extend(lifecycle_changes(instance, created=op == "INSERT", deleted=deleted))
     # One batch of outbox rows and one broadcast for the whole claim, not one per change.
     publish_many(events, source=EventSource.NOTIFY)
     return ClaimResult(len(claimed), len(events))

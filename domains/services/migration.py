@@ -68,6 +68,7 @@ from domains.services.publishing import (
 )
 from domains.services.registration import pubky_domain_create
 from domains.services.scoring import sovereignty_score_calculate
+from domains.services.wording import migration_problem
 from families.models import User
 from pubky.keys import Keypair
 from pubky.packet import SignedPacket
@@ -625,7 +626,8 @@ def domain_migration_fail(*, migration: DomainMigration, reason: str) -> DomainM
         domain.full_clean()
         domain.save()
     if locked.approvals_required:
-        _notify(locked, "migration_failed", f"Moving {domain.name} failed", reason[:500])
+        message = migration_problem(reason)[:500]  # the raw reason stays in `error`
+        _notify(locked, "migration_failed", f"Moving {domain.name} failed", message)
     return _sync(migration, locked)
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from domains.models import PkarrRecord, PubkyDomainStatus, RelayStatus
 from domains.pubky_client import PubkyClient, pubky_client
 from domains.selectors import relay_urls_configured
+from domains.services.wording import relay_problem
 from families.models import Family, SecurityEventKind
 from families.security import security_event_record
 from pubky.relay_client import RelayResult
@@ -87,13 +88,18 @@ def _notify_families(url: str, transition: str, result: RelayResult) -> int:
     for family_id, names in affected.items():
         if transition == DOWN:
             title = f"Relay {url} is down"
-            message = (
-                f"{len(names)} of your Pubky domains are published on it; they stay reachable "
-                f"through the other relays. Error: {result.error or result.status}"
-            )
+            problem = relay_problem(result.error or "", result.status)
+            if len(names) == 1:
+                message = "1 of your Pubky domains is published on it; it stays reachable "
+                message += "through the other relays. "
+            else:
+                message = f"{len(names)} of your Pubky domains are published on it; they stay "
+                message += "reachable through the other relays. "
+            message += problem
         else:
             title = f"Relay {url} is back up"
-            message = f"{len(names)} of your Pubky domains are served by it again."
+            verb = "is" if len(names) == 1 else "are"
+            message = f"{len(names)} of your Pubky domains {verb} served by it again."
         guardian_notification_create(
             family=families[family_id],
             kind=f"relay_{transition}",

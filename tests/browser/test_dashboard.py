@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -233,3 +234,73 @@ def test_an_api_failure_shows_an_error_and_try_again_recovers(web, page) -> None
     failure.get_by_role("button", name="Try again").click()
     expect(page.get_by_role("heading", name="Rivera Family")).to_be_visible()
     expect(failure).to_be_hidden()
+
+
+def _api(web, method: str, path: str, body: dict | None = None, token: str | None = None) -> Any:
+    """Call the REST API of the running server from this process, as any client would."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{base_url(web)}api/{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read()
+    return json.loads(text) if text else None
+
+
+def test_domains_added_and_removed_through_the_api_come_and_go_without_a_reload(web, page) -> None:
+    from playwright.sync_api import expect
+
+    from domains.models import DomainRecord
+
+    demo = _demo_family()
+    family = demo["family"]
+    count = page.locator(f"#domain-count-{family.pk}")
+    cards = page.locator(f"#domains-{family.pk} article.domain")
+    _sign_in(page, base_url(web), "rivera")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(count).to_have_text("2")
+    before = _debug(page)
+
+    token = _api(web, "POST", "auth/token/", {"username": "rivera", "password": "pw"})["access"]
+    added = _api(web, "POST", "domains/", {"family": family.pk, "name": "a-new.example"}, token)
+    card = page.locator(f"#domain-{added['id']}")
+    expect(card).to_be_visible()
+    expect(count).to_have_text("3")
+    expect(page.locator("#feed")).to_contain_text("Domain a-new.example was added")
+    # In the page's order (by name), and with the score the server computed for it.
+    names = cards.locator("h4").all_text_contents()
+    assert names == page.evaluate("(n) => [...n].sort((a, b) => a.localeCompare(b))", names)
+    assert "a-new.example" in names
+    total = DomainRecord.objects.get(pk=added["id"]).sovereignty_score
+    expect(card.locator(".score-value")).to_have_text(str(total))
+
+    # Removed through the API: the card goes, the count follows.
+    _api(web, "DELETE", f"domains/{added['id']}/", token=token)
+    expect(card).to_have_count(0)
+    expect(count).to_have_text("2")
+    expect(page.locator("#feed")).to_contain_text("Domain a-new.example was removed")
+
+    # A relay failure reads in plain words; the library's text is only a tooltip.
+    relay = demo["relay"]
+    relay.is_up, relay.latency_ms = False, None
+    relay.last_error = (
+        "HTTPConnectionPool(host='127.0.0.1', port=15411): Max retries exceeded with url: / "
+        "(Caused by NewConnectionError('Failed to establish a new connection: [Errno 111] "
+        "Connection refused'))"
+    )
+    relay.save()
+    relay_row = page.locator(f'.relay[data-url="{RELAY}"]')
+    expect(relay_row).to_have_attribute("data-state", "down")
+    expect(relay_row).to_contain_text("The relay refused the connection")
+    expect(relay_row).not_to_contain_text("HTTPConnectionPool")
+
+    after = _debug(page)
+    assert after["loadId"] == before["loadId"], "the page reloaded"
+    assert after["restLoads"] == 1

@@ -118,6 +118,9 @@ def test_a_relay_going_down_shows_as_down_while_publishing_succeeds_on_the_other
     note = GuardianNotification.objects.get(family=family, kind="relay_down")
     assert note.payload["relay_url"] == down_url
     assert note.payload["domains"] == ["resilient.example"]
+    # In plain words, singular for one domain; the library's text stays in the payload.
+    assert note.message.startswith("1 of your Pubky domains is published on it; it stays")
+    assert "The relay" in note.message and "Errno" not in note.message
 
     # Publishing still works on the other relays; the failure is recorded per relay.
     outcome = pubky_domain_publish(pubky_domain=pubky_domain)

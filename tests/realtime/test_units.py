@@ -232,7 +232,7 @@ class TestPublisher:
         from guardians.models import GuardianNotification
 
         GuardianNotification.objects.create(family=family, kind="k", title="Hello")
-        event = OutboxEvent.objects.get(topic=topics.family(family.pk))
+        event = OutboxEvent.objects.filter(topic=topics.family(family.pk)).latest("id")
         assert event.type == "pubky_guardian_notification"
         assert event.payload["title"] == "Hello"
 

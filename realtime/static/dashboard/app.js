@@ -5,7 +5,7 @@ import { refreshTimes } from "./dom.js";
 import { LiveConnection } from "./live.js";
 import { View } from "./render.js";
 import { ApiError, Session } from "./session.js";
-import { Store, loadSnapshot } from "./store.js";
+import { Store, loadScore, loadSnapshot } from "./store.js";
 
 const config = document.body.dataset;
 const session = new Session({
@@ -204,18 +204,69 @@ function stopLive() {
   live = null;
 }
 
+/** The score details and history of a card that arrived live (the event has the total). */
+async function fetchScore(domainId) {
+  const current = store;
+  try {
+    const loaded = await loadScore(session, domainId);
+    if (store !== current) return; // reloaded meanwhile: the new snapshot has it
+    const domain = store.setScoreFromRest(domainId, loaded);
+    if (domain) view.updateDomain(domain);
+  } catch {
+    // The card shows the total; the details come with the next event or load.
+  }
+}
+
+const fetchingDomains = new Set();
+
+/** A score event named a domain we do not know yet: read it, then add its card. */
+async function fetchDomain(domainId) {
+  if (fetchingDomains.has(domainId)) return;
+  fetchingDomains.add(domainId);
+  const current = store;
+  try {
+    const [row, score] = await Promise.all([
+      session.api(`domains/${domainId}/`),
+      loadScore(session, domainId).then(
+        (value) => ({ value }),
+        (error) => ({ error }),
+      ),
+    ]);
+    if (store !== current) return;
+    const domain = store.addDomainFromRest(row, score);
+    if (domain) {
+      view.renderDomains(store, domain.familyId, domain.id);
+      live.setSubscriptions(store.subscriptions());
+    }
+  } catch {
+    // Not readable (or gone): nothing to show.
+  } finally {
+    fetchingDomains.delete(domainId);
+  }
+}
+
+const LIFECYCLE = /_(created|deleted)$/;
+
 function onEvent(event) {
   debug.events += 1;
   const change = store.apply(event);
+  if (change.added) view.renderDomains(store, change.added.familyId, change.added.id);
+  if (change.removed) view.renderDomains(store, change.removed.familyId);
+  if (change.fetchScore) fetchScore(change.fetchScore);
+  if (change.fetchDomain) fetchDomain(change.fetchDomain);
   if (change.domain) view.updateDomain(change.domain);
   if (change.family) view.updateGuardians(store, change.family);
   if (change.relays) view.renderRelays(store, true);
   const items = [change.feed].flat().filter(Boolean);
   if (items.length) view.prependFeed(items);
   if (change.fetch) fetchMigration(change.fetch.migrationId);
-  if (change.domain && !change.domain.score.explanation) explainLater(change.domain.id);
-  // A migration that finished is not followed any more; a new one is.
-  if (event.type === "domain_migration_update") live.setSubscriptions(store.subscriptions());
+  if (change.domain && !change.domain.score.explanation && event.type === "pubky_sovereignty_score") {
+    explainLater(change.domain.id);
+  }
+  // A migration that finished is not followed any more; a new one is, as are new cards' topics.
+  if (event.type === "domain_migration_update" || LIFECYCLE.test(event.type)) {
+    live.setSubscriptions(store.subscriptions());
+  }
 }
 
 // --- start -------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 // The /ws connection: subscribe, follow events, and come back by itself after any drop.
 //
 // Reconnects back off exponentially (with jitter) and resubscribe with `since`: the last
-// event_id seen on that subscription, so the server replays what was missed from its outbox.
-// When it cannot (`recovered: false`, or nothing was ever seen to resume from) the owner is told
-// to refetch over REST. A ping that goes unanswered counts as a drop, so a dead network is
+// event_id seen on that subscription, or, before any, the topic's `head` that the server's
+// `subscribed` reply named, so the server replays what was missed from its outbox. (Never an
+// event_id seen on another topic: ids are taken before commit, so a smaller id of this topic
+// may commit later.) When it cannot (`recovered: false`, or nothing to resume from) the owner
+// is told to refetch over REST. A ping that goes unanswered counts as a drop, so a dead network is
 // noticed even when no close frame arrives.
 
 const BACKOFF_BASE_MS = 500;
@@ -37,6 +39,10 @@ export function subscriptionOf(event) {
     case "domain_migration_update":
       return `domainMigrationId=${data.id}`;
     default:
+      // Created/deleted events of the family's cards travel on the family topic.
+      if (/_(created|deleted)$/.test(event.type) && data.familyId !== undefined) {
+        return `familyId=${data.familyId}`;
+      }
       return null;
   }
 }
@@ -75,7 +81,7 @@ export class LiveConnection {
     this.active = new Set(); // "key=value" subscribed on this socket
     this.lastSeen = new Map(); // "key=value" -> last event_id seen for it
     this.topics = new Map(); // server topic (named in `subscribed` and in events) -> "key=value"
-    this.maxSeen = 0;
+    this.maxSeen = 0; // the largest event_id seen on any topic (statistics only)
     this.connectedBefore = false;
     this.outbox = [];
     this.tokens = SEND_BURST;
@@ -286,10 +292,10 @@ export class LiveConnection {
     const subscription = this.wanted.get(key);
     const data = { [subscription.key]: subscription.value };
     const since = this.lastSeen.get(key);
-    if (resuming && since) data.since = since;
+    if (resuming && since !== undefined) data.since = since;
     this.active.add(key);
     this.send("subscribe", data, `sub:${key}`);
-    return !resuming || Boolean(since);
+    return !resuming || since !== undefined;
   }
 
   subscribed(message) {
@@ -300,8 +306,11 @@ export class LiveConnection {
       this.stats.replayed += message.data.replayed || 0;
       if (message.data.recovered === false) this.options.onResync("the server's history is gone");
     }
-    // A subscription that has seen nothing yet resumes from everything seen so far.
-    if (key && !this.lastSeen.has(key) && this.maxSeen) this.lastSeen.set(key, this.maxSeen);
+    // A fresh subscription is up to date to its topic's head (servers that send one): that is
+    // where it resumes from if it sees no event before the next drop.
+    if (key && Number.isInteger(message.data.head) && this.wanted.has(key)) {
+      this.lastSeen.set(key, Math.max(this.lastSeen.get(key) || 0, message.data.head));
+    }
   }
 
   subscriptionError(message) {
@@ -316,10 +325,6 @@ export class LiveConnection {
     const key = this.topics.get(message.topic) || subscriptionOf(message);
     if (key) this.lastSeen.set(key, Math.max(this.lastSeen.get(key) || 0, message.event_id));
     this.maxSeen = Math.max(this.maxSeen, message.event_id);
-    for (const other of this.active) {
-      // A subscription that has had no event yet is up to date to here as well.
-      if (!this.lastSeen.has(other)) this.lastSeen.set(other, message.event_id);
-    }
     this.options.onEvent(message);
   }
 

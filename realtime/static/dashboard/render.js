@@ -2,6 +2,7 @@
 // the feed) can be redrawn on its own, so a live event touches only what it changed.
 
 import { clockTime, flash, h, hostOf, latency, replaceChildren, shortKey, svg, timeEl } from "./dom.js";
+import { countOf, migrationError, relayError } from "./messages.js";
 import { COMPONENT_MAX, COMPONENTS, OPEN_MIGRATION_STATES, directionLabel } from "./store.js";
 
 const BACKUP_LABELS = {
@@ -168,9 +169,12 @@ function migrationLine(domain) {
   const parts = [`Migration ${directionLabel(migration.direction)}: `];
   parts.push(h("strong", { class: "migration-state" }, migration.state.replace("_", " ")));
   if (open && migration.approvalsRequired) {
-    parts.push(` · ${migration.approvals || 0}/${migration.approvalsRequired} guardian approvals`);
+    parts.push(` · ${migration.approvals || 0} of ${countOf(migration.approvalsRequired, "guardian approval")}`);
   }
-  if (migration.error) parts.push(h("span", { class: "bad-text" }, ` · ${migration.error}`));
+  if (migration.error) {
+    const { text, detail } = migrationError(migration.error);
+    parts.push(h("span", { class: "bad-text migration-error", title: detail || null }, ` · ${text}`));
+  }
   return h(
     "p",
     { class: `meta migration ${open ? "open" : ""}` },
@@ -274,11 +278,16 @@ function relayRow(relay) {
         "span",
         { class: "relay-detail muted small" },
         checked,
-        state === "down" && relay.error ? h("span", { class: "bad-text" }, ` · ${relay.error}`) : null,
+        state === "down" && (relay.error || relay.statusCode) ? relayProblem(relay) : null,
       ),
     ),
     h("span", { class: "relay-state" }, text),
   );
+}
+
+function relayProblem(relay) {
+  const { text, detail } = relayError(relay.error, relay.statusCode);
+  return h("span", { class: "bad-text relay-error", title: detail || null }, ` · ${text}`);
 }
 
 function relaySummary(relays) {
@@ -447,12 +456,33 @@ export class View {
     replaceChildren(this.el.families, store.families.map((family) => this.familySection(store, family)));
   }
 
+  /** A family's domain cards in name order: the ones on screen stay (with their open
+   * panels), new ones are drawn, gone ones leave. ``flashId`` marks a card that just arrived. */
+  domainPart(store, family, keep = null) {
+    const domains = store.domainsOf(family.id);
+    if (family.errors.domains) return sectionError("the domains", family.errors.domains);
+    if (!domains.length) {
+      return h("div", { class: "card" }, emptyState("No domains yet", "Domains added to this family appear here with their sovereignty score."));
+    }
+    const card = (d) => (keep && keep.querySelector(`#domain-${d.id}`)) || domainCard(d);
+    return h("div", { class: "domain-grid" }, domains.map(card));
+  }
+
+  renderDomains(store, familyId, flashId = null) {
+    const box = document.getElementById(`domains-${familyId}`);
+    const family = store.families.find((f) => f.id === familyId);
+    if (!box || !family) return;
+    const count = document.getElementById(`domain-count-${familyId}`);
+    if (count) count.textContent = String(store.domainsOf(familyId).length);
+    const part = this.domainPart(store, family, box);
+    replaceChildren(box, part);
+    if (flashId !== null) flash(document.getElementById(`domain-${flashId}`));
+    this.touched();
+  }
+
   familySection(store, family) {
     const domains = store.domainsOf(family.id);
-    let domainPart;
-    if (family.errors.domains) domainPart = sectionError("the domains", family.errors.domains);
-    else if (!domains.length) domainPart = h("div", { class: "card" }, emptyState("No domains yet", "Domains added to this family appear here with their sovereignty score."));
-    else domainPart = h("div", { class: "domain-grid" }, domains.map((d) => domainCard(d)));
+    const domainPart = this.domainPart(store, family);
     return h(
       "section",
       { class: "family", id: `family-${family.id}`, "aria-labelledby": `family-${family.id}-name` },
@@ -467,8 +497,8 @@ export class View {
           family.pubkyEnabled ? badge("Pubky identity", "good") : badge("No Pubky identity"),
         ),
       ),
-      h("h3", { class: "section-title" }, "Domains ", h("span", { class: "count" }, String(domains.length))),
-      domainPart,
+      h("h3", { class: "section-title" }, "Domains ", h("span", { class: "count", id: `domain-count-${family.id}` }, String(domains.length))),
+      h("div", { class: "domains", id: `domains-${family.id}` }, domainPart),
       h("h3", { class: "section-title" }, "Guardians"),
       h("div", { class: "card guardians-card", id: `guardians-${family.id}` }, guardianList(family, store.guardiansOf(family.id))),
     );

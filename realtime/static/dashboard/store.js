@@ -3,6 +3,8 @@
 // REST answers in snake_case and events in camelCase; both are turned into one shape here so
 // the rendering code sees a single model.
 
+import { migrationError, relayError } from "./messages.js";
+
 export const COMPONENTS = [
   ["provider_independence", "Provider independence"],
   ["key_ownership", "Key ownership"],
@@ -26,7 +28,7 @@ async function settle(promise) {
   }
 }
 
-async function loadScore(session, domainId) {
+export async function loadScore(session, domainId) {
   const [current, history] = await Promise.all([
     session.api(`domains/${domainId}/score/`),
     session.api(`domains/${domainId}/scores/?limit=${HISTORY_POINTS}`),
@@ -68,6 +70,7 @@ function relayFromRest(row) {
     url: relayKey(row.url),
     isUp: row.is_up,
     latencyMs: row.latency_ms,
+    statusCode: row.last_status_code ?? null,
     error: row.last_error || "",
     lastCheckedAt: row.last_checked_at,
   };
@@ -78,6 +81,7 @@ function relayFromEvent(row) {
     url: relayKey(row.url),
     isUp: row.isUp,
     latencyMs: row.latencyMs,
+    statusCode: row.statusCode ?? null,
     error: row.error || "",
     lastCheckedAt: row.lastCheckedAt,
   };
@@ -148,6 +152,7 @@ export class Store {
     this.relayError = null;
     this.feed = []; // newest first
     this.feedKeys = new Set();
+    this.removedDomains = new Set(); // deleted while open: a late REST answer must not revive them
   }
 
   /** Take a fresh REST snapshot (initial load, or a resync after missed events). */
@@ -186,20 +191,11 @@ export class Store {
     const pubkyById = new Map((part.pubkyDomains.value || []).map((p) => [p.id, pubkyFromRest(p)]));
     const migrations = (part.migrations.value || []).map(migrationFromRest);
     (part.domains.value || []).forEach((row, index) => {
-      const score = part.scores[index];
-      this.domains.set(row.id, {
-        id: row.id,
-        name: row.name,
-        familyId: family.id,
-        status: row.status,
-        visibility: row.visibility,
-        pubky: row.pubky_domain_id ? pubkyById.get(row.pubky_domain_id) || null : null,
-        // Newest first from the API: the first one per domain is its latest.
-        migration: migrations.find((m) => m.domainId === row.id) || null,
-        score: score.value ? scoreFromRest(score.value.current) : { total: row.sovereignty_score },
-        scoreError: score.error || null,
-        history: score.value ? historyFromRest(score.value.history) : [],
-      });
+      const domain = domainFromRest(row, family.id, part.scores[index]);
+      domain.pubky = row.pubky_domain_id ? pubkyById.get(row.pubky_domain_id) || null : null;
+      // Newest first from the API: the first one per domain is its latest.
+      domain.migration = migrations.find((m) => m.domainId === row.id) || null;
+      this.domains.set(row.id, domain);
     });
     this.guardians.set(
       family.id,
@@ -258,13 +254,120 @@ export class Store {
       pubky_guardian_notification: () => this.applyFamilyNews(event),
       pubky_domain_update: () => this.applyPubkyDomain(event),
       domain_migration_update: () => this.applyMigration(event),
+      domain_created: () => this.applyDomainCreated(event),
+      domain_deleted: () => this.applyDomainDeleted(event),
+      pubky_domain_created: () => this.applyPubkyDomain(event),
+      pubky_domain_deleted: () => this.applyPubkyDomain(event),
+      domain_migration_created: () => this.applyMigration(event),
+      domain_migration_deleted: () => this.applyMigrationDeleted(event),
+      guardian_created: () => this.applyGuardianListed(event),
+      guardian_deleted: () => this.applyGuardianListed(event),
     }[event.type];
     return handler ? handler() : {};
   }
 
+  // --- cards that come and go ---------------------------------------------------------------
+
+  /** A domain created while the page is open: a card with what the event says; the score's
+   * details and history are fetched (`fetchScore`). */
+  applyDomainCreated({ event_id: eventId, data }) {
+    if (!this.families.some((f) => f.id === data.familyId)) return {};
+    if (this.removedDomains.has(data.id)) return {};
+    const known = this.domains.get(data.id);
+    if (known) {
+      Object.assign(known, { name: data.name, status: data.status, visibility: data.visibility });
+      return { domain: known };
+    }
+    const domain = newDomain({
+      id: data.id,
+      name: data.name,
+      familyId: data.familyId,
+      status: data.status,
+      visibility: data.visibility,
+      score: { total: data.sovereigntyScore },
+    });
+    this.domains.set(domain.id, domain);
+    const feed = this.addFeed({
+      key: `event:${eventId}`,
+      at: data.createdAt || new Date().toISOString(),
+      title: `Domain ${data.name} was added`,
+      detail: "",
+      tone: "good",
+    });
+    return { added: domain, feed, fetchScore: domain.id };
+  }
+
+  applyDomainDeleted({ event_id: eventId, data }) {
+    this.removedDomains.add(data.id);
+    const domain = this.domains.get(data.id);
+    if (!domain) return {};
+    this.domains.delete(data.id);
+    const feed = this.addFeed({
+      key: `event:${eventId}`,
+      at: data.updatedAt || new Date().toISOString(),
+      title: `Domain ${domain.name} was removed`,
+      detail: "",
+      tone: "warn",
+    });
+    return { removed: domain, feed };
+  }
+
+  /** A domain read over REST (one we heard of before we knew it): its card. */
+  addDomainFromRest(row, score) {
+    if (this.removedDomains.has(row.id) || this.domains.has(row.id)) return null;
+    if (!this.families.some((f) => f.id === row.family)) return null;
+    const domain = domainFromRest(row, row.family, score);
+    this.domains.set(domain.id, domain);
+    return domain;
+  }
+
+  /** The score and history of a new card, read over REST; a newer live score wins. */
+  setScoreFromRest(domainId, loaded) {
+    const domain = this.domains.get(domainId);
+    if (!domain) return null;
+    const current = scoreFromRest(loaded.current);
+    const shown = Date.parse(domain.score.calculatedAt || "") || 0;
+    if ((Date.parse(current.calculatedAt || "") || 0) >= shown) domain.score = current;
+    const history = historyFromRest(loaded.history);
+    const ids = new Set(history.map((p) => p.id));
+    domain.history = [...history, ...domain.history.filter((p) => !ids.has(p.id))]
+      .sort((a, b) => (Date.parse(a.at) || 0) - (Date.parse(b.at) || 0))
+      .slice(-HISTORY_POINTS);
+    domain.scoreError = null;
+    return domain;
+  }
+
+  applyMigrationDeleted({ data }) {
+    const domain = this.domains.get(data.domainId);
+    if (!domain || !domain.migration || domain.migration.id !== data.id) return {};
+    domain.migration = null;
+    return { domain };
+  }
+
+  /** A guardian added or removed (the notification that comes with it fills the feed). */
+  applyGuardianListed({ type, data }) {
+    const guardians = this.guardians.get(data.familyId);
+    if (!guardians) return {};
+    if (type === "guardian_deleted") guardians.delete(data.id);
+    else {
+      guardians.set(data.id, {
+        id: data.id,
+        name: data.name,
+        status: data.status,
+        backupStatus: data.backupStatus,
+        backupLastUpdated: data.backupLastUpdated,
+      });
+    }
+    return { family: data.familyId };
+  }
+
+  // --- updates ------------------------------------------------------------------------------
+
   applyScore({ event_id: eventId, data }) {
     const domain = this.domains.get(data.domainId);
-    if (!domain) return {};
+    // A score for a domain this page has not seen yet (created before our subscription to
+    // its family caught up, or while we were away): fetch the domain, then show it.
+    if (!domain) return this.removedDomains.has(data.domainId) ? {} : { fetchDomain: data.domainId };
     const before = domain.score.total;
     domain.score = {
       total: data.sovereignty_score,
@@ -302,7 +405,7 @@ export class Store {
             key: `event:${eventId}:${relay.url}`,
             at: relay.lastCheckedAt || new Date().toISOString(),
             title: `Relay ${relay.url.replace(/^https?:\/\//, "")} is ${relay.isUp ? "up" : "down"}`,
-            detail: relay.isUp ? "" : relay.error,
+            detail: relay.isUp ? "" : relayError(relay.error, relay.statusCode).text,
             tone: relay.isUp ? "good" : "bad",
           }),
         );
@@ -352,6 +455,11 @@ export class Store {
       (d) => d.id === data.domainId || (d.pubky && d.pubky.id === data.id),
     );
     if (!domain) return {};
+    // Unlinked from this domain (moved, or the link cleared): this card no longer shows it.
+    if (domain.id !== data.domainId && data.status !== "deleted") {
+      domain.pubky = null;
+      return { domain };
+    }
     domain.pubky =
       data.status === "deleted"
         ? null
@@ -384,7 +492,7 @@ export class Store {
       key: `event:${eventId}`,
       at: data.updatedAt,
       title: `${domain.name}: migration ${directionLabel(data.direction)} is ${data.state.replace("_", " ")}`,
-      detail: data.error || "",
+      detail: migrationError(data.error).text,
       tone: toneOf(data.state),
     });
     return { domain, feed };
@@ -406,6 +514,30 @@ export class Store {
     domain.migration = migration;
     return domain;
   }
+}
+
+function newDomain(fields) {
+  return {
+    pubky: null,
+    migration: null,
+    visibility: "private",
+    scoreError: null,
+    history: [],
+    ...fields,
+  };
+}
+
+function domainFromRest(row, familyId, score) {
+  return newDomain({
+    id: row.id,
+    name: row.name,
+    familyId,
+    status: row.status,
+    visibility: row.visibility,
+    score: score && score.value ? scoreFromRest(score.value.current) : { total: row.sovereignty_score },
+    scoreError: (score && score.error) || null,
+    history: score && score.value ? historyFromRest(score.value.history) : [],
+  });
 }
 
 function guardianNews(before, row, removed) {

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { LiveConnection, backoffMs, subscriptionOf } from "./dashboard/live.js";
+import { countOf, migrationError, relayError } from "./dashboard/messages.js";
 import { jwtClaims, refreshLeadMs } from "./dashboard/session.js";
 import { Store } from "./dashboard/store.js";
 
@@ -103,8 +104,15 @@ test("it resubscribes with since = the last event of each subscription after a d
     { key: "familyId", value: 3 },
   ]);
   const first = await opened(live);
-  first.push({ type: "pubky_sovereignty_score", event_id: 40, data: { domainId: 7 } });
-  first.push({ type: "pubky_relay_status", event_id: 42, data: { relays: [] } });
+  for (const [id, topic, head] of [
+    ["relays=true", "relays", 30],
+    ["sovereigntyScoreDomainId=7", "sovereigntyScore.7", 12],
+    ["familyId=3", "family.3", 25],
+  ]) {
+    first.push({ type: "subscribed", id: `sub:${id}`, data: { topic, head } });
+  }
+  first.push({ type: "pubky_sovereignty_score", event_id: 40, topic: "sovereigntyScore.7", data: { domainId: 7 } });
+  first.push({ type: "pubky_relay_status", event_id: 42, topic: "relays", data: { relays: [] } });
   first.drop();
   assert.equal(live.status, "reconnecting");
   live.retryNow();
@@ -114,12 +122,69 @@ test("it resubscribes with since = the last event of each subscription after a d
   const since = Object.fromEntries(
     second.subscribes().map((m) => [Object.keys(m.data)[0], m.data.since]),
   );
-  // Each from its own last event; one with none of its own from the first event after it
-  // subscribed, so nothing published on its topic in between is skipped.
-  assert.deepEqual(since, { relays: 42, sovereigntyScoreDomainId: 40, familyId: 40 });
+  // Each from its own last event; one with none of its own from its topic's head.
+  assert.deepEqual(since, { relays: 42, sovereigntyScoreDomainId: 40, familyId: 25 });
   assert.deepEqual(calls.resyncs, []);
   assert.equal(live.stats.connects, 2);
   live.stop();
+});
+
+test("a subscription without events never resumes from another topic's larger event_id", async () => {
+  // Event ids are taken before commit: family.3's event 41 may commit after relays' event 42
+  // was seen. Resuming family.3 from 42 would skip 41; resuming from its head (35) does not.
+  const { live, calls } = connection();
+  live.setSubscriptions([
+    { key: "relays", value: true },
+    { key: "familyId", value: 3 },
+  ]);
+  const first = await opened(live);
+  first.push({ type: "subscribed", id: "sub:relays=true", data: { topic: "relays", head: 10 } });
+  first.push({ type: "subscribed", id: "sub:familyId=3", data: { topic: "family.3", head: 35 } });
+  first.push({ type: "pubky_relay_status", event_id: 42, topic: "relays", data: { relays: [] } });
+  first.drop();
+  live.retryNow();
+  await tick();
+  const second = FakeSocket.all.at(-1);
+  second.open();
+  const family = second.subscribes().find((m) => "familyId" in m.data);
+  assert.equal(family.data.since, 35);
+  // The replay brings 41, which then counts as seen on family.3 only.
+  second.push({ type: "subscribed", id: "sub:familyId=3", data: { topic: "family.3", recovered: true, replayed: 1 } });
+  second.push({ type: "domain_created", event_id: 41, topic: "family.3", data: { id: 9, familyId: 3 } });
+  assert.equal(live.lastSeen.get("familyId=3"), 41);
+  assert.equal(live.lastSeen.get("relays=true"), 42);
+  assert.deepEqual(calls.resyncs, []);
+  live.stop();
+});
+
+test("an empty topic's head of 0 is resumed from as since 0, not as a refetch", async () => {
+  const { live, calls } = connection();
+  live.setSubscriptions([{ key: "domainMigrationId", value: 5 }]);
+  const first = await opened(live);
+  first.push({ type: "subscribed", id: "sub:domainMigrationId=5", data: { topic: "domainMigration.5", head: 0 } });
+  first.drop();
+  live.retryNow();
+  await tick();
+  const second = FakeSocket.all.at(-1);
+  second.open();
+  assert.deepEqual(second.subscribes()[0].data, { domainMigrationId: 5, since: 0 });
+  assert.deepEqual(calls.resyncs, []);
+  live.stop();
+});
+
+test("an event that arrives before its subscribed reply is not undone by a smaller head", async () => {
+  const { live } = connection();
+  live.setSubscriptions([{ key: "familyId", value: 3 }]);
+  const socket = await opened(live);
+  socket.push({ type: "domain_created", event_id: 50, topic: "family.3", data: { id: 1, familyId: 3 } });
+  socket.push({ type: "subscribed", id: "sub:familyId=3", data: { topic: "family.3", head: 49 } });
+  assert.equal(live.lastSeen.get("familyId=3"), 50);
+  live.stop();
+});
+
+test("created and deleted events belong to their family's subscription", () => {
+  assert.equal(subscriptionOf({ type: "domain_created", data: { id: 4, familyId: 2 } }), "familyId=2");
+  assert.equal(subscriptionOf({ type: "dns_record_deleted", data: { id: 4, familyId: 2 } }), "familyId=2");
 });
 
 test("events are filed under the topic their subscribed reply named", async () => {
@@ -359,4 +424,132 @@ test("a finished migration is no longer followed", () => {
     data: { id: 5, domainId: 7, direction: "dns_to_pubky", state: "completed" },
   });
   assert.ok(!store.subscriptions().some((s) => s.key === "domainMigrationId"));
+});
+
+// --- cards that come and go ------------------------------------------------------------------
+
+test("a domain created while the page is open becomes a card, in name order, and its score is fetched", () => {
+  const store = new Store();
+  store.replace(snapshot());
+  const change = store.apply({
+    type: "domain_created",
+    event_id: 60,
+    data: { id: 8, familyId: 1, name: "a-first.example", status: "active", visibility: "private", sovereigntyScore: 20 },
+  });
+  assert.equal(change.added.id, 8);
+  assert.equal(change.fetchScore, 8);
+  assert.equal(change.feed.title, "Domain a-first.example was added");
+  assert.deepEqual(store.domainsOf(1).map((d) => d.name), ["a-first.example", "rivera.example"]);
+  assert.equal(store.domains.get(8).score.total, 20);
+  assert.ok(store.subscriptions().some((s) => s.key === "sovereigntyScoreDomainId" && s.value === 8));
+  // The same event again (a replay) changes nothing.
+  assert.equal(store.apply({ type: "domain_created", event_id: 60, data: { id: 8, familyId: 1, name: "a-first.example" } }).added, undefined);
+  assert.equal(store.domainsOf(1).length, 2);
+});
+
+test("a domain of a family this page does not show is ignored", () => {
+  const store = new Store();
+  store.replace(snapshot());
+  assert.deepEqual(store.apply({ type: "domain_created", event_id: 61, data: { id: 9, familyId: 99, name: "x" } }), {});
+});
+
+test("a deleted domain loses its card and is not revived by a late answer", () => {
+  const store = new Store();
+  store.replace(snapshot());
+  const change = store.apply({ type: "domain_deleted", event_id: 62, data: { id: 7, familyId: 1, name: "rivera.example" } });
+  assert.equal(change.removed.id, 7);
+  assert.deepEqual(store.domainsOf(1), []);
+  assert.ok(!store.subscriptions().some((s) => s.key === "sovereigntyScoreDomainId" && s.value === 7));
+  assert.equal(store.addDomainFromRest({ id: 7, family: 1, name: "rivera.example" }, null), null);
+  assert.deepEqual(store.apply({ type: "pubky_sovereignty_score", event_id: 63, data: { domainId: 7 } }), {});
+});
+
+test("a score for a domain the page does not know asks for that domain", () => {
+  const store = new Store();
+  store.replace(snapshot());
+  const change = store.apply({ type: "pubky_sovereignty_score", event_id: 64, data: { domainId: 12, sovereignty_score: 50 } });
+  assert.deepEqual(change, { fetchDomain: 12 });
+  const domain = store.addDomainFromRest({ id: 12, family: 1, name: "b.example", status: "active", sovereignty_score: 50 }, null);
+  assert.equal(domain.score.total, 50);
+  assert.deepEqual(store.domainsOf(1).map((d) => d.id), [12, 7]);
+});
+
+test("a newer live score is not overwritten by the slower REST answer for a new card", () => {
+  const store = new Store();
+  store.replace(snapshot());
+  store.apply({ type: "domain_created", event_id: 65, data: { id: 8, familyId: 1, name: "n.example", sovereigntyScore: 0 } });
+  store.apply({
+    type: "pubky_sovereignty_score",
+    event_id: 66,
+    data: { domainId: 8, scoreId: 31, sovereignty_score: 55, components: {}, calculatedAt: "2026-01-03T00:00:00Z" },
+  });
+  store.setScoreFromRest(8, {
+    current: { total: 35, components: {}, explanation: {}, calculated_at: "2026-01-02T00:00:00Z" },
+    history: [{ id: 30, total: 35, calculated_at: "2026-01-02T00:00:00Z" }],
+  });
+  const domain = store.domains.get(8);
+  assert.equal(domain.score.total, 55);
+  assert.deepEqual(domain.history.map((p) => p.id), [30, 31]);
+});
+
+test("Pubky domains, migrations and guardians come and go with their cards", () => {
+  const store = new Store();
+  store.replace(snapshot());
+  store.apply({ type: "pubky_domain_deleted", event_id: 70, data: { id: 9, domainId: 7, familyId: 1, status: "deleted" } });
+  assert.equal(store.domains.get(7).pubky, null);
+  store.apply({ type: "pubky_domain_created", event_id: 71, data: { id: 10, domainId: 7, familyId: 1, status: "draft", keyCustody: "service" } });
+  assert.equal(store.domains.get(7).pubky.id, 10);
+  assert.ok(store.subscriptions().some((s) => s.key === "pubkyDomainId" && s.value === 10));
+  store.apply({ type: "domain_migration_deleted", event_id: 72, data: { id: 5, domainId: 7, familyId: 1, state: "deleted" } });
+  assert.equal(store.domains.get(7).migration, null);
+  store.apply({
+    type: "domain_migration_created",
+    event_id: 73,
+    data: { id: 6, domainId: 7, familyId: 1, direction: "dns_to_pubky", state: "pending", error: "" },
+  });
+  assert.equal(store.domains.get(7).migration.id, 6);
+  assert.ok(store.subscriptions().some((s) => s.key === "domainMigrationId" && s.value === 6));
+  const added = store.apply({ type: "guardian_created", event_id: 74, data: { id: 4, familyId: 1, name: "Ana", status: "active", backupStatus: "none" } });
+  assert.equal(added.family, 1);
+  assert.deepEqual(store.guardiansOf(1).map((g) => g.name), ["Ana", "Rosa"]);
+  store.apply({ type: "guardian_deleted", event_id: 75, data: { id: 3, familyId: 1, name: "Rosa", status: "removed" } });
+  assert.deepEqual(store.guardiansOf(1).map((g) => g.name), ["Ana"]);
+});
+
+// --- plain words ----------------------------------------------------------------------------
+
+test("relay failures read in plain words, keeping the library's text as detail", () => {
+  const raw =
+    "HTTPConnectionPool(host='127.0.0.1', port=15411): Max retries exceeded with url: / " +
+    "(Caused by NewConnectionError('Failed to establish a new connection: [Errno 111] Connection refused'))";
+  assert.deepEqual(relayError(raw), {
+    text: "The relay refused the connection: it is not running or not accepting connections right now.",
+    detail: raw,
+  });
+  assert.equal(relayError("ReadTimeout: read timed out").text, "The relay did not answer in time.");
+  assert.equal(relayError("HTTP 503").text, "The relay had a problem on its side (HTTP 503).");
+  assert.equal(relayError("", 429).text, "The relay is limiting requests for now (too many requests).");
+  assert.equal(relayError("").text, "");
+});
+
+test("migration failures read in plain words", () => {
+  const mismatch = migrationError(
+    '_pubky-challenge.a.example TXT does not hold the challenge token of migration 5 (found no TXT record); publish TXT "x" there and verify again',
+  );
+  assert.match(mismatch.text, /^The DNS check did not find the challenge record yet/);
+  assert.match(migrationError("DNS lookup of a.example TXT timed out").text, /^DNS could not be checked/);
+  assert.match(
+    migrationError("ConnectionError: HTTPConnectionPool(host='x'): Max retries exceeded").text,
+    /^A Pubky relay or homeserver could not be reached/,
+  );
+  assert.deepEqual(migrationError("ValueError: the key is not valid"), {
+    text: "the key is not valid",
+    detail: "ValueError: the key is not valid",
+  });
+});
+
+test("counts are singular for one", () => {
+  assert.equal(countOf(1, "guardian approval"), "1 guardian approval");
+  assert.equal(countOf(2, "guardian approval"), "2 guardian approvals");
+  assert.equal(countOf(0, "Pubky domain"), "0 Pubky domains");
 });

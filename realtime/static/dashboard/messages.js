@@ -1,0 +1,78 @@
+// Plain words for what a family admin reads: relay failures, migration failures, counts.
+//
+// The server stores errors as the network library reported them (useful to whoever runs it);
+// the page says what they mean. The original text stays available as a tooltip.
+
+/** "1 domain", "2 domains" (English plurals: pass the plural when it is not just +s). */
+export function countOf(n, singular, plural = `${singular}s`) {
+  return `${n} ${n === 1 ? singular : plural}`;
+}
+
+const NETWORK_PATTERNS = [
+  [/connection refused|ECONNREFUSED|Failed to establish a new connection/i, "refused the connection: it is not running or not accepting connections right now"],
+  [/timed? ?out|Timeout/i, "did not answer in time"],
+  [/Name or service not known|nodename nor servname|getaddrinfo|NameResolution|name resolution|No address associated/i, "could not be found: its address did not resolve"],
+  [/CERTIFICATE_VERIFY_FAILED|certificate verify failed|SSLError|SSL:/i, "could not prove who it is (its TLS certificate was not accepted)"],
+  [/Connection reset|RemoteDisconnected|Connection aborted|ECONNRESET|closed connection/i, "dropped the connection before answering"],
+  [/Max retries exceeded|HTTPConnectionPool|HTTPSConnectionPool|ConnectionError|unreachable|connection failed/i, "could not be reached"],
+];
+
+function httpProblem(code) {
+  if (code === 429) return "is limiting requests for now (too many requests)";
+  if (code >= 500) return `had a problem on its side (HTTP ${code})`;
+  if (code === 404) return "does not offer what was asked for (HTTP 404)";
+  if (code >= 400) return `turned the request down (HTTP ${code})`;
+  return `answered unexpectedly (HTTP ${code})`;
+}
+
+/**
+ * What a network failure means, as the end of a sentence about ``subject`` ("The relay",
+ * "A Pubky relay or homeserver"); null when the text is not a network failure we recognise.
+ */
+export function networkProblem(text, statusCode = null) {
+  const raw = String(text || "");
+  for (const [pattern, meaning] of NETWORK_PATTERNS) if (pattern.test(raw)) return meaning;
+  const http = raw.match(/^HTTP (\d{3})\b/) || raw.match(/\bstatus(?: code)?:? (\d{3})\b/i);
+  if (http) return httpProblem(Number(http[1]));
+  if (!raw && statusCode) return httpProblem(statusCode);
+  return null;
+}
+
+/** A relay's last error in plain words: {text, detail} (detail = the original, if different). */
+export function relayError(error, statusCode = null) {
+  const raw = String(error || "").trim();
+  if (!raw && !statusCode) return { text: "", detail: "" };
+  const meaning = networkProblem(raw, statusCode);
+  if (meaning) return { text: `The relay ${meaning}.`, detail: raw };
+  return { text: `The relay reported a problem: ${raw}`, detail: "" };
+}
+
+/** Why a migration stopped or waits, in plain words: {text, detail}. */
+export function migrationError(error) {
+  const raw = String(error || "").trim();
+  if (!raw) return { text: "", detail: "" };
+  if (/does not hold the challenge token/.test(raw)) {
+    const found = raw.match(/\(found ([^)]*)\)/);
+    const seen = found && found[1] !== "no TXT record" ? ` It found ${found[1]} instead.` : "";
+    return {
+      text: `The DNS check did not find the challenge record yet: add the TXT record shown for this migration, give DNS a few minutes, then verify again.${seen}`,
+      detail: raw,
+    };
+  }
+  if (/^(DNS lookup of .* (timed out|failed)|no resolver could answer)/.test(raw)) {
+    return {
+      text: "DNS could not be checked just now (the DNS servers did not answer). Try verifying again in a few minutes.",
+      detail: raw,
+    };
+  }
+  const meaning = networkProblem(raw);
+  if (meaning) {
+    return {
+      text: `A Pubky relay or homeserver ${meaning}, so the migration stopped; the domain is back as it was. Try again later.`,
+      detail: raw,
+    };
+  }
+  // "SomeError: what happened": keep what happened, drop the programmer's class name.
+  const stripped = raw.replace(/^[A-Z][A-Za-z]+(Error|Exception|Failed|Mismatch): /, "");
+  return { text: stripped, detail: stripped === raw ? "" : raw };
+}
