@@ -124,6 +124,7 @@ class MigrationSerializer(ReadModelSerializer):
             "approvals_required",
             "approvals",
             "error",
+            "failed_step",
             "created_by",
             "created_at",
             "updated_at",

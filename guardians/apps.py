@@ -9,3 +9,6 @@ class GuardiansConfig(AppConfig):
 
     def ready(self) -> None:
         from guardians import audit  # noqa: F401  (registers models with django-auditlog)
+        from guardians import receivers
+
+        receivers.connect()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,12 +11,17 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from guardians.domain_changes import WATCHED_TABLES
+from guardians.receivers import row_of
+from guardians.services import guardian_domain_changes_notify
 from realtime.events import publish_many
 from realtime.models import EventSource, OutboxEvent
 from realtime.payloads import changes_for
 
-# The tables the NOTIFY triggers watch (realtime/migrations/0003) and their models.
+# The tables the NOTIFY triggers watch (realtime/migrations/0003, 0005) and their models.
 _TABLE_MODELS = {
+    "domain_records": ("domains", "DomainRecord"),
+    "dns_records": ("domains", "DnsRecord"),
     "pubky_domains": ("domains", "PubkyDomain"),
     "pkarr_records": ("domains", "PkarrRecord"),
     "domain_migrations": ("domains", "DomainMigration"),
@@ -37,8 +43,6 @@ def _model(table: str) -> type[Model]:
 
 
 def _instance_from_old_row(model: type[Model], old_row: str) -> Model:
-    import json
-
     values = json.loads(old_row)
     fields = {f.attname: values.get(f.column) for f in model._meta.concrete_fields}
     return model(**fields)
@@ -84,6 +88,14 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
                 continue
             deleted = False
         events.extend(changes_for(instance, deleted=deleted))
+        if table in WATCHED_TABLES:
+            # Guardians hear about domain changes whoever made them (their notification is
+            # saved through the ORM, so it is published like any other).
+            guardian_domain_changes_notify(
+                table=table,
+                old=json.loads(old_row) if old_row is not None else None,
+                new=None if deleted else row_of(instance),
+            )
     # One batch of outbox rows and one broadcast for the whole claim, not one per change.
     publish_many(events, source=EventSource.NOTIFY)
     return ClaimResult(len(claimed), len(events))
