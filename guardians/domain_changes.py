@@ -67,10 +67,19 @@ def _record_text(row: Row) -> str:
 
 def _dns_changes(old: Row | None, new: Row | None) -> list[tuple[str, str, dict[str, Any]]]:
     if old is None and new is not None:
-        return [("dns_record_added", f"DNS record added: {_record_text(new)}", {"record": _record(new)})]
+        return [
+            ("dns_record_added", f"DNS record added: {_record_text(new)}", {"record": _record(new)})
+        ]
     if new is None and old is not None:
-        return [("dns_record_removed", f"DNS record removed: {_record_text(old)}", {"record": _record(old)})]
-    assert old is not None and new is not None
+        return [
+            (
+                "dns_record_removed",
+                f"DNS record removed: {_record_text(old)}",
+                {"record": _record(old)},
+            )
+        ]
+    if old is None or new is None:
+        return []
     columns = ("domain_id", "name", "rtype", "value", "ttl")
     if all(old.get(c) == new.get(c) for c in columns):
         return []
@@ -110,7 +119,11 @@ def _pubky_changes(old: Row | None, new: Row | None) -> list[tuple[str, str, dic
             changes.append(("pubky_domain_republished", f"{name} is on Pubky again", detail))
     elif was_active and not is_active:
         changes.append(
-            ("pubky_domain_suspended", f"{name} is no longer on Pubky ({new.get('status')})", detail)
+            (
+                "pubky_domain_suspended",
+                f"{name} is no longer on Pubky ({new.get('status')})",
+                detail,
+            )
         )
     if old is not None and old.get("public_key") != new.get("public_key"):
         changes.append(
@@ -165,7 +178,9 @@ def domain_changes(table: str, old: Row | None, new: Row | None) -> list[DomainC
         family_id, domain_id, domain_name = row["family_id"], row.get("domain_id"), row["name"]
     else:
         found = (
-            DomainRecord.objects.filter(pk=row["domain_id"]).values_list("family_id", "name").first()
+            DomainRecord.objects.filter(pk=row["domain_id"])
+            .values_list("family_id", "name")
+            .first()
         )
         if found is None:
             return []  # the domain itself is being deleted

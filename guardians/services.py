@@ -103,9 +103,11 @@ def guardian_domain_change_notify(
     ``guardians.domain_changes``); ``detail`` goes into the payload with the domain. A family
     without guardians (none invited or active) gets nothing stored.
     """
-    if not FederationGuardian.objects.filter(family_id=family_id).exclude(
-        status=GuardianStatus.REVOKED
-    ).exists():
+    if (
+        not FederationGuardian.objects.filter(family_id=family_id)
+        .exclude(status=GuardianStatus.REVOKED)
+        .exists()
+    ):
         return None
     family = Family.objects.get(pk=family_id)
     payload: dict[str, Any] = {"change": kind, "domain": domain_name, "domain_id": domain_id}

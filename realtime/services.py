@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.apps import apps
 from django.db import connection, transaction
@@ -30,6 +31,8 @@ _TABLE_MODELS = {
     "federation_guardians": ("guardians", "FederationGuardian"),
     "guardian_notifications": ("guardians", "GuardianNotification"),
 }
+
+_CURRENT: dict[str, Any] = {}  # marker: the row as it is now
 
 _CLAIM = """
 DELETE FROM realtime_db_changes
@@ -74,8 +77,17 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
         table: _model(table).objects.in_bulk(list(ids))  # type: ignore[attr-defined]
         for table, ids in wanted.items()
     }
+    # Each change's row after it: the row before the next change of the same row in this claim,
+    # else the row as it is now (so a burst of updates reads as its steps, not as each step
+    # compared with the end result).
+    after: dict[int, dict[str, Any] | None] = {}
+    following: dict[tuple[str, int], dict[str, Any] | None] = {}
+    for change_id, table, op, row_id, old_row in reversed(claimed):
+        if table in WATCHED_TABLES and op != "DELETE":
+            after[change_id] = following.get((table, row_id), _CURRENT)
+        following[(table, row_id)] = json.loads(old_row) if old_row is not None else None
     events = []
-    for _, table, op, row_id, old_row in claimed:
+    for change_id, table, op, row_id, old_row in claimed:
         model = _model(table)
         if op == "DELETE":
             if old_row is None:
@@ -91,10 +103,11 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
         if table in WATCHED_TABLES:
             # Guardians hear about domain changes whoever made them (their notification is
             # saved through the ORM, so it is published like any other).
+            new = None if deleted else after.get(change_id, _CURRENT)
             guardian_domain_changes_notify(
                 table=table,
                 old=json.loads(old_row) if old_row is not None else None,
-                new=None if deleted else row_of(instance),
+                new=row_of(instance) if new is _CURRENT else new,
             )
     # One batch of outbox rows and one broadcast for the whole claim, not one per change.
     publish_many(events, source=EventSource.NOTIFY)

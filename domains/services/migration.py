@@ -217,7 +217,7 @@ def dns_txt_lookup(name: str, *, resolvers: Sequence[str] | None = None) -> list
 
 
 # What can be done with a migration in each final state, for error messages.
-_NEXT_STEPS = {
+_NEXT_STEPS: dict[str, str] = {
     MigrationState.FAILED: "retry it (from the step that failed) or cancel it",
     MigrationState.COMPLETED: "roll it back to undo it",
     MigrationState.CANCELLED: "open a new migration",
@@ -695,7 +695,7 @@ def _rejected_by(migration: DomainMigration) -> str | None:
 
 
 # Where a retry resumes: a failed publish is carried out again from ``verified``.
-_RETRY_FROM = {
+_RETRY_FROM: dict[str, str] = {
     MigrationState.PENDING: MigrationState.PENDING,
     MigrationState.VERIFYING: MigrationState.VERIFYING,
     MigrationState.VERIFIED: MigrationState.VERIFIED,

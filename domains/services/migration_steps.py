@@ -29,10 +29,11 @@ def domain_migration_advance(
             f"migration {migration.pk} failed{where}: {migration.error or 'no reason recorded'}; "
             "retry it (POST …/retry/) to resume from that step, or cancel it"
         )
-    hint = {
+    hints: dict[str, str] = {
         MigrationState.PUBLISHING: "it is being carried out now",
         MigrationState.COMPLETED: "it is done; roll it back to undo it",
-    }.get(migration.state, "open a new migration")
+    }
+    hint = hints.get(migration.state, "open a new migration")
     raise InvalidTransition(
         f"migration {migration.pk} is {migration.state}; nothing to advance ({hint})",
         code="invalid_transition",

@@ -380,10 +380,29 @@ def pubky_domain_publish(
         outcome = packet_publish(packet=current, cas=current.timestamp, client=client)
     with transaction.atomic():
         locked = PubkyDomain.objects.select_for_update().get(pk=pubky_domain.pk)
+        was_active = locked.status == PubkyDomainStatus.ACTIVE
         _apply_publish_to_domain(pubky_domain=locked, outcome=outcome, reason=reason)
+        if was_active and outcome.ok and reason == "pkarr_published":
+            # Asked for by the family (the hourly keep-alive is "pkarr_republished" and tells
+            # nobody); a domain coming back from suspension is told by the change receivers.
+            _notify_republished(locked, outcome)
     pubky_domain.refresh_from_db()
     outcome.raise_if_nothing_stored(pubky_domain.name)
     return outcome
+
+
+def _notify_republished(pubky_domain: PubkyDomain, outcome: PublishOutcome) -> None:
+    from guardians.services import guardian_domain_change_notify
+
+    guardian_domain_change_notify(
+        family_id=pubky_domain.family_id,
+        kind="pubky_domain_republished",
+        title=f"{pubky_domain.name} was published again",
+        domain_id=pubky_domain.domain_id,
+        domain_name=pubky_domain.name,
+        message=f"{len(outcome.succeeded)} relay(s) hold its current packet.",
+        detail={"public_key": pubky_domain.public_key, "relays": outcome.succeeded},
+    )
 
 
 def pubky_domains_due_for_republish(

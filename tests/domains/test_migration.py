@@ -39,8 +39,12 @@ from domains.services.migration_steps import domain_migration_advance
 from domains.services.publishing import PacketTooLargeError
 from domains.services.registration import pubky_domain_register
 from families.models import Family, User
-from guardians.models import FederationGuardian, GuardianNotification
-from guardians.models import GuardianApproval, GuardianStatus
+from guardians.models import (
+    FederationGuardian,
+    GuardianApproval,
+    GuardianNotification,
+    GuardianStatus,
+)
 from guardians.roster import guardian_update
 from guardians.services import guardian_migration_approve, guardian_migration_reject
 from pubky.testnet import Testnet
@@ -470,7 +474,9 @@ def test_a_threshold_raised_after_creation_holds(
     assert migration.approvals_required == 0  # no approval needed when it was created
 
     _gate(family, threshold=2)
-    with pytest.raises(ApprovalRequired, match=r"needs 2 guardian approval.*raised from 0.*0 given"):
+    with pytest.raises(
+        ApprovalRequired, match=r"needs 2 guardian approval.*raised from 0.*0 given"
+    ):
         domain_migration_execute(migration=migration)
     guardian_migration_approve(user=alice, migration=migration)
     migration.refresh_from_db()
@@ -525,9 +531,9 @@ def test_a_failed_migration_is_retried_from_the_step_that_failed_to_completion(
     assert (migration.state, migration.failed_step) == (MigrationState.FAILED, "publishing")
 
     # Every refusal names the real state and what can be done.
-    with pytest.raises(InvalidTransition, match="failed at publishing: no relay stored.*retry it"):
+    with pytest.raises(InvalidTransition, match=r"failed at publishing: no relay stored.*retry it"):
         domain_migration_advance(migration=migration)
-    with pytest.raises(InvalidTransition, match="is failed at publishing.*retry it.*or cancel"):
+    with pytest.raises(InvalidTransition, match=r"is failed at publishing.*retry it.*or cancel"):
         domain_migration_rollback(migration=migration)
 
     net.start_relay(0)
@@ -557,7 +563,7 @@ def test_a_failed_migration_can_be_cancelled_and_a_rejected_one_is_not_retried(
 
     domain_migration_cancel(migration=migration, reason="changed our minds")
     assert migration.state == MigrationState.CANCELLED
-    with pytest.raises(InvalidTransition, match="is cancelled; cannot retry.*open a new migration"):
+    with pytest.raises(InvalidTransition, match=r"is cancelled; cannot retry.*open a new"):
         domain_migration_retry(migration=migration)
     with pytest.raises(InvalidTransition, match="is cancelled; cannot cancel"):
         domain_migration_cancel(migration=migration)
