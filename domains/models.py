@@ -145,6 +145,13 @@ class PubkyDomain(SealedKeyMixin, models.Model):
     )
     pubky_url = models.CharField(max_length=512, blank=True, validators=[validate_pubky_url])
     homeserver_url = models.URLField(max_length=512, blank=True)
+    homeserver_key = models.CharField(
+        max_length=52,
+        blank=True,
+        validators=[validate_public_key],
+        help_text="The homeserver the domain's key has its account on; its packet's _pubky "
+        "record points there, so pubky://<key>/… resolves.",
+    )
     visibility = models.CharField(
         max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
     )

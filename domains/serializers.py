@@ -73,6 +73,7 @@ class PubkyDomainSerializer(ReadModelSerializer):
             "key_custody",
             "pubky_url",
             "homeserver_url",
+            "homeserver_key",
             "visibility",
             "status",
             "last_packet_timestamp",

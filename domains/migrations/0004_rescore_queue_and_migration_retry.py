@@ -1,6 +1,7 @@
 """Scores follow their facts: a durable rescore queue filled by triggers on every fact table.
 
-(Also: migrations can be cancelled, and remember the step that failed so it can be retried.)
+(Also: migrations can be cancelled and remember the step that failed, so it can be retried;
+a Pubky domain records the homeserver its key has an account on.)
 
 Unlike the NOTIFY bridge's triggers (realtime/migrations), these fire for Django's own writes
 too: a bulk ``update()`` bypasses ``post_save``, so the database is the one place that sees
@@ -12,6 +13,8 @@ later migration could drop.
 
 import django.db.models.functions.datetime
 from django.db import migrations, models
+
+import families.validators
 
 STATES = [
     ("pending", "Pending"),
@@ -161,6 +164,17 @@ class Migration(migrations.Migration):
                     models.Index(fields=["requested_at"], name="rescore_queue_due"),
                 ],
             },
+        ),
+        migrations.AddField(
+            model_name="pubkydomain",
+            name="homeserver_key",
+            field=models.CharField(
+                blank=True,
+                help_text="The homeserver the domain's key has its account on; its packet's "
+                "_pubky record points there, so pubky://<key>/… resolves.",
+                max_length=52,
+                validators=[families.validators.validate_public_key],
+            ),
         ),
         migrations.AddField(
             model_name="domainmigration",

@@ -74,7 +74,7 @@ from domains.services.publishing import (
     packet_records_for,
     packet_sign,
 )
-from domains.services.registration import pubky_domain_create
+from domains.services.registration import domain_homeserver_account, pubky_domain_create
 from domains.services.scoring import sovereignty_score_calculate
 from families.models import User
 from pubky.keys import Keypair
@@ -552,6 +552,9 @@ def _execute_dns_to_pubky(migration: DomainMigration, client: PubkyClient) -> No
         # A domain that was on Pubky before keeps its key (and its name on the relays).
         keypair = _open_keypair(existing, "sign PKARR packet (migration)")
         cas = existing.last_packet_timestamp
+        homeserver_key = existing.homeserver_key or domain_homeserver_account(
+            keypair=keypair, family=domain.family, client=client
+        )
     elif existing is not None:
         raise MigrationConflict(
             f"{domain.name} has a self-custody key; the family must publish its packet"
@@ -559,7 +562,10 @@ def _execute_dns_to_pubky(migration: DomainMigration, client: PubkyClient) -> No
     else:
         keypair = client.generate_keypair()
         cas = None
-    records = packet_records_for(domain)
+        homeserver_key = domain_homeserver_account(
+            keypair=keypair, family=domain.family, client=client
+        )
+    records = packet_records_for(domain, homeserver_key=homeserver_key)
     packet = packet_sign(keypair=keypair, records=records, domain_name=domain.name, after=cas)
 
     def resign(newest: int) -> SignedPacket:
@@ -567,7 +573,7 @@ def _execute_dns_to_pubky(migration: DomainMigration, client: PubkyClient) -> No
 
     outcome = packet_publish(packet=packet, cas=cas, client=client, resign=resign)
     outcome.raise_if_nothing_stored(domain.name)
-    _complete_dns_to_pubky(migration, keypair, existing, outcome, client)
+    _complete_dns_to_pubky(migration, keypair, existing, outcome, client, homeserver_key)
 
 
 @transaction.atomic
@@ -577,6 +583,7 @@ def _complete_dns_to_pubky(
     existing: PubkyDomain | None,
     outcome: PublishOutcome,
     client: PubkyClient,
+    homeserver_key: str,
 ) -> None:
     locked = _locked(migration)
     _require_state(locked, "complete", (MigrationState.PUBLISHING,))
@@ -584,10 +591,15 @@ def _complete_dns_to_pubky(
     homeserver_url = domain.family.pubky_homeserver_url or client.homeserver_base_url or ""
     if existing is None:
         pubky_domain = pubky_domain_create(
-            domain=domain, keypair=keypair, homeserver_url=homeserver_url
+            domain=domain,
+            keypair=keypair,
+            homeserver_url=homeserver_url,
+            homeserver_key=homeserver_key,
         )
     else:
         pubky_domain = PubkyDomain.objects.select_for_update().get(pk=existing.pk)
+        if homeserver_key and pubky_domain.homeserver_key != homeserver_key:
+            pubky_domain.homeserver_key = homeserver_key  # saved with the publish outcome
     locked.pubky_domain = pubky_domain
     _finish(locked, MigrationState.COMPLETED)
     domain.refresh_from_db()
@@ -622,6 +634,8 @@ def _complete_pubky_to_dns(
     for record in packet.records() if packet is not None else []:
         if record.name.endswith(".") or record.rtype not in DnsRecordType.values:
             continue  # outside the key, or a type registrar DNS rows don't model
+        if record.name == "_pubky" or record.name.startswith("_pubky."):
+            continue  # the key's own Pubky identity (its homeserver), not a DNS record
         value = record.value
         if record.rtype == DnsRecordType.TXT:
             value = record.text()

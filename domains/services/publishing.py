@@ -114,9 +114,30 @@ def dns_records_to_packet_records(rows: Sequence[DnsRecord]) -> list[Record]:
     return records
 
 
-def packet_records_for(domain: DomainRecord) -> list[Record]:
-    """The packet records of a domain: all its stored DNS records, in a stable order."""
-    return dns_records_to_packet_records(list(domain.dns_records.order_by("name", "rtype", "id")))
+PUBKY_RECORD_TTL = 3600
+
+
+def packet_records_for(domain: DomainRecord, *, homeserver_key: str | None = None) -> list[Record]:
+    """The packet records of a domain: all its stored DNS records, in a stable order, and the
+    ``_pubky`` record (``HTTPS 0 <homeserver>.``) that makes the key a Pubky identity.
+
+    ``homeserver_key`` defaults to the one stored on the domain's Pubky domain; none (or a
+    ``_pubky`` record among the family's own records) adds nothing.
+    """
+    rows = list(domain.dns_records.order_by("name", "rtype", "id"))
+    records = dns_records_to_packet_records(rows)
+    if homeserver_key is None:
+        pubky_domain = PubkyDomain.objects.filter(domain=domain).only("homeserver_key").first()
+        homeserver_key = pubky_domain.homeserver_key if pubky_domain is not None else ""
+    return with_pubky_record(records, homeserver_key)
+
+
+def with_pubky_record(records: Sequence[Record], homeserver_key: str) -> list[Record]:
+    """``records`` plus ``_pubky HTTPS 0 <homeserver_key>.`` unless one is there already."""
+    records = list(records)
+    if homeserver_key and not any(r.name == "_pubky" for r in records):
+        records.append(Record("_pubky", "HTTPS", f"0 {homeserver_key}.", PUBKY_RECORD_TTL))
+    return records
 
 
 def packet_sign(
