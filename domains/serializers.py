@@ -107,6 +107,11 @@ class PkarrRecordSerializer(ReadModelSerializer):
 
 class MigrationSerializer(ReadModelSerializer):
     created_by = UserSummarySerializer(read_only=True, allow_null=True)
+    failed_step = serializers.CharField(
+        read_only=True,
+        help_text="The state a failed migration was in when it failed (where POST …/retry/ "
+        "resumes); empty otherwise.",
+    )
     approvals = serializers.SerializerMethodField(
         help_text="Decisions of the family's guardians so far."
     )

@@ -97,7 +97,7 @@ def guardian_domain_change_notify(
 ) -> GuardianNotification | None:
     """Tell every guardian of a family that one of its domains changed (the one entry point).
 
-    Stored as a family-wide notification (``GET /api/guardian-notifications/``) and pushed
+    Stored as a family-wide notification (``GET /api/families/{id}/notifications/``), pushed
     live on the family's topic (``pubky_guardian_notification``) when the caller's transaction
     commits. ``kind`` names the change (``dns_record_added``, ``key_rotated``, … see
     ``guardians.domain_changes``); ``detail`` goes into the payload with the domain. A family

@@ -255,6 +255,7 @@ SPECTACULAR_SETTINGS = {
         "DomainStatusEnum": "domains.models.DomainStatus",
         "PubkyDomainStatusEnum": "domains.models.PubkyDomainStatus",
         "PkarrPublishStatusEnum": "domains.models.PkarrPublishStatus",
+        "MigrationStateEnum": "domains.models.MigrationState",
         "GuardianStatusEnum": "guardians.models.GuardianStatus",
         "BackupStatusEnum": "guardians.models.BackupStatus",
         "FamilyRoleEnum": "families.models.FamilyRole",
