@@ -19,7 +19,9 @@ table                       domains queued
 ==========================  ===============================================================
 
 Other code asks for a rescore with :func:`domain_rescore_request` (one entry point, for
-facts that live outside these tables, e.g. key proofs). Requests are claimed by
+facts that live outside these tables, e.g. key proofs); relay copies that expire (a fact that
+changes with no write) are queued by :func:`domain_rescores_request_expired` on every poll
+of the bridge. Requests are claimed by
 :func:`domain_rescores_process`, which ``manage.py pubky_listen`` runs: only once the oldest
 request of a domain is ``RESCORE_DEBOUNCE_SECONDS`` old, and then together with every later
 request of that domain, so a burst of changes gives one recalculation per domain. The claim
@@ -33,11 +35,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
 
-from domains.models import DomainRecord
+from domains.models import DomainRecord, PkarrPublishStatus, PkarrRecord
 from pubkyproject.sql import int_array
 
 __all__ = [
@@ -46,6 +49,7 @@ __all__ = [
     "domain_rescore_request",
     "domain_rescores_pending_in",
     "domain_rescores_process",
+    "domain_rescores_request_expired",
     "family_rescore_request",
 ]
 
@@ -110,6 +114,26 @@ def domain_rescore_request(*, domain_ids: Iterable[int], reason: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pubky_rescore_request(%s::bigint[], %s)", [int_array(ids), reason])
     return len(ids)
+
+
+def domain_rescores_request_expired(*, since: datetime, until: datetime) -> int:
+    """Queue the domains whose relay copies expired in ``(since, until]``.
+
+    A relay copy stops counting when it expires (``pkarr_records.expires_at``), a fact that
+    changes with no write at all; the bridge calls this on every poll so such scores follow
+    too (normally the hourly republish refreshes copies long before).
+    """
+    ids = (
+        PkarrRecord.objects.filter(
+            status=PkarrPublishStatus.PUBLISHED,
+            expires_at__gt=since,
+            expires_at__lte=until,
+            pubky_domain__domain__isnull=False,
+        )
+        .values_list("pubky_domain__domain_id", flat=True)
+        .distinct()
+    )
+    return domain_rescore_request(domain_ids=list(ids), reason="pkarr_records_expired")
 
 
 def family_rescore_request(*, family_id: int, reason: str) -> int:

@@ -189,3 +189,30 @@ def test_family_and_key_custody_changes_queue_rescores() -> None:
     RescoreRequest.objects.all().delete()
     Family.objects.filter(pk=family.pk).update(description="changed")
     assert _queued() == {domain.pk}
+
+
+def test_relay_copies_that_expire_without_any_write_are_rescored() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from domains.services.rescoring import domain_rescores_request_expired
+
+    domain = _scored_domain()
+    pubky = pubky_domain_create(domain=domain)
+    PubkyDomain.objects.filter(pk=pubky.pk).update(status=PubkyDomainStatus.ACTIVE)
+    now = timezone.now()
+    PkarrRecord.objects.create(
+        pubky_domain=pubky,
+        relay_url="http://127.0.0.1:2",
+        status=PkarrPublishStatus.PUBLISHED,
+        expires_at=now + timedelta(seconds=30),
+    )
+    domain_rescores_process(debounce=0)
+    assert _latest(domain).censorship_resistance == 8
+
+    assert domain_rescores_request_expired(since=now - timedelta(hours=1), until=now) == 0
+    later = now + timedelta(minutes=1)
+    assert domain_rescores_request_expired(since=now, until=later) == 1
+    # The rescore reads the clock too: the copy has not expired yet, so nothing changes now.
+    assert domain_rescores_process(debounce=0).domains == 1

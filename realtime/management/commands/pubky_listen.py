@@ -1,16 +1,20 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
 
+from domains.services.publishing import RELAY_COPY_LIFETIME
 from domains.services.rescoring import (
     RESCORE_CHANNEL,
     domain_rescores_pending_in,
     domain_rescores_process,
+    domain_rescores_request_expired,
 )
 from pubkyproject.stopping import stop_on_signals
 from realtime.services import db_changes_publish
@@ -61,6 +65,9 @@ class Command(BaseCommand):
             listener.execute(f"LISTEN {RESCORE_CHANNEL}")
             self._drain(batch)  # whatever queued while we were down
             last_check = time.monotonic()
+            # Copies that expired while we were down count too (they live two hours at most).
+            swept_until = timezone.now() - RELAY_COPY_LIFETIME
+            swept_until = self._sweep_expired(swept_until)
             rescore_at = self._next_rescore(debounce)
             while not stop.is_set():
                 # Wake at least every second so a stop request is honoured promptly, and when
@@ -73,10 +80,11 @@ class Command(BaseCommand):
                 periodic = time.monotonic() - last_check >= options["poll"]
                 if "pubky_changes" in woke or periodic:
                     self._drain(batch)
+                if periodic:
+                    swept_until = self._sweep_expired(swept_until)
+                    last_check = time.monotonic()
                 if periodic or (RESCORE_CHANNEL in woke and rescore_at is None):
                     rescore_at = self._next_rescore(debounce)
-                if periodic:
-                    last_check = time.monotonic()
                 if rescore_at is not None and time.monotonic() >= rescore_at:
                     self._rescore(batch, debounce=debounce)
                     rescore_at = self._next_rescore(debounce)
@@ -91,6 +99,14 @@ class Command(BaseCommand):
             total += result.published
             if result.claimed < batch:
                 return total
+
+    def _sweep_expired(self, since: datetime) -> datetime:
+        """Queue rescores for relay copies that expired since ``since``; the new mark."""
+        close_old_connections()
+        until = timezone.now()
+        with transaction.atomic():
+            domain_rescores_request_expired(since=since, until=until)
+        return until
 
     def _next_rescore(self, debounce: float | None) -> float | None:
         """When (``time.monotonic()``) the oldest queued rescore request is due, if any."""
