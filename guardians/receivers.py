@@ -3,13 +3,15 @@ family's guardians (``guardians.domain_changes`` says what counts as a change).
 
 ``pre_save`` keeps the stored row (one query, only for rows already saved and only when the
 save can touch a watched column); ``post_save``/``post_delete`` hand old and new to the one
-service. Writes outside Django take the NOTIFY path instead (``realtime.services``).
+service (a deletion once it is committed). Writes outside Django take the NOTIFY path instead
+(``realtime.services``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save, pre_save
 
@@ -65,7 +67,13 @@ def on_post_save(
 def on_post_delete(sender: type[Model], instance: Model, **_: Any) -> None:
     from guardians.services import guardian_domain_changes_notify
 
-    guardian_domain_changes_notify(table=sender._meta.db_table, old=row_of(instance), new=None)
+    # After the commit: a record deleted with its domain (or family) is no news, and a
+    # notification written in the middle of that cascade would reference a family being
+    # deleted. By then the domain is gone and nothing is stored.
+    table, old = sender._meta.db_table, row_of(instance)
+    transaction.on_commit(
+        lambda: guardian_domain_changes_notify(table=table, old=old, new=None), robust=True
+    )
 
 
 def connect() -> None:

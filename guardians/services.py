@@ -130,6 +130,8 @@ def guardian_domain_changes_notify(
 
     notifications = []
     for change in domain_changes(table, old, new):
+        if not Family.objects.filter(pk=change.family_id).exists():
+            continue  # deleted meanwhile
         notification = guardian_domain_change_notify(
             family_id=change.family_id,
             kind=change.kind,

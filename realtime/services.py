@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from guardians.domain_changes import WATCHED_TABLES
 from guardians.receivers import row_of
-from guardians.services import guardian_domain_changes_notify
 from realtime.events import publish_many
 from realtime.models import EventSource, OutboxEvent
 from realtime.payloads import changes_for
@@ -103,6 +102,8 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
         if table in WATCHED_TABLES:
             # Guardians hear about domain changes whoever made them (their notification is
             # saved through the ORM, so it is published like any other).
+            from guardians.services import guardian_domain_changes_notify
+
             new = None if deleted else after.get(change_id, _CURRENT)
             guardian_domain_changes_notify(
                 table=table,

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -44,6 +44,7 @@ from domains.models import DomainRecord, PkarrPublishStatus, PkarrRecord
 from pubkyproject.sql import int_array
 
 __all__ = [
+    "EXPIRED_COPIES_LOOKBACK",
     "RESCORE_CHANNEL",
     "RescoreReport",
     "domain_rescore_request",
@@ -54,6 +55,9 @@ __all__ = [
 ]
 
 RESCORE_CHANNEL = "pubky_rescore"
+# How far back the bridge looks for expired relay copies when it starts: a copy lives two
+# hours (``domains.services.publishing.RELAY_COPY_LIFETIME``), so nothing older matters.
+EXPIRED_COPIES_LOOKBACK = timedelta(hours=2)
 
 # The domains claimed: due ones (their oldest request is older than the debounce), locked
 # without waiting (a domain being written now is claimed on the next round), with every

@@ -186,3 +186,18 @@ def test_domain_edits_and_pubky_changes_in_raw_sql_notify_the_guardians(
     # The bridge's own writes (notifications, rescores) are not caught again by the triggers.
     _bridge()
     assert len(_kinds(domain.family)) == 4
+
+
+def test_deleting_a_domain_or_a_family_with_records_notifies_nobody_and_fails_nothing(
+    domain: DomainRecord,
+) -> None:
+    dns_record_create(domain=domain, rtype="A", value="192.0.2.7")
+    family = domain.family
+    GuardianNotification.objects.all().delete()
+    domain.delete()
+    assert _kinds(family) == []
+
+    other = DomainFactory(family=family)
+    dns_record_create(domain=other, rtype="A", value="192.0.2.8")
+    Family.objects.filter(pk=family.pk).delete()
+    assert not Family.objects.filter(pk=family.pk).exists()

@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from domains.services.publishing import RELAY_COPY_LIFETIME
 from domains.services.rescoring import (
+    EXPIRED_COPIES_LOOKBACK,
     RESCORE_CHANNEL,
     domain_rescores_pending_in,
     domain_rescores_process,
@@ -66,7 +66,7 @@ class Command(BaseCommand):
             self._drain(batch)  # whatever queued while we were down
             last_check = time.monotonic()
             # Copies that expired while we were down count too (they live two hours at most).
-            swept_until = timezone.now() - RELAY_COPY_LIFETIME
+            swept_until = timezone.now() - EXPIRED_COPIES_LOOKBACK
             swept_until = self._sweep_expired(swept_until)
             rescore_at = self._next_rescore(debounce)
             while not stop.is_set():
