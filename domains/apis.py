@@ -54,8 +54,9 @@ from domains.serializers import (
 )
 from domains.services.key_claims import pubky_domain_key_prove
 from domains.services.migration import (
+    domain_migration_cancel,
     domain_migration_create,
-    domain_migration_fail,
+    domain_migration_retry,
     domain_migration_rollback,
 )
 from domains.services.migration_steps import domain_migration_advance
@@ -434,7 +435,22 @@ class MigrationCancelApi(_MigrationActionApi):
         migration = self._migration(migration_id)
         self.require(Action.CHANGE, migration)
         data = self.parse(self.InputSerializer)
-        return self._changed(domain_migration_fail(migration=migration, reason=data["reason"]))
+        return self._changed(domain_migration_cancel(migration=migration, reason=data["reason"]))
+
+
+class MigrationRetryApi(_MigrationActionApi):
+    """Reopen a failed migration at the step that failed (then ``advance`` it)."""
+
+    @extend_schema(
+        tags=["migrations"],
+        operation_id="migrations_retry",
+        request=None,
+        responses={200: MigrationSerializer, **errors(*WRITE, 409)},
+    )
+    def post(self, request: Request, migration_id: int) -> Response:
+        migration = self._migration(migration_id)
+        self.require(Action.CHANGE, migration)
+        return self._changed(domain_migration_retry(migration=migration))
 
 
 class MigrationRollbackApi(_MigrationActionApi):

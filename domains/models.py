@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Now
 
 from domains.validators import validate_domain_name, validate_record_name
 from families.models import Family, KeyVerification, SealedKeyMixin, Visibility
@@ -184,6 +184,13 @@ class PubkyDomain(SealedKeyMixin, models.Model):
     suspended_reason = models.TextField(blank=True, db_default="")
     pubky_url = models.CharField(max_length=512, blank=True, validators=[validate_pubky_url])
     homeserver_url = models.URLField(max_length=512, blank=True)
+    homeserver_key = models.CharField(
+        max_length=52,
+        blank=True,
+        validators=[validate_public_key],
+        help_text="The homeserver the domain's key has its account on; its packet's _pubky "
+        "record points there, so pubky://<key>/… resolves.",
+    )
     visibility = models.CharField(
         max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
     )
@@ -275,6 +282,7 @@ class MigrationState(models.TextChoices):
     PUBLISHING = "publishing", "Publishing"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
     ROLLED_BACK = "rolled_back", "Rolled back"
 
 
@@ -305,6 +313,12 @@ class DomainMigration(models.Model):
         default=dict, blank=True, help_text="Snapshot taken before publishing, for rollback."
     )
     error = models.TextField(blank=True)
+    failed_step = models.CharField(
+        max_length=16,
+        choices=MigrationState.choices,
+        blank=True,
+        help_text="The state the migration was in when it failed (where a retry resumes).",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -417,3 +431,30 @@ class RelayStatus(models.Model):
     def __str__(self) -> str:
         state = {True: "up", False: "down", None: "unknown"}[self.is_up]
         return f"{self.url} ({'retired' if self.retired_at else state})"
+
+
+class RescoreRequest(models.Model):
+    """A durable request to recalculate one domain's score, queued when one of its facts changed.
+
+    Rows are written by PostgreSQL triggers on the fact tables (any writer: ORM saves, bulk
+    ``update()``, raw SQL) and by :func:`domains.services.rescoring.domain_rescore_request`;
+    ``manage.py pubky_listen`` claims them once they are older than the debounce and
+    recalculates each domain once however many rows it has (see ``domains.services.rescoring``).
+    No foreign key: a write to a fact table never waits on the domain row, and requests for
+    a domain deleted since are simply dropped.
+    """
+
+    domain_id = models.BigIntegerField()
+    reason = models.CharField(max_length=63, blank=True, db_default="")
+    requested_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "domain_rescore_queue"
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["domain_id"], name="rescore_queue_domain"),
+            models.Index(fields=["requested_at"], name="rescore_queue_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"rescore {self.domain_id} ({self.reason})"

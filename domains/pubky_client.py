@@ -205,6 +205,28 @@ class PubkyClient:
         assert report is not None  # force=True always publishes
         return SignupResult(session=session, homeserver=hs, homeserver_url=base_url, report=report)
 
+    def account_ensure(
+        self, keypair: Keypair, *, homeserver: PublicKey | str | None = None
+    ) -> PublicKey:
+        """Give ``keypair`` an account on ``homeserver`` (default: the configured one), without
+        publishing anything: the caller puts the ``_pubky`` record in the packet it signs.
+
+        An account that already exists is fine (it signs in instead). Raises
+        :class:`PubkyNetworkError` when the homeserver refuses or cannot be reached.
+        """
+        hs = parse_public_key(homeserver) if homeserver is not None else self.homeserver
+        try:
+            self.homeservers.signup(keypair, hs, signup_token=self.signup_token, publish=False)
+        except HomeserverError as exc:
+            if exc.status != 409:
+                raise PubkyNetworkError(
+                    f"homeserver {hs} refused an account for {keypair.public_key}: {exc}",
+                    code="signup_failed",
+                ) from exc
+        except PubkyError as exc:
+            raise PubkyNetworkError(f"signup at homeserver {hs} failed: {exc}") from exc
+        return hs
+
     def signin(self, keypair: Keypair) -> SessionInfo:
         """Open a session for an existing user (its homeserver comes from its ``_pubky``)."""
         try:

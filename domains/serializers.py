@@ -77,6 +77,7 @@ class PubkyDomainSerializer(ReadModelSerializer):
             "suspended_reason",
             "pubky_url",
             "homeserver_url",
+            "homeserver_key",
             "visibility",
             "status",
             "last_packet_timestamp",
@@ -112,6 +113,11 @@ class PkarrRecordSerializer(ReadModelSerializer):
 
 class MigrationSerializer(ReadModelSerializer):
     created_by = UserSummarySerializer(read_only=True, allow_null=True)
+    failed_step = serializers.CharField(
+        read_only=True,
+        help_text="The state a failed migration was in when it failed (where POST …/retry/ "
+        "resumes); empty otherwise.",
+    )
     approvals = serializers.SerializerMethodField(
         help_text="Decisions of the family's guardians so far."
     )
@@ -130,6 +136,7 @@ class MigrationSerializer(ReadModelSerializer):
             "approvals_required",
             "approvals",
             "error",
+            "failed_step",
             "created_by",
             "created_at",
             "updated_at",

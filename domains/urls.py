@@ -39,6 +39,11 @@ urlpatterns = [
         name="migration-cancel",
     ),
     path(
+        "migrations/<id:migration_id>/retry/",
+        apis.MigrationRetryApi.as_view(),
+        name="migration-retry",
+    ),
+    path(
         "migrations/<id:migration_id>/rollback/",
         apis.MigrationRollbackApi.as_view(),
         name="migration-rollback",

@@ -8,4 +8,9 @@ class GuardiansConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from guardians import audit  # noqa: F401  (registers models with django-auditlog)
+        from guardians import (
+            audit,  # noqa: F401  (registers models with django-auditlog)
+            receivers,
+        )
+
+        receivers.connect()

@@ -13,7 +13,12 @@ from django.db import transaction
 from families.models import Family, User
 from guardians.models import FederationGuardian, GuardianStatus
 
-__all__ = ["GUARDIAN_EDITABLE_FIELDS", "guardian_create", "guardian_update"]
+__all__ = [
+    "GUARDIAN_EDITABLE_FIELDS",
+    "guardian_create",
+    "guardian_pending_votes_drop",
+    "guardian_update",
+]
 
 GUARDIAN_EDITABLE_FIELDS = ("name", "email", "pubky_public_key", "status")
 
@@ -46,15 +51,31 @@ def guardian_create(
 def guardian_update(*, guardian: FederationGuardian, **changes: Any) -> FederationGuardian:
     """Change a guardian's details or status (``GUARDIAN_EDITABLE_FIELDS``).
 
-    A revoked guardian's approvals stop counting at once (``domain_migration_approvals``
-    counts active guardians only).
+    A guardian who stops being active (revoked) loses their votes on every migration of the
+    family that is not finished (open or failed): if they are made active again later, they
+    decide anew. (``domain_migration_approvals`` counts active guardians only in any case.)
     """
     unknown = set(changes) - set(GUARDIAN_EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     guardian = FederationGuardian.objects.select_for_update().get(pk=guardian.pk)
+    was_active = guardian.status == GuardianStatus.ACTIVE
     for name, value in changes.items():
         setattr(guardian, name, value)
     guardian.full_clean()
     guardian.save()
+    if was_active and guardian.status != GuardianStatus.ACTIVE:
+        guardian_pending_votes_drop(guardian=guardian)
     return guardian
+
+
+def guardian_pending_votes_drop(*, guardian: FederationGuardian) -> int:
+    """Delete the guardian's decisions on unfinished (open or failed) migrations."""
+    from domains.models import OPEN_MIGRATION_STATES, MigrationState
+    from guardians.models import GuardianApproval
+
+    unfinished = (*OPEN_MIGRATION_STATES, MigrationState.FAILED)
+    deleted, _ = GuardianApproval.objects.filter(
+        guardian=guardian, migration__state__in=unfinished
+    ).delete()
+    return deleted

@@ -31,6 +31,8 @@ from guardians.models import (
 __all__ = [
     "AlreadyDecided",
     "guardian_backup_status_record",
+    "guardian_domain_change_notify",
+    "guardian_domain_changes_notify",
     "guardian_migration_approve",
     "guardian_migration_decide",
     "guardian_migration_reject",
@@ -81,6 +83,66 @@ def guardian_notification_create(
     notification.full_clean()
     notification.save()
     return notification
+
+
+def guardian_domain_change_notify(
+    *,
+    family_id: int,
+    kind: str,
+    title: str,
+    domain_id: int | None = None,
+    domain_name: str = "",
+    message: str = "",
+    detail: dict[str, Any] | None = None,
+) -> GuardianNotification | None:
+    """Tell every guardian of a family that one of its domains changed (the one entry point).
+
+    Stored as a family-wide notification (``GET /api/families/{id}/notifications/``), pushed
+    live on the family's topic (``pubky_guardian_notification``) when the caller's transaction
+    commits. ``kind`` names the change (``dns_record_added``, ``key_rotated``, … see
+    ``guardians.domain_changes``); ``detail`` goes into the payload with the domain. A family
+    without guardians (none invited or active) gets nothing stored.
+    """
+    if (
+        not FederationGuardian.objects.filter(family_id=family_id)
+        .exclude(status=GuardianStatus.REVOKED)
+        .exists()
+    ):
+        return None
+    family = Family.objects.get(pk=family_id)
+    payload: dict[str, Any] = {"change": kind, "domain": domain_name, "domain_id": domain_id}
+    payload.update(detail or {})
+    return guardian_notification_create(
+        family=family,
+        kind=kind,
+        title=title if not domain_name or domain_name in title else f"{domain_name}: {title}",
+        message=message,
+        payload=payload,
+    )
+
+
+def guardian_domain_changes_notify(
+    *, table: str, old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> list[GuardianNotification]:
+    """Notify the guardians of whatever a write to ``table`` changed (see
+    ``guardians.domain_changes``); ``old``/``new`` are the row's columns before and after."""
+    from guardians.domain_changes import domain_changes
+
+    notifications = []
+    for change in domain_changes(table, old, new):
+        if not Family.objects.filter(pk=change.family_id).exists():
+            continue  # deleted meanwhile
+        notification = guardian_domain_change_notify(
+            family_id=change.family_id,
+            kind=change.kind,
+            title=change.title,
+            domain_id=change.domain_id,
+            domain_name=change.domain_name,
+            detail=change.detail,
+        )
+        if notification is not None:
+            notifications.append(notification)
+    return notifications
 
 
 @transaction.atomic
@@ -141,6 +203,7 @@ def _decide(
     from domains.services.migration import (
         InvalidTransition,
         domain_migration_approvals,
+        domain_migration_approvals_required,
         domain_migration_fail,
     )
 
@@ -178,14 +241,20 @@ def _decide(
             migration=migration,
             reason=f"rejected by guardian {guardian.name}" + (f": {comment}" if comment else ""),
         )
-    elif domain_migration_approvals(migration) == migration.approvals_required:
-        guardian_notification_create(
-            family=migration.domain.family,
-            kind="migration_approved",
-            title=f"Moving {migration.domain.name} is approved",
-            message=f"{migration.approvals_required} guardian(s) approved.",
-            payload={"migration_id": migration.pk, "domain": migration.domain.name},
-        )
+    else:
+        # The policy now, never lower than at creation: a raised threshold is recorded.
+        required = domain_migration_approvals_required(migration)
+        if required > migration.approvals_required:
+            migration.approvals_required = required
+            migration.save(update_fields=["approvals_required", "updated_at"])
+        if domain_migration_approvals(migration) == required:
+            guardian_notification_create(
+                family=migration.domain.family,
+                kind="migration_approved",
+                title=f"Moving {migration.domain.name} is approved",
+                message=f"{required} guardian(s) approved.",
+                payload={"migration_id": migration.pk, "domain": migration.domain.name},
+            )
     return approval
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,13 +14,17 @@ from django.db.models import BinaryField, JSONField, Model
 from django.utils import timezone
 
 from pubkyproject.leader import take_turn
+from guardians.domain_changes import WATCHED_TABLES
+from guardians.receivers import row_of
 from realtime.events import publish_many
 from realtime.lifecycle import lifecycle_changes
 from realtime.models import EventSource, OutboxEvent
 from realtime.payloads import changes_for
 
-# The tables the NOTIFY triggers watch (realtime/migrations/0003) and their models.
+# The tables the NOTIFY triggers watch (realtime/migrations/0003, 0005) and their models.
 _TABLE_MODELS = {
+    "domain_records": ("domains", "DomainRecord"),
+    "dns_records": ("domains", "DnsRecord"),
     "pubky_domains": ("domains", "PubkyDomain"),
     "pkarr_records": ("domains", "PkarrRecord"),
     "domain_migrations": ("domains", "DomainMigration"),
@@ -28,6 +33,8 @@ _TABLE_MODELS = {
     "federation_guardians": ("guardians", "FederationGuardian"),
     "guardian_notifications": ("guardians", "GuardianNotification"),
 }
+
+_CURRENT: dict[str, Any] = {}  # marker: the row as it is now
 
 _CLAIM = """
 DELETE FROM realtime_db_changes
@@ -41,8 +48,6 @@ def _model(table: str) -> type[Model]:
 
 
 def _instance_from_old_row(model: type[Model], old_row: str) -> Model:
-    import json
-
     values = json.loads(old_row)
     fields = {f.attname: _python(f, values.get(f.column)) for f in model._meta.concrete_fields}
     return model(**fields)
@@ -87,8 +92,17 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
         table: _model(table).objects.in_bulk(list(ids))  # type: ignore[attr-defined]
         for table, ids in wanted.items()
     }
+    # Each change's row after it: the row before the next change of the same row in this claim,
+    # else the row as it is now (so a burst of updates reads as its steps, not as each step
+    # compared with the end result).
+    after: dict[int, dict[str, Any] | None] = {}
+    following: dict[tuple[str, int], dict[str, Any] | None] = {}
+    for change_id, table, op, row_id, old_row in reversed(claimed):
+        if table in WATCHED_TABLES and op != "DELETE":
+            after[change_id] = following.get((table, row_id), _CURRENT)
+        following[(table, row_id)] = json.loads(old_row) if old_row is not None else None
     events = []
-    for _, table, op, row_id, old_row in claimed:
+    for change_id, table, op, row_id, old_row in claimed:
         model = _model(table)
         if op == "DELETE":
             if old_row is None:
@@ -103,6 +117,17 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
         events.extend(changes_for(instance, deleted=deleted))
         # Raw-SQL inserts and deletes announce themselves on the family topic as ORM ones do.
         events.extend(lifecycle_changes(instance, created=op == "INSERT", deleted=deleted))
+        if table in WATCHED_TABLES:
+            # Guardians hear about domain changes whoever made them (their notification is
+            # saved through the ORM, so it is published like any other).
+            from guardians.services import guardian_domain_changes_notify
+
+            new = None if deleted else after.get(change_id, _CURRENT)
+            guardian_domain_changes_notify(
+                table=table,
+                old=json.loads(old_row) if old_row is not None else None,
+                new=row_of(instance) if new is _CURRENT else new,
+            )
     # One batch of outbox rows and one broadcast for the whole claim, not one per change.
     publish_many(events, source=EventSource.NOTIFY)
     return ClaimResult(len(claimed), len(events))

@@ -5,17 +5,25 @@
     pending ──verify──▶ verifying ──verify──▶ verified ──execute──▶ publishing ──▶ completed
        │                   │  ▲ (no match yet)    │                     │              │
        └──────fail─────────┴──┴───────fail────────┴────────fail─────────┘          rollback
-                                     ▼                                                 ▼
-                                   failed                                         rolled_back
+                                     ▼  ──retry──▶ (the step that failed)              ▼
+                                   failed ──cancel──▶ cancelled                   rolled_back
 
 * **Ownership** is proven with a DNS TXT record ``_pubky-challenge.<domain>`` holding the
   random token stored on the migration, looked up with dnspython against
   ``PUBKY_DNS_RESOLVERS`` (the system resolver when empty). A lookup that finds no match
   moves the migration to ``verifying`` with the reason in ``error`` and raises
   :class:`ChallengeMismatch`; DNS changes take time, so the caller simply verifies again.
-* **Guardians**: when the family requires it, ``approvals_required`` (the family's m) active
-  guardians must approve before :func:`domain_migration_execute` runs; one rejection fails
-  the migration (see ``guardians.services``).
+* **Guardians**: when the family requires it, active guardians must approve before
+  :func:`domain_migration_execute` runs; one rejection fails the migration (see
+  ``guardians.services``). How many is decided when it counts, at each decision and at
+  execution: the family's policy *then*, never fewer than ``approvals_required`` (the policy
+  when the migration was created), so raising the threshold later holds and lowering it, or
+  switching approval off, does not let a migration through with fewer approvals. A guardian
+  who leaves the family (revoked or removed) loses their votes on unfinished migrations.
+* **Retry and cancel**: a failed migration remembers the step that failed (``failed_step``);
+  :func:`domain_migration_retry` reopens it there (a failed publish is retried from
+  ``verified``, approvals re-checked), unless a guardian rejected it.
+  :func:`domain_migration_cancel` ends an open or failed migration for good (``cancelled``).
 * **Execute** snapshots the domain into ``previous_state``, then does the network work with no
   transaction open: DNS → Pubky signs the domain's DNS records into a PKARR packet and puts it
   on every relay; Pubky → DNS reads the packet back into DNS records and retires the key. The
@@ -66,7 +74,7 @@ from domains.services.publishing import (
     packet_records_for,
     packet_sign,
 )
-from domains.services.registration import pubky_domain_create
+from domains.services.registration import domain_homeserver_account, pubky_domain_create
 from domains.services.scoring import sovereignty_score_calculate
 from domains.services.wording import migration_problem
 from families.models import User
@@ -86,9 +94,12 @@ __all__ = [
     "dns_resolver",
     "dns_txt_lookup",
     "domain_migration_approvals",
+    "domain_migration_approvals_required",
+    "domain_migration_cancel",
     "domain_migration_create",
     "domain_migration_execute",
     "domain_migration_fail",
+    "domain_migration_retry",
     "domain_migration_rollback",
     "domain_migration_verify",
 ]
@@ -206,12 +217,31 @@ def dns_txt_lookup(name: str, *, resolvers: Sequence[str] | None = None) -> list
 # --- state machine helpers ---------------------------------------------------------------------
 
 
+# What can be done with a migration in each final state, for error messages.
+_NEXT_STEPS: dict[str, str] = {
+    MigrationState.FAILED: "retry it (from the step that failed) or cancel it",
+    MigrationState.COMPLETED: "roll it back to undo it",
+    MigrationState.CANCELLED: "open a new migration",
+    MigrationState.ROLLED_BACK: "open a new migration",
+}
+
+
+def _describe(migration: DomainMigration) -> str:
+    """``failed at publishing (reason)``, ``completed``, … : the real state, for messages."""
+    if migration.state == MigrationState.FAILED:
+        where = f" at {migration.failed_step}" if migration.failed_step else ""
+        error = f" ({migration.error[:200]})" if migration.error else ""
+        return f"failed{where}{error}"
+    return str(migration.state)
+
+
 def _require_state(migration: DomainMigration, step: str, allowed: Iterable[str]) -> None:
     allowed = tuple(allowed)
     if migration.state not in allowed:
+        hint = _NEXT_STEPS.get(migration.state)
         raise InvalidTransition(
-            f"migration {migration.pk} of {migration.domain.name} is {migration.state}; "
-            f"cannot {step} it (only from {', '.join(allowed)})"
+            f"migration {migration.pk} of {migration.domain.name} is {_describe(migration)}; "
+            f"cannot {step} it (only from {', '.join(allowed)})" + (f"; {hint}" if hint else "")
         )
 
 
@@ -245,6 +275,19 @@ def _notify(migration: DomainMigration, kind: str, title: str, message: str = ""
             "state": migration.state,
         },
     )
+
+
+def _family_requires(family: Any) -> int:
+    return family.guardian_threshold if family.guardian_approval_required else 0
+
+
+def domain_migration_approvals_required(migration: DomainMigration) -> int:
+    """How many approvals the migration needs now: the family's policy at this moment, never
+    fewer than when the migration was created (``approvals_required``)."""
+    from families.models import Family
+
+    family = Family.objects.get(pk=migration.domain.family_id)
+    return max(migration.approvals_required, _family_requires(family))
 
 
 def domain_migration_approvals(migration: DomainMigration) -> int:
@@ -288,7 +331,7 @@ def domain_migration_create(
     if direction == MigrationDirection.PUBKY_TO_DNS and not on_pubky:
         raise MigrationConflict(f"{domain.name} is not on Pubky; nothing to move back")
     family = domain.family
-    required = family.guardian_threshold if family.guardian_approval_required else 0
+    required = _family_requires(family)
     if required:
         active = FederationGuardian.objects.active().filter(family=family).count()
         if active < required:
@@ -453,16 +496,23 @@ def _begin_publishing(migration: DomainMigration) -> DomainMigration:
     with transaction.atomic():
         locked = _locked(migration)
         _require_state(locked, "execute", (MigrationState.VERIFIED,))
+        required = domain_migration_approvals_required(locked)
         approved = domain_migration_approvals(locked)
-        if approved < locked.approvals_required:
+        if approved < required:
+            raised = (
+                f" (the family's threshold was raised from {locked.approvals_required})"
+                if required > locked.approvals_required
+                else ""
+            )
             raise ApprovalRequired(
-                f"migration {locked.pk} of {locked.domain.name} needs "
-                f"{locked.approvals_required} guardian approval(s); {approved} given"
+                f"migration {locked.pk} of {locked.domain.name} needs {required} guardian "
+                f"approval(s){raised}; {approved} given"
             )
         domain = locked.domain
         pubky_domain = PubkyDomain.objects.filter(domain=domain).first()
         original = locked.previous_state.get("domain", {}).get("status", DomainStatus.ACTIVE)
         locked.previous_state = _snapshot(domain, pubky_domain, original)
+        locked.approvals_required = required  # what it was approved under (never lower)
         locked.pubky_domain = pubky_domain
         locked.state = MigrationState.PUBLISHING
         locked.error = ""
@@ -503,6 +553,9 @@ def _execute_dns_to_pubky(migration: DomainMigration, client: PubkyClient) -> No
         # A domain that was on Pubky before keeps its key (and its name on the relays).
         keypair = _open_keypair(existing, "sign PKARR packet (migration)")
         cas = existing.last_packet_timestamp
+        homeserver_key = existing.homeserver_key or domain_homeserver_account(
+            keypair=keypair, family=domain.family, client=client
+        )
     elif existing is not None:
         raise MigrationConflict(
             f"{domain.name} has a self-custody key; the family must publish its packet"
@@ -510,7 +563,10 @@ def _execute_dns_to_pubky(migration: DomainMigration, client: PubkyClient) -> No
     else:
         keypair = client.generate_keypair()
         cas = None
-    records = packet_records_for(domain)
+        homeserver_key = domain_homeserver_account(
+            keypair=keypair, family=domain.family, client=client
+        )
+    records = packet_records_for(domain, homeserver_key=homeserver_key)
     packet = packet_sign(keypair=keypair, records=records, domain_name=domain.name, after=cas)
 
     def resign(newest: int) -> SignedPacket:
@@ -518,7 +574,7 @@ def _execute_dns_to_pubky(migration: DomainMigration, client: PubkyClient) -> No
 
     outcome = packet_publish(packet=packet, cas=cas, client=client, resign=resign)
     outcome.raise_if_nothing_stored(domain.name)
-    _complete_dns_to_pubky(migration, keypair, existing, outcome, client)
+    _complete_dns_to_pubky(migration, keypair, existing, outcome, client, homeserver_key)
 
 
 @transaction.atomic
@@ -528,6 +584,7 @@ def _complete_dns_to_pubky(
     existing: PubkyDomain | None,
     outcome: PublishOutcome,
     client: PubkyClient,
+    homeserver_key: str,
 ) -> None:
     locked = _locked(migration)
     _require_state(locked, "complete", (MigrationState.PUBLISHING,))
@@ -535,10 +592,15 @@ def _complete_dns_to_pubky(
     homeserver_url = domain.family.pubky_homeserver_url or client.homeserver_base_url or ""
     if existing is None:
         pubky_domain = pubky_domain_create(
-            domain=domain, keypair=keypair, homeserver_url=homeserver_url
+            domain=domain,
+            keypair=keypair,
+            homeserver_url=homeserver_url,
+            homeserver_key=homeserver_key,
         )
     else:
         pubky_domain = PubkyDomain.objects.select_for_update().get(pk=existing.pk)
+        if homeserver_key and pubky_domain.homeserver_key != homeserver_key:
+            pubky_domain.homeserver_key = homeserver_key  # saved with the publish outcome
     locked.pubky_domain = pubky_domain
     _finish(locked, MigrationState.COMPLETED)
     domain.refresh_from_db()
@@ -573,6 +635,8 @@ def _complete_pubky_to_dns(
     for record in packet.records() if packet is not None else []:
         if record.name.endswith(".") or record.rtype not in DnsRecordType.values:
             continue  # outside the key, or a type registrar DNS rows don't model
+        if record.name == "_pubky" or record.name.startswith("_pubky."):
+            continue  # the key's own Pubky identity (its homeserver), not a DNS record
         value = record.value
         if record.rtype == DnsRecordType.TXT:
             value = record.text()
@@ -618,6 +682,7 @@ def domain_migration_fail(*, migration: DomainMigration, reason: str) -> DomainM
     locked = _locked(migration)
     _require_state(locked, "fail", OPEN_MIGRATION_STATES)
     locked.error = reason[:5000]
+    locked.failed_step = locked.state
     _finish(locked, MigrationState.FAILED)
     domain = locked.domain
     original = locked.previous_state.get("domain", {}).get("status", DomainStatus.ACTIVE)
@@ -628,6 +693,98 @@ def domain_migration_fail(*, migration: DomainMigration, reason: str) -> DomainM
     if locked.approvals_required:
         message = migration_problem(reason)[:500]  # the raw reason stays in `error`
         _notify(locked, "migration_failed", f"Moving {domain.name} failed", message)
+    return _sync(migration, locked)
+
+
+def _rejected_by(migration: DomainMigration) -> str | None:
+    """The name of an active guardian who rejected the migration, if any."""
+    from guardians.models import ApprovalDecision, GuardianStatus
+
+    rejection = (
+        migration.approvals.filter(
+            decision=ApprovalDecision.REJECTED, guardian__status=GuardianStatus.ACTIVE
+        )
+        .select_related("guardian")
+        .first()
+    )
+    return rejection.guardian.name if rejection is not None else None
+
+
+# Where a retry resumes: a failed publish is carried out again from ``verified``.
+_RETRY_FROM: dict[str, str] = {
+    MigrationState.PENDING: MigrationState.PENDING,
+    MigrationState.VERIFYING: MigrationState.VERIFYING,
+    MigrationState.VERIFIED: MigrationState.VERIFIED,
+    MigrationState.PUBLISHING: MigrationState.VERIFIED,
+}
+
+
+@transaction.atomic
+def domain_migration_retry(*, migration: DomainMigration) -> DomainMigration:
+    """Reopen a failed migration at the step that failed; then ``advance`` it as usual.
+
+    Verification is kept (a failed publish does not need the DNS challenge again); approvals
+    are checked again when it executes, against the policy then. A migration a guardian
+    rejected is not reopened (open a new one and ask the guardians again), nor one whose
+    domain has another migration open meanwhile.
+    """
+    locked = _locked(migration)
+    _require_state(locked, "retry", (MigrationState.FAILED,))
+    domain = DomainRecord.objects.select_for_update().get(pk=locked.domain_id)
+    rejected_by = _rejected_by(locked)
+    if rejected_by is not None:
+        raise InvalidTransition(
+            f"migration {locked.pk} of {domain.name} was rejected by guardian {rejected_by}; "
+            "a rejected migration is not retried: cancel it and open a new one",
+            code="rejected",
+        )
+    if domain.migrations.exclude(pk=locked.pk).filter(state__in=OPEN_MIGRATION_STATES).exists():
+        raise MigrationConflict(f"{domain.name} has another migration in progress")
+    resume = _RETRY_FROM.get(locked.failed_step, MigrationState.PENDING)
+    if resume == MigrationState.VERIFIED and locked.verified_at is None:
+        resume = MigrationState.VERIFYING
+    locked.state = resume
+    locked.error = ""
+    locked.failed_step = ""
+    locked.completed_at = None
+    locked.full_clean()
+    try:
+        with transaction.atomic():
+            locked.save()
+    except IntegrityError as exc:  # one_open_migration_per_domain, lost a race
+        raise MigrationConflict(f"{domain.name} has another migration in progress") from exc
+    if domain.status != DomainStatus.MIGRATING:
+        domain.status = DomainStatus.MIGRATING
+        domain.full_clean()
+        domain.save()
+    return _sync(migration, locked)
+
+
+@transaction.atomic
+def domain_migration_cancel(*, migration: DomainMigration, reason: str = "") -> DomainMigration:
+    """End an open or failed migration for good (``cancelled``); the domain gets its status back.
+
+    A completed migration is rolled back instead (:func:`domain_migration_rollback`).
+    """
+    locked = _locked(migration)
+    _require_state(locked, "cancel", (*OPEN_MIGRATION_STATES, MigrationState.FAILED))
+    if locked.state == MigrationState.PUBLISHING:
+        raise InvalidTransition(
+            f"migration {locked.pk} of {locked.domain.name} is publishing right now; "
+            "cancel it once it has completed (roll it back) or failed",
+            code="invalid_transition",
+        )
+    was_open = locked.state in OPEN_MIGRATION_STATES
+    locked.error = (reason or "cancelled")[:5000]
+    _finish(locked, MigrationState.CANCELLED)
+    domain = locked.domain
+    original = locked.previous_state.get("domain", {}).get("status", DomainStatus.ACTIVE)
+    if was_open and domain.status == DomainStatus.MIGRATING:
+        domain.status = original
+        domain.full_clean()
+        domain.save()
+    if domain_migration_approvals_required(locked):
+        _notify(locked, "migration_cancelled", f"Moving {domain.name} was cancelled", reason)
     return _sync(migration, locked)
 
 
@@ -644,7 +801,9 @@ def domain_migration_rollback(*, migration: DomainMigration, reason: str = "") -
     _require_state(locked, "roll back", (MigrationState.COMPLETED,))
     domain = DomainRecord.objects.select_for_update().get(pk=locked.domain_id)
     newer = domain.migrations.exclude(pk=locked.pk).filter(created_at__gt=locked.created_at)
-    if newer.exclude(state__in=(MigrationState.FAILED, MigrationState.ROLLED_BACK)).exists():
+    if newer.exclude(
+        state__in=(MigrationState.FAILED, MigrationState.CANCELLED, MigrationState.ROLLED_BACK)
+    ).exists():
         raise InvalidTransition(
             f"{domain.name} has a newer migration than {locked.pk}; roll that one back first"
         )

@@ -23,7 +23,18 @@ def domain_migration_advance(
         return domain_migration_verify(migration=migration)
     if migration.state == MigrationState.VERIFIED:
         return domain_migration_execute(migration=migration, client=client)
+    if migration.state == MigrationState.FAILED:
+        where = f" at {migration.failed_step}" if migration.failed_step else ""
+        raise InvalidTransition(
+            f"migration {migration.pk} failed{where}: {migration.error or 'no reason recorded'}; "
+            "retry it (POST …/retry/) to resume from that step, or cancel it"
+        )
+    hints: dict[str, str] = {
+        MigrationState.PUBLISHING: "it is being carried out now",
+        MigrationState.COMPLETED: "it is done; roll it back to undo it",
+    }
+    hint = hints.get(migration.state, "open a new migration")
     raise InvalidTransition(
-        f"migration {migration.pk} is {migration.state}; nothing to advance",
+        f"migration {migration.pk} is {migration.state}; nothing to advance ({hint})",
         code="invalid_transition",
     )

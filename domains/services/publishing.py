@@ -122,9 +122,30 @@ def dns_records_to_packet_records(rows: Sequence[DnsRecord]) -> list[Record]:
     return records
 
 
-def packet_records_for(domain: DomainRecord) -> list[Record]:
-    """The packet records of a domain: all its stored DNS records, in a stable order."""
-    return dns_records_to_packet_records(list(domain.dns_records.order_by("name", "rtype", "id")))
+PUBKY_RECORD_TTL = 3600
+
+
+def packet_records_for(domain: DomainRecord, *, homeserver_key: str | None = None) -> list[Record]:
+    """The packet records of a domain: all its stored DNS records, in a stable order, and the
+    ``_pubky`` record (``HTTPS 0 <homeserver>.``) that makes the key a Pubky identity.
+
+    ``homeserver_key`` defaults to the one stored on the domain's Pubky domain; none (or a
+    ``_pubky`` record among the family's own records) adds nothing.
+    """
+    rows = list(domain.dns_records.order_by("name", "rtype", "id"))
+    records = dns_records_to_packet_records(rows)
+    if homeserver_key is None:
+        pubky_domain = PubkyDomain.objects.filter(domain=domain).only("homeserver_key").first()
+        homeserver_key = pubky_domain.homeserver_key if pubky_domain is not None else ""
+    return with_pubky_record(records, homeserver_key)
+
+
+def with_pubky_record(records: Sequence[Record], homeserver_key: str) -> list[Record]:
+    """``records`` plus ``_pubky HTTPS 0 <homeserver_key>.`` unless one is there already."""
+    records = list(records)
+    if homeserver_key and not any(r.name == "_pubky" for r in records):
+        records.append(Record("_pubky", "HTTPS", f"0 {homeserver_key}.", PUBKY_RECORD_TTL))
+    return records
 
 
 def packet_sign(
@@ -403,10 +424,29 @@ def pubky_domain_publish(
         outcome = packet_publish(packet=current, cas=current.timestamp, client=client)
     with transaction.atomic():
         locked = PubkyDomain.objects.select_for_update().get(pk=pubky_domain.pk)
+        was_active = locked.status == PubkyDomainStatus.ACTIVE
         _apply_publish_to_domain(pubky_domain=locked, outcome=outcome, reason=reason)
+        if was_active and outcome.ok and reason == "pkarr_published":
+            # Asked for by the family (the hourly keep-alive is "pkarr_republished" and tells
+            # nobody); a domain coming back from suspension is told by the change receivers.
+            _notify_republished(locked, outcome)
     pubky_domain.refresh_from_db()
     outcome.raise_if_nothing_stored(pubky_domain.name)
     return outcome
+
+
+def _notify_republished(pubky_domain: PubkyDomain, outcome: PublishOutcome) -> None:
+    from guardians.services import guardian_domain_change_notify
+
+    guardian_domain_change_notify(
+        family_id=pubky_domain.family_id,
+        kind="pubky_domain_republished",
+        title=f"{pubky_domain.name} was published again",
+        domain_id=pubky_domain.domain_id,
+        domain_name=pubky_domain.name,
+        message=f"{len(outcome.succeeded)} relay(s) hold its current packet.",
+        detail={"public_key": pubky_domain.public_key, "relays": outcome.succeeded},
+    )
 
 
 def pubky_domains_due_for_republish(

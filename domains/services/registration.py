@@ -7,6 +7,11 @@ when at least one relay stored it are the domain, its records, the sealed key an
 database as it was and raises a typed error (``ValidationError`` for bad input,
 :class:`~domains.services.publishing.PacketTooLargeError`, :class:`PublishFailed`, …).
 
+A service-custody domain key is a Pubky identity of its own: before its packet is signed it
+gets an account on the configured homeserver (:func:`domain_homeserver_account`), and the
+packet carries ``_pubky HTTPS 0 <homeserver>.``, so ``pubky://<domain key>/pub/…`` resolves
+(and the official client's ``getHomeserverOf``) like any user's.
+
 The seed documents' names (``register_pubky_domain``, ``create_pubky_domain``,
 ``calculate_sovereignty_score``) are thin aliases kept at the bottom.
 """
@@ -36,6 +41,7 @@ from domains.services.publishing import (
     dns_records_to_packet_records,
     packet_publish,
     packet_sign,
+    with_pubky_record,
 )
 from domains.services.scoring import sovereignty_score_calculate
 from domains.validators import normalize_domain_name, validate_domain_name
@@ -115,6 +121,21 @@ def _unsaved_rows(domain: DomainRecord, specs: Sequence[DnsRecordSpec]) -> list[
     return rows
 
 
+def domain_homeserver_account(*, keypair: Keypair, family: Family, client: PubkyClient) -> str:
+    """Give a domain key an account on the family's homeserver; its key (z32), or ``""``.
+
+    A Pubky domain is a Pubky identity like any user: its packet's ``_pubky`` record names
+    this homeserver, so ``pubky://<domain key>/pub/…`` resolves and the family can serve
+    files there. A family that runs its own homeserver (``pubky_homeserver_url``) is not
+    signed up anywhere by the service: its packet gets no ``_pubky`` record from us.
+    Network only; raises :class:`PubkyNetworkError` when the homeserver refuses.
+    """
+    own = (family.pubky_homeserver_url or "").rstrip("/")
+    if own and own != (client.homeserver_base_url or ""):
+        return ""
+    return client.account_ensure(keypair).z32()
+
+
 @transaction.atomic
 def pubky_domain_create(
     *,
@@ -125,6 +146,7 @@ def pubky_domain_create(
     visibility: str | None = None,
     homeserver_url: str = "",
     key_proof: KeyProof | None = None,
+    homeserver_key: str = "",
 ) -> PubkyDomain:
     """Create the (draft) Pubky domain row of ``domain``: database only, no network.
 
@@ -153,6 +175,7 @@ def pubky_domain_create(
         key_custody=key_custody,
         pubky_url=str(PubkyUrl.of(key_text, "/")),
         homeserver_url=homeserver_url,
+        homeserver_key=homeserver_key,
         visibility=visibility or domain.visibility,
         status=PubkyDomainStatus.DRAFT,
         key_verification=verification,
@@ -235,8 +258,12 @@ def pubky_domain_register(
 
     # Everything that can be checked offline is checked before the network is touched.
     stored = list(domain.dns_records.all()) if domain.pk else []
-    packet_records = dns_records_to_packet_records([*stored, *new_rows])
+    dns_records_to_packet_records([*stored, *new_rows])  # refuses bad records before signup
     keypair = client.generate_keypair()
+    homeserver_key = domain_homeserver_account(keypair=keypair, family=family, client=client)
+    packet_records = with_pubky_record(
+        dns_records_to_packet_records([*stored, *new_rows]), homeserver_key
+    )
     packet = packet_sign(keypair=keypair, records=packet_records, domain_name=cleaned)
 
     def resign(newest: int) -> SignedPacket:
@@ -253,6 +280,7 @@ def pubky_domain_register(
             keypair=keypair,
             outcome=outcome,
             homeserver_url=family.pubky_homeserver_url or client.homeserver_base_url or "",
+            homeserver_key=homeserver_key,
         )
     except IntegrityError as exc:
         # Another request registered the name while our relays answered. Its key won; ours
@@ -270,6 +298,7 @@ def _register_store(
     keypair: Keypair,
     outcome: PublishOutcome,
     homeserver_url: str,
+    homeserver_key: str = "",
 ) -> PubkyDomain:
     """The single write of a registration (after the relays answered)."""
     if domain.pk is None:
@@ -281,7 +310,7 @@ def _register_store(
         row.full_clean()
         row.save()
     pubky_domain = pubky_domain_create(
-        domain=domain, keypair=keypair, homeserver_url=homeserver_url
+        domain=domain, keypair=keypair, homeserver_url=homeserver_url, homeserver_key=homeserver_key
     )
     _apply_publish_to_domain(
         pubky_domain=pubky_domain, outcome=outcome, reason="pubky_domain_registered"

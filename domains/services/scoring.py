@@ -40,6 +40,10 @@ def sovereignty_score_calculate(
     Services call this after they change a fact (publishing, key custody, a migration, a
     guardian backup), so the score always reflects the data.
     """
+    # The domain row first, as every scorer does (the rescore bridge locks it before its score
+    # topic): one lock order, so a service and the bridge scoring the same domain never
+    # deadlock on the domain row and the score topic's sequence row.
+    DomainRecord.objects.select_for_update().filter(pk=domain.pk).values_list("pk").first()
     result = score(facts_of(domain))
     previous = domain.sovereignty_scores.order_by("-calculated_at", "-id").first()
     unchanged = previous is not None and previous.components == result.components

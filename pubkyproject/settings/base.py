@@ -234,6 +234,10 @@ PUBKY_HTTP_TIMEOUT = env_float("PUBKY_HTTP_TIMEOUT", 5.0, minimum=0.1)
 PUBKY_REPUBLISH_BEFORE_EXPIRY = env_int("PUBKY_REPUBLISH_BEFORE_EXPIRY", 3600, minimum=0)
 PUBKY_DNS_RESOLVERS = env_list("PUBKY_DNS_RESOLVERS", [])
 PUBKY_RELAY_CHECK_INTERVAL = env_int("PUBKY_RELAY_CHECK_INTERVAL", 60, minimum=1)
+# A domain is rescored this long after the first change of a burst to its facts, once for the
+# whole burst (domains/services/rescoring.py; pubky_listen does it).
+RESCORE_DEBOUNCE_SECONDS = env_float("RESCORE_DEBOUNCE_SECONDS", 1.0, minimum=0.0)
+
 # Proof of key possession (pubkyauth): the HTTP relay the deep links name (its /link base),
 # how long a request waits for approval, how long a proven proof may attach a key, and how
 # long reading a pending proof may wait on the relay (0: leave it to receive_key_proofs).
@@ -345,6 +349,7 @@ SPECTACULAR_SETTINGS = {
         "DomainStatusEnum": "domains.models.DomainStatus",
         "PubkyDomainStatusEnum": "domains.models.PubkyDomainStatus",
         "PkarrPublishStatusEnum": "domains.models.PkarrPublishStatus",
+        "MigrationStateEnum": "domains.models.MigrationState",
         "GuardianStatusEnum": "guardians.models.GuardianStatus",
         "BackupStatusEnum": "guardians.models.BackupStatus",
         "FamilyRoleEnum": "families.models.FamilyRole",

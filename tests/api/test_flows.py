@@ -38,7 +38,10 @@ def test_a_registered_domain_resolves_to_its_records_from_the_relays(world: Worl
     assert {(r["name"], r["type"], r["value"]) for r in resolved["records"]} == {
         ("@", "A", "192.0.2.7"),
         ("@", "TXT", "hello pubky"),
+        # the domain key's own homeserver: it is a Pubky identity too
+        ("_pubky", "HTTPS", f"0 {created['homeserver_key']}."),
     }
+    assert created["homeserver_key"]
     assert all(relay["ok"] for relay in resolved["relays"])
     relays = member.get(f"/api/pubky-domains/{created['id']}/pkarr-records/").json()
     assert {row["status"] for row in relays["results"]} == {"published"}

@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from domains.models import DomainMigration, MigrationState
-from domains.services.migration import domain_migration_create
+from domains.services.migration import domain_migration_create, domain_migration_fail
 from families.models import AccessGrant, SecurityEvent
 from families.services.pubky import family_keypair_create, family_pubky_enable
 from tests.api.conftest import ROLES, World, build_world
@@ -60,6 +60,11 @@ class Case:
 
 def _pending_migration(w: World) -> DomainMigration:
     return domain_migration_create(domain=w.domain, direction="dns_to_pubky")
+
+
+def _failed_migration(w: World) -> DomainMigration:
+    migration = _pending_migration(w)
+    return domain_migration_fail(migration=migration, reason="relays unreachable")
 
 
 def _completed_migration(w: World) -> DomainMigration:
@@ -274,6 +279,11 @@ CASES = [
     Case(
         "migration cancel",
         lambda w, d: ("post", f"/api/migrations/{_pending_migration(w).pk}/cancel/", {}),
+        codes(CHANGE_DOMAIN),
+    ),
+    Case(
+        "migration retry",
+        lambda w, d: ("post", f"/api/migrations/{_failed_migration(w).pk}/retry/", None),
         codes(CHANGE_DOMAIN),
     ),
     Case(

@@ -27,16 +27,25 @@ from domains.services.migration import (
     MigrationConflict,
     create_domain_migration,
     dns_txt_lookup,
+    domain_migration_cancel,
     domain_migration_create,
     domain_migration_execute,
     domain_migration_fail,
+    domain_migration_retry,
     domain_migration_rollback,
     domain_migration_verify,
 )
+from domains.services.migration_steps import domain_migration_advance
 from domains.services.publishing import PacketTooLargeError
 from domains.services.registration import pubky_domain_register
 from families.models import Family, User
-from guardians.models import FederationGuardian, GuardianNotification
+from guardians.models import (
+    FederationGuardian,
+    GuardianApproval,
+    GuardianNotification,
+    GuardianStatus,
+)
+from guardians.roster import guardian_update
 from guardians.services import guardian_migration_approve, guardian_migration_reject
 from pubky.testnet import Testnet
 from tests.dnsserver import LoopbackDnsServer
@@ -448,3 +457,129 @@ def test_a_family_without_enough_guardians_cannot_start_a_gated_migration(
     with pytest.raises(MigrationConflict, match="requires 3 guardian approval"):
         domain_migration_create(domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY)
     assert DomainMigration.objects.count() == 0
+
+
+def _gate(family: Family, *, threshold: int, required: bool = True) -> None:
+    family.guardian_approval_required = required
+    family.guardian_threshold = threshold
+    family.save()
+
+
+def test_a_threshold_raised_after_creation_holds(
+    registrar_domain: DomainRecord, dns_server: LoopbackDnsServer
+) -> None:
+    family = registrar_domain.family
+    alice, bob = guardians(family, 2)
+    migration = verified_migration(dns_server, registrar_domain, MigrationDirection.DNS_TO_PUBKY)
+    assert migration.approvals_required == 0  # no approval needed when it was created
+
+    _gate(family, threshold=2)
+    with pytest.raises(
+        ApprovalRequired, match=r"needs 2 guardian approval.*raised from 0.*0 given"
+    ):
+        domain_migration_execute(migration=migration)
+    guardian_migration_approve(user=alice, migration=migration)
+    migration.refresh_from_db()
+    assert migration.approvals_required == 2  # the raised policy is recorded on the migration
+    assert not GuardianNotification.objects.filter(kind="migration_approved").exists()
+    with pytest.raises(ApprovalRequired, match="1 given"):
+        domain_migration_execute(migration=migration)
+
+    # Lowering the policy again never goes below what the migration already required.
+    _gate(family, threshold=1, required=False)
+    with pytest.raises(ApprovalRequired, match="needs 2 guardian approval"):
+        domain_migration_execute(migration=migration)
+    guardian_migration_approve(user=bob, migration=migration)
+    assert GuardianNotification.objects.filter(kind="migration_approved").count() == 1
+    domain_migration_execute(migration=migration)
+    assert migration.state == MigrationState.COMPLETED
+
+
+def test_a_guardian_who_leaves_the_family_loses_pending_votes(
+    registrar_domain: DomainRecord, dns_server: LoopbackDnsServer
+) -> None:
+    family = registrar_domain.family
+    _gate(family, threshold=1)
+    alice, _bob = guardians(family, 2)
+    migration = verified_migration(dns_server, registrar_domain, MigrationDirection.DNS_TO_PUBKY)
+    guardian_migration_approve(user=alice, migration=migration)
+    guardian = FederationGuardian.objects.get(family=family, user=alice)
+
+    guardian_update(guardian=guardian, status=GuardianStatus.REVOKED)
+    assert not GuardianApproval.objects.filter(guardian=guardian).exists()
+    guardian_update(guardian=guardian, status=GuardianStatus.ACTIVE)  # back, but must decide anew
+    with pytest.raises(ApprovalRequired, match="0 given"):
+        domain_migration_execute(migration=migration)
+
+
+def test_a_failed_migration_is_retried_from_the_step_that_failed_to_completion(
+    registrar_domain: DomainRecord,
+    dns_server: LoopbackDnsServer,
+    make_testnet: Callable[..., Testnet],
+    use_testnet: Callable[[Testnet], Testnet],
+) -> None:
+    family = registrar_domain.family
+    _gate(family, threshold=1)
+    (alice,) = guardians(family, 1)
+    migration = verified_migration(dns_server, registrar_domain, MigrationDirection.DNS_TO_PUBKY)
+    guardian_migration_approve(user=alice, migration=migration)
+    net = use_testnet(make_testnet(relays=1))
+    net.stop_relay(0)
+    with pytest.raises(Exception, match="no relay stored the packet"):
+        domain_migration_advance(migration=migration)
+    migration.refresh_from_db()
+    assert (migration.state, migration.failed_step) == (MigrationState.FAILED, "publishing")
+
+    # Every refusal names the real state and what can be done.
+    with pytest.raises(InvalidTransition, match=r"failed at publishing: no relay stored.*retry it"):
+        domain_migration_advance(migration=migration)
+    with pytest.raises(InvalidTransition, match=r"is failed at publishing.*retry it.*or cancel"):
+        domain_migration_rollback(migration=migration)
+
+    net.start_relay(0)
+    domain_migration_retry(migration=migration)
+    assert migration.state == MigrationState.VERIFIED  # the challenge is not asked again
+    assert (migration.error, migration.failed_step) == ("", "")
+    registrar_domain.refresh_from_db()
+    assert registrar_domain.status == DomainStatus.MIGRATING
+    domain_migration_advance(migration=migration)  # approvals still hold
+
+    assert migration.state == MigrationState.COMPLETED
+    registrar_domain.refresh_from_db()
+    assert registrar_domain.status == DomainStatus.ACTIVE and registrar_domain.pubky_enabled
+    assert resolved(migration.pubky_domain.public_key) is not None  # type: ignore[union-attr]
+
+
+def test_a_failed_migration_can_be_cancelled_and_a_rejected_one_is_not_retried(
+    registrar_domain: DomainRecord, dns_server: LoopbackDnsServer
+) -> None:
+    family = registrar_domain.family
+    _gate(family, threshold=1)
+    (alice,) = guardians(family, 1)
+    migration = verified_migration(dns_server, registrar_domain, MigrationDirection.DNS_TO_PUBKY)
+    guardian_migration_reject(user=alice, migration=migration, comment="no")
+    with pytest.raises(InvalidTransition, match="rejected by guardian"):
+        domain_migration_retry(migration=migration)
+
+    domain_migration_cancel(migration=migration, reason="changed our minds")
+    assert migration.state == MigrationState.CANCELLED
+    with pytest.raises(InvalidTransition, match=r"is cancelled; cannot retry.*open a new"):
+        domain_migration_retry(migration=migration)
+    with pytest.raises(InvalidTransition, match="is cancelled; cannot cancel"):
+        domain_migration_cancel(migration=migration)
+    # The domain is free for a new migration.
+    domain_migration_create(domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY)
+
+
+def test_an_open_migration_is_cancelled_and_the_domain_gets_its_status_back(
+    registrar_domain: DomainRecord,
+) -> None:
+    migration = domain_migration_create(
+        domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY
+    )
+    domain_migration_cancel(migration=migration)
+    assert migration.state == MigrationState.CANCELLED
+    registrar_domain.refresh_from_db()
+    assert registrar_domain.status == DomainStatus.ACTIVE
+    with pytest.raises(InvalidTransition, match="is cancelled; nothing to advance"):
+        domain_migration_advance(migration=migration)

@@ -17,7 +17,7 @@ from domains.models import (
     PubkyDomainStatus,
     SovereigntyScore,
 )
-from domains.pubky_client import PublishFailed, pubky_client
+from domains.pubky_client import PubkyClient, PublishFailed, pubky_client
 from domains.services.publishing import PacketTooLargeError, pubky_domain_publish
 from domains.services.registration import (
     DnsRecordSpec,
@@ -38,6 +38,7 @@ from tests.domains.conftest import (
     linked_domain,
     make_domain,
     make_family,
+    record_set,
     resolved,
 )
 from tests.key_proofs import proven_proof
@@ -106,10 +107,22 @@ def test_our_client_resolves_the_registered_records_through_the_relays(
 
     assert packet is not None
     assert packet.timestamp == pubky_domain.last_packet_timestamp
+    homeserver = testnet.homeserver_public_key.z32()
     assert {(r.name, r.rtype, r.value) for r in packet.records()} == {
         ("@", "A", "192.0.2.1"),
         ("mail", "MX", "10 mx.resolve-me.example."),
+        # The domain key is a Pubky identity: signed up at the homeserver, which _pubky names.
+        ("_pubky", "HTTPS", f"0 {homeserver}."),
     }
+    assert pubky_domain.homeserver_key == homeserver
+    keypair = Keypair.from_secret(pubky_domain.get_private_key())
+    url = pubky_client().put_data(keypair, "/pub/site/index.html", "hi")
+    assert (
+        PubkyClient(
+            relays=testnet.relay_urls, homeserver=homeserver, homeserver_url=testnet.homeserver_url
+        ).get_data(url)
+        == b"hi"
+    )
     # Each relay holds the very same packet, verified by the library on receipt.
     for url in testnet.relay_urls:
         report = pubky_client().resolve_report(pubky_domain.public_key, relay_urls=[url])
@@ -143,7 +156,7 @@ def test_an_existing_registrar_domain_publishes_its_stored_records(
 
     packet = pubky_client().resolve(pubky_domain.public_key)
     assert packet is not None
-    assert {(r.name, r.rtype) for r in packet.records()} == {
+    assert {(name, rtype) for name, rtype, _ in record_set(packet)} == {
         ("@", "A"),
         ("@", "TXT"),
         ("www", "CNAME"),
@@ -169,7 +182,7 @@ def test_publishing_again_uses_the_last_timestamp_as_compare_and_swap(
     assert outcome.ok
     assert not outcome.retried
     assert (pubky_domain.last_packet_timestamp or 0) > (first or 0)
-    values = {r.value for r in resolved(pubky_domain.public_key).records()}
+    values = {v for _, _, v in record_set(resolved(pubky_domain.public_key))}
     assert values == {"192.0.2.3", "192.0.2.4"}
     assert all(r.attempts == 2 for r in pubky_domain.pkarr_records.all())
     used = SecurityEvent.objects.filter(
@@ -198,7 +211,7 @@ def test_a_cas_conflict_is_resolved_by_re_resolving_and_retrying_once(
     assert outcome.ok
     packet = resolved(pubky_domain.public_key)
     assert packet.timestamp > foreign.timestamp
-    assert {r.value for r in packet.records()} == {"192.0.2.5"}
+    assert {v for _, _, v in record_set(packet)} == {"192.0.2.5"}
     assert pubky_domain.last_packet_timestamp == packet.timestamp
 
 
