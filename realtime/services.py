@@ -13,9 +13,9 @@ from django.db import connection, transaction
 from django.db.models import BinaryField, JSONField, Model
 from django.utils import timezone
 
-from pubkyproject.leader import take_turn
 from guardians.domain_changes import WATCHED_TABLES
 from guardians.receivers import row_of
+from pubkyproject.leader import take_turn
 from realtime.events import publish_many
 from realtime.lifecycle import lifecycle_changes
 from realtime.models import EventSource, OutboxEvent

@@ -36,6 +36,7 @@ import redis
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+
 from pubkyproject.redis_clients import redis_config, sync_client
 
 logger = logging.getLogger("pubky.auth")
