@@ -313,6 +313,20 @@ def can_decide_migration(who: Principal | User | AnonymousUser | None, migration
     return principal.is_authenticated and family_id in principal.guardian_of
 
 
+def can_follow_family(who: Principal | User | AnonymousUser | None, family: Model) -> bool:
+    """May ``who`` follow the family's feed (its topic: guardian notifications, created and
+    deleted objects)? Only its members, guardians and grantees, even for a public family: the
+    feed names private objects that public readers of the family must not learn about."""
+    principal = _as_principal(who)
+    if principal.is_superuser:
+        return True
+    return (
+        principal.rank_in(family.pk) > 0
+        or family.pk in principal.guardian_of
+        or family.pk in principal.family_grants
+    )
+
+
 def can_read_audit(who: Principal | User | AnonymousUser | None) -> bool:
     principal = _as_principal(who)
     return principal.is_superuser or principal.is_staff

@@ -181,7 +181,8 @@ def authorize(principal: Principal, key: str, value: str | int | bool) -> Target
         "familyId": Family,
     }[key]
     obj = _get(model, value)
-    if not policy.can_read(principal, obj):
+    allowed = policy.can_follow_family if key == "familyId" else policy.can_read
+    if not allowed(principal, obj):
         raise _hidden(NO_SUCH_OBJECT)
     return Target(entity, key, value, topics.ID_TOPICS[key](value))
 

@@ -219,3 +219,25 @@ def test_grants_are_visible_to_grantee_and_family_admins(world) -> None:
     assert policy.can_administer(people["admin"], grant)
     assert not policy.can_read(people["viewer"], grant)
     assert list(policy.scope(people["granted"], AccessGrant.objects.all())) == [grant]
+
+
+def test_only_members_guardians_and_family_grantees_follow_a_family_feed_even_when_public(
+    world,
+) -> None:
+    people, objects = world
+    family = objects["family"]
+    family.visibility = "public"
+    family.save()
+    assert policy.can_read(people["stranger"], family)  # the family itself is public...
+    for caller in ("owner", "admin", "member", "viewer", "guardian"):
+        assert policy.can_follow_family(people[caller], family), caller
+    # ...but its feed names private domains, records and notifications.
+    for caller in ("stranger", "anonymous", "granted"):
+        assert not policy.can_follow_family(people[caller], family), caller
+    AccessGrant.objects.create(
+        grantee=people["granted"],
+        content_type=ContentType.objects.get_for_model(type(family)),
+        object_id=family.pk,
+        permission="read",
+    )
+    assert policy.can_follow_family(people["granted"], family)
