@@ -187,6 +187,7 @@ class PubkyDomain(SealedKeyMixin, models.Model):
     homeserver_key = models.CharField(
         max_length=52,
         blank=True,
+        db_default="",  # raw-SQL writers (the NOTIFY path) need not know the column
         validators=[validate_public_key],
         help_text="The homeserver the domain's key has its account on; its packet's _pubky "
         "record points there, so pubky://<key>/… resolves.",
@@ -317,6 +318,7 @@ class DomainMigration(models.Model):
         max_length=16,
         choices=MigrationState.choices,
         blank=True,
+        db_default="",  # raw-SQL writers (the NOTIFY path) need not know the column
         help_text="The state the migration was in when it failed (where a retry resumes).",
     )
     created_by = models.ForeignKey(

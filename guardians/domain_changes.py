@@ -55,6 +55,7 @@ class DomainChange:
     domain_name: str
     title: str
     detail: dict[str, Any] = field(default_factory=dict)
+    message: str = ""  # the why, where the row says it (a suspension's reason)
 
 
 def _record(row: Row) -> dict[str, Any]:
@@ -118,11 +119,12 @@ def _pubky_changes(old: Row | None, new: Row | None) -> list[tuple[str, str, dic
         else:
             changes.append(("pubky_domain_republished", f"{name} is on Pubky again", detail))
     elif was_active and not is_active:
+        reason = new.get("suspended_reason") or ""
         changes.append(
             (
                 "pubky_domain_suspended",
                 f"{name} is no longer on Pubky ({new.get('status')})",
-                detail,
+                {**detail, "reason": reason} if reason else detail,
             )
         )
     if old is not None and old.get("public_key") != new.get("public_key"):
@@ -194,6 +196,7 @@ def domain_changes(table: str, old: Row | None, new: Row | None) -> list[DomainC
             domain_name=domain_name,
             title=title[:200],
             detail=_jsonable(detail),
+            message=str(detail.get("reason") or ""),
         )
         for kind, title, detail in described
     ]

@@ -138,6 +138,7 @@ def guardian_domain_changes_notify(
             title=change.title,
             domain_id=change.domain_id,
             domain_name=change.domain_name,
+            message=change.message,
             detail=change.detail,
         )
         if notification is not None:

@@ -170,6 +170,7 @@ class Migration(migrations.Migration):
             name="homeserver_key",
             field=models.CharField(
                 blank=True,
+                db_default="",
                 help_text="The homeserver the domain's key has its account on; its packet's "
                 "_pubky record points there, so pubky://<key>/… resolves.",
                 max_length=52,
@@ -181,6 +182,7 @@ class Migration(migrations.Migration):
             name="failed_step",
             field=models.CharField(
                 blank=True,
+                db_default="",
                 choices=STATES,
                 help_text="The state the migration was in when it failed (where a retry resumes).",
                 max_length=16,

@@ -33,6 +33,10 @@ def pubky_domain_suspend(*, pubky_domain: PubkyDomain, reason: str, by: User | N
     """Suspend an unproven claim: off the score, off the republisher; its guardians are told."""
     from guardians.services import guardian_notification_create
 
+    # An active domain that stops being active is announced to the guardians by the change
+    # receivers (guardians.domain_changes, with the reason); only a claim that was never live
+    # needs its own notification here.
+    was_active = pubky_domain.status == PubkyDomainStatus.ACTIVE
     pubky_domain.status = PubkyDomainStatus.SUSPENDED
     pubky_domain.suspended_reason = reason
     pubky_domain.full_clean(validate_constraints=False)
@@ -51,20 +55,18 @@ def pubky_domain_suspend(*, pubky_domain: PubkyDomain, reason: str, by: User | N
             "reason": reason,
         },
     )
-    guardian_notification_create(
-        family=pubky_domain.family,
-        kind="pubky_domain_suspended",
-        title=f"{pubky_domain.name} was suspended",
-        message=(
-            f"{reason} Your family never proved that it holds {pubky_domain.public_key}. "
-            "If you do hold it, prove it (POST /api/key-proofs/) and register the domain again."
-        ),
-        payload={
-            "pubky_domain_id": pubky_domain.pk,
-            "domain": pubky_domain.name,
-            "public_key": pubky_domain.public_key,
-        },
-    )
+    if not was_active:
+        guardian_notification_create(
+            family=pubky_domain.family,
+            kind="pubky_domain_suspended",
+            title=f"{pubky_domain.name} was suspended",
+            message=reason,
+            payload={
+                "pubky_domain_id": pubky_domain.pk,
+                "domain": pubky_domain.name,
+                "public_key": pubky_domain.public_key,
+            },
+        )
     if domain is not None:
         sovereignty_score_calculate(domain=domain, reason="pubky_domain_suspended")
 
@@ -98,7 +100,11 @@ def pubky_domain_claims_clear(
             )
         pubky_domain_suspend(
             pubky_domain=other,
-            reason=f"The holder of {public_key} proved it and registered it.",
+            reason=(
+                f"The holder of {public_key} proved it and registered it; your family never "
+                "proved that it holds this key. If you do hold it, prove it "
+                "(POST /api/key-proofs/) and register the domain again."
+            ),
             by=by,
         )
         suspended.append(other)

@@ -6,6 +6,7 @@ import io
 
 import psycopg
 import pytest
+from django.utils import timezone as django_timezone
 from django.core.management import call_command
 from django.db import connection
 
@@ -150,8 +151,11 @@ def test_guardian_backup_changes_rescore_every_domain_of_the_family() -> None:
     pubky_domain_create(domain=first)
     guardian = GuardianFactory(family=family)
     RescoreRequest.objects.all().delete()
+    # A backup counts once verify_facts saw it on its homeserver (the verified time is a fact).
     type(guardian).objects.filter(pk=guardian.pk).update(
-        pubky_backup_status=BackupStatus.CURRENT, pubky_backup_url="pubky://x/pub/backup"
+        pubky_backup_status=BackupStatus.CURRENT,
+        pubky_backup_url="pubky://x/pub/backup",
+        pubky_backup_verified_at=django_timezone.now(),
     )
     assert _queued() == {first.pk, second.pk}
     domain_rescores_process(debounce=0)
@@ -164,8 +168,9 @@ def test_relay_copies_and_relay_outages_queue_the_domains_on_that_relay() -> Non
     PubkyDomain.objects.filter(pk=pubky.pk).update(status=PubkyDomainStatus.ACTIVE)
     unrelated = _scored_domain()
     url = "http://127.0.0.1:1"
+    # A relay counts while it serves the current packet (what it served is a fact).
     PkarrRecord.objects.create(
-        pubky_domain=pubky, relay_url=url, status=PkarrPublishStatus.PUBLISHED
+        pubky_domain=pubky, relay_url=url, status=PkarrPublishStatus.PUBLISHED, served_timestamp=1
     )
     assert domain.pk in _queued()
     domain_rescores_process(debounce=0)
@@ -206,6 +211,7 @@ def test_relay_copies_that_expire_without_any_write_are_rescored() -> None:
         pubky_domain=pubky,
         relay_url="http://127.0.0.1:2",
         status=PkarrPublishStatus.PUBLISHED,
+        served_timestamp=1,
         expires_at=now + timedelta(seconds=30),
     )
     domain_rescores_process(debounce=0)
