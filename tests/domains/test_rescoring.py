@@ -6,9 +6,9 @@ import io
 
 import psycopg
 import pytest
-from django.utils import timezone as django_timezone
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone as django_timezone
 
 from domains.models import (
     DnsRecord,
