@@ -19,6 +19,8 @@ What is notified (the notification ``kind``):
 ``pubky_domain_republished``            a suspended Pubky domain is active again, or the family
                                         republished it (``pubky_domain_publish``)
 ``key_rotated``                         a Pubky domain's key, or the family's own key, changed
+``key_proven`` / ``key_proof_lost``     a self-held key (a Pubky domain's, or the family's own)
+                                        was proven by its holder, or is no longer proven
 ======================================  ==========================================================
 
 The hourly keep-alive republish of unchanged packets notifies nobody. Other code (key proofs)
@@ -127,6 +129,7 @@ def _pubky_changes(old: Row | None, new: Row | None) -> list[tuple[str, str, dic
                 {**detail, "reason": reason} if reason else detail,
             )
         )
+    changes.extend(_proof_changes(old, new, "key_verification", f"the key of {name}"))
     if old is not None and old.get("public_key") != new.get("public_key"):
         changes.append(
             (
@@ -138,19 +141,35 @@ def _pubky_changes(old: Row | None, new: Row | None) -> list[tuple[str, str, dic
     return changes
 
 
+def _proof_changes(
+    old: Row | None, new: Row, column: str, what: str
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """A key's proof of possession made (``proven``) or lost (from ``proven`` to anything)."""
+    before = (old or {}).get(column)
+    after = new.get(column)
+    if before == after or "proven" not in (before, after):
+        return []
+    public_key = new.get("public_key", new.get("pubky_public_key"))
+    detail = {"public_key": public_key, "before": before, "verification": after}
+    if after == "proven":
+        return [("key_proven", f"Its holder proved {what}", detail)]
+    return [("key_proof_lost", f"{what[0].upper()}{what[1:]} is no longer proven", detail)]
+
+
 def _family_changes(old: Row | None, new: Row | None) -> list[tuple[str, str, dict[str, Any]]]:
     if old is None or new is None:
         return []
+    changes = _proof_changes(old, new, "pubky_key_verification", "the family's Pubky key")
     before, after = old.get("pubky_public_key"), new.get("pubky_public_key")
-    if not before or before == after:
-        return []
-    return [
-        (
-            "key_rotated",
-            "The family's Pubky key changed",
-            {"before": before, "public_key": after},
+    if before and before != after:
+        changes.append(
+            (
+                "key_rotated",
+                "The family's Pubky key changed",
+                {"before": before, "public_key": after},
+            )
         )
-    ]
+    return changes
 
 
 def domain_changes(table: str, old: Row | None, new: Row | None) -> list[DomainChange]:

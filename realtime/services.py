@@ -21,7 +21,7 @@ from realtime.lifecycle import lifecycle_changes
 from realtime.models import EventSource, OutboxEvent
 from realtime.payloads import changes_for
 
-# The tables the NOTIFY triggers watch (realtime/migrations/0003, 0005) and their models.
+# The tables the NOTIFY triggers watch (realtime/migrations/0003, 0005, 0006) and their models.
 _TABLE_MODELS = {
     "domain_records": ("domains", "DomainRecord"),
     "dns_records": ("domains", "DnsRecord"),
@@ -32,6 +32,7 @@ _TABLE_MODELS = {
     "relay_statuses": ("domains", "RelayStatus"),
     "federation_guardians": ("guardians", "FederationGuardian"),
     "guardian_notifications": ("guardians", "GuardianNotification"),
+    "families": ("families", "Family"),  # updates only: the guardians hear of key changes
 }
 
 _CURRENT: dict[str, Any] = {}  # marker: the row as it is now

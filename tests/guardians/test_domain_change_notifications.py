@@ -201,3 +201,24 @@ def test_deleting_a_domain_or_a_family_with_records_notifies_nobody_and_fails_no
     dns_record_create(domain=other, rtype="A", value="192.0.2.8")
     Family.objects.filter(pk=family.pk).delete()
     assert not Family.objects.filter(pk=family.pk).exists()
+
+
+def test_a_key_proven_or_no_longer_proven_notifies_through_the_orm_and_raw_sql(
+    domain: DomainRecord,
+) -> None:
+    pubky = pubky_domain_create(domain=domain, public_key=OTHER_KEY, key_custody="family")
+    assert pubky.key_verification == "unverified"
+    pubky.key_verification = "proven"
+    pubky.save()
+    assert _kinds(domain.family) == ["key_proven"]
+    proven = GuardianNotification.objects.get(kind="key_proven")
+    assert proven.payload["public_key"] == OTHER_KEY and proven.payload["before"] == "unverified"
+
+    GuardianNotification.objects.all().delete()
+    _raw_sql("UPDATE pubky_domains SET key_verification = 'unverified' WHERE id = %s", [pubky.pk])
+    _raw_sql(
+        "UPDATE families SET pubky_key_verification = 'proven' WHERE id = %s", [domain.family_id]
+    )
+    _bridge()
+    assert _kinds(domain.family) == ["key_proof_lost", "key_proven"]
+    assert _pushed(domain.family)[-2:] == ["key_proof_lost", "key_proven"]
