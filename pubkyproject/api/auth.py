@@ -11,16 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.contrib.rest_framework_simplejwt import (
-    TokenObtainPairSerializerExtension,
-)
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
@@ -38,7 +34,7 @@ from pubkyproject.api.sessions import (
     session_of,
 )
 from pubkyproject.api.throttles import AnonThrottle, LoginThrottle
-from pubkyproject.api.tokens import TOKEN_MAX_LENGTH
+from pubkyproject.api.tokens import TOKEN_MAX_LENGTH, BoundedTokenObtainPairSerializer
 from pubkyproject.api.views import ApiView
 
 
@@ -58,8 +54,9 @@ class EmptySerializer(serializers.Serializer):
     pass
 
 
-class SessionTokenObtainSerializer(TokenObtainPairSerializer):
-    """Username and password in, a token pair out: the start of a new session."""
+class SessionTokenObtainSerializer(BoundedTokenObtainPairSerializer):
+    """Username and password in (bounded, no control characters), a token pair out: the start
+    of a new session."""
 
     @classmethod
     def get_token(cls, user: Any) -> Token:
@@ -69,12 +66,6 @@ class SessionTokenObtainSerializer(TokenObtainPairSerializer):
         # store the token as issued (ending every session of a user reads the id from here).
         OutstandingToken.objects.filter(jti=token["jti"]).update(token=str(token))
         return token
-
-
-class SessionTokenObtainSerializerExtension(TokenObtainPairSerializerExtension):
-    """Its OpenAPI form: simplejwt's (username and password in)."""
-
-    target_class = "pubkyproject.api.auth.SessionTokenObtainSerializer"
 
 
 class ServiceUnavailable(drf_exceptions.APIException):
