@@ -11,8 +11,15 @@ and prints medians over ``--runs``. Scenarios (issue: performance):
   connections  C authenticated idle sockets on one process: memory per socket, connects/s
   notify       raw-SQL changes (outside Django) through the NOTIFY bridge, each routed only to
                the subscriber allowed to see it: changes delivered/s
+  many-topics  T topics with one subscriber each over 2 web processes, R events/s spread over
+               them: p50/p99, lost count, and the memory one idle topic costs a web process
+  compression  permessage-deflate negotiated by uvicorn against none: bytes on the wire and
+               server CPU per message for score events and 1-50 KB content updates
+
+``bench/curves.py`` runs these at several points and draws the cost curves.
 
 Usage: ``DATABASE_URL=… python bench/realtime_bench.py fanout --subscribers 1000``
+(``--json FILE`` also writes the result there).
 """
 
 from __future__ import annotations
@@ -140,7 +147,14 @@ class Bench:
 # --- publishing --------------------------------------------------------------------------
 
 
-def publish_ours(count: int, *, rate: float | None = None, topics: list[str] | None = None) -> None:
+def publish_ours(
+    count: int,
+    *,
+    rate: float | None = None,
+    topics: list[str] | None = None,
+    event_type: str = "pubky_relay_status",
+    payload: Callable[[int], dict[str, Any]] | None = None,
+) -> None:
     """Publish through the real path: outbox row in a transaction, sent on commit."""
     from django.db import transaction
 
@@ -150,11 +164,12 @@ def publish_ours(count: int, *, rate: float | None = None, topics: list[str] | N
     interval = 1.0 / rate if rate else 0.0
     next_at = time.perf_counter()
     for n in range(count):
+        data = payload(n) if payload else {}
         with transaction.atomic():
             publish(
                 topic=names[n % len(names)],
-                type="pubky_relay_status",
-                payload={"n": n, "t": time.time()},
+                type=event_type,
+                payload={"n": n, **data, "t": time.time()},
             )
         if interval:
             next_at += interval
@@ -237,7 +252,7 @@ def wait_for(clients: Clients, expected: int, timeout: float) -> tuple[float, di
 
 def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
     args = bench.args
-    ports = bench.webs(2, stock=stock, server=args.server, deflate=args.deflate)
+    ports = bench.webs(args.webs, stock=stock, server=args.server, deflate=args.deflate)
     urls = [f"ws://127.0.0.1:{p}/ws" for p in ports]
     clients = Clients()
     kind = "stock" if stock else "ours"
@@ -272,7 +287,7 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
             got = report["received"] - total
             total = report["received"]
             cpu = sum(cpu_seconds(pid) for pid in web_pids) - cpu0
-            rates.append(got / seconds / 2)
+            rates.append(got / seconds / args.webs)
             complete.append(got / (args.subscribers * args.events))
             cpu_per_message.append(cpu / max(got, 1) * 1e6)
     finally:
@@ -280,6 +295,8 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
         bench.stop_webs()
     return {
         "ready": ready["ready"],
+        "web_processes": args.webs,
+        "subscribers_per_process": args.subscribers / args.webs,
         "per_process_per_s": statistics.median(rates),
         "delivered_fraction": statistics.median(complete),
         # Server CPU per delivered message: on a quiet core, 1e6 / this = messages/s per core.
@@ -326,17 +343,20 @@ def latency(bench: Bench, *, stock: bool) -> dict[str, Any]:
         batch=args.batch and not stock,
     )
     stock_pub = StockPublisher(bench.redis_url) if stock else None
-    p50s, p99s, losses = [], [], []
+    p50s, p99s, losses, publish_rates = [], [], [], []
     total = 0
     try:
         time.sleep(0.5)
         clients.report()
         for _ in range(args.runs):
             count = int(args.rate * args.seconds)
+            t0 = time.perf_counter()
             if stock_pub:
                 stock_pub.publish(count, rate=args.rate, groups=names)
             else:
                 publish_ours(count, rate=args.rate, topics=names)
+            # Below --rate when the publisher (one thread, a commit per event) is the limit.
+            publish_rates.append(count / (time.perf_counter() - t0))
             expected = total + per_event * count
             _, report = wait_for(clients, expected, timeout=args.timeout)
             losses.append(1 - (report["received"] - total) / (per_event * count))
@@ -349,6 +369,8 @@ def latency(bench: Bench, *, stock: bool) -> dict[str, Any]:
         bench.stop_webs()
     return {
         "topology": args.topology,
+        "rate": args.rate,
+        "published_per_s": statistics.median(publish_rates),
         "p50_ms": statistics.median(p50s),
         "p99_ms": statistics.median(p99s),
         "lost_fraction": statistics.median(losses),
@@ -499,6 +521,233 @@ def notify(bench: Bench, *, stock: bool) -> dict[str, Any]:
     }
 
 
+def _rss_total(bench: Bench) -> int:
+    return sum(rss_kib(p.pid) for p in bench.processes)
+
+
+def many_topics(bench: Bench, *, stock: bool) -> dict[str, Any]:
+    """``--topics`` topics with one subscriber each over 2 web processes; ``--rate`` events/s
+    spread round robin over them for ``--seconds``: p50/p99 commit -> socket, lost count.
+
+    Memory per idle topic: the web processes' RSS growth with every socket on a topic of its
+    own, minus the growth with the same number of sockets all on one topic (fresh processes
+    each time), divided by the number of topics. What is left is what a topic costs a process
+    (hub and channel-layer state, the Redis subscription), not what a socket costs.
+    """
+    from realtime import topics
+
+    args = bench.args
+    ids = bench.domains(args.topics)
+    kind = "stock" if stock else "ours"
+    if stock:
+        names = [f"score.{i}" for i in ids]
+        own: list[dict[str, Any]] = [{"group": n} for n in names]
+        shared: dict[str, Any] = {"group": "relays"}
+    else:
+        names = [topics.sovereignty_score(i) for i in ids]
+        own = [{"sovereigntyScoreDomainId": i} for i in ids]
+        shared = {"relays": True}
+
+    growth = {}
+    for layout in ("shared", "own"):
+        ports = bench.webs(2, stock=stock, server=args.server)
+        time.sleep(1.0)
+        before = _rss_total(bench)
+        clients = Clients()
+        ready = clients.start(
+            urls=[f"ws://127.0.0.1:{p}/ws" for p in ports],
+            token=bench.token,
+            count=args.topics,
+            processes=args.client_processes,
+            subscribe=shared,
+            subscribe_list=own if layout == "own" else None,
+            kind=kind,
+        )
+        time.sleep(2.0)
+        growth[layout] = _rss_total(bench) - before
+        if layout == "shared":
+            clients.stop()
+            bench.stop_webs()
+    stock_pub = StockPublisher(bench.redis_url) if stock else None
+    p50s, p99s, lost, publish_rates = [], [], [], []
+    total = 0
+    try:
+        clients.report()
+        for _ in range(args.runs):
+            count = int(args.rate * args.seconds)
+            t0 = time.perf_counter()
+            if stock_pub:
+                stock_pub.publish(count, rate=args.rate, groups=names)
+            else:
+                publish_ours(
+                    count, rate=args.rate, topics=names, event_type="pubky_sovereignty_score"
+                )
+            publish_rates.append(count / (time.perf_counter() - t0))
+            _, report = wait_for(clients, total + count, timeout=args.timeout)
+            lost.append(count - (report["received"] - total))
+            total = report["received"]
+            p50s.append(percentile(report["latencies"], 0.50) * 1000)
+            p99s.append(percentile(report["latencies"], 0.99) * 1000)
+    finally:
+        clients.stop()
+        bench.stop_webs()
+    return {
+        "topics": args.topics,
+        "connected": ready["ready"],
+        "rate": args.rate,
+        "published_per_s": statistics.median(publish_rates),
+        "p50_ms": statistics.median(p50s),
+        "p99_ms": statistics.median(p99s),
+        "lost": statistics.median(lost),
+        "disordered": report["disordered"],
+        "kib_per_idle_topic": (growth["own"] - growth["shared"]) / max(args.topics, 1),
+        "kib_per_socket_one_topic": growth["shared"] / max(args.topics, 1),
+    }
+
+
+_WORDS = [
+    "pubky",
+    "domain",
+    "family",
+    "record",
+    "relay",
+    "packet",
+    "homeserver",
+    "guardian",
+    "key",
+    "score",
+    "update",
+    "content",
+    "profile",
+    "post",
+    "comment",
+    "image",
+    "link",
+    "title",
+    "body",
+    "name",
+    "value",
+    "status",
+    "active",
+    "public",
+    "private",
+    "the",
+    "a",
+    "of",
+    "to",
+    "and",
+    "in",
+    "for",
+    "with",
+    "on",
+    "by",
+    "from",
+    "is",
+    "are",
+    "was",
+    "this",
+    "that",
+    "it",
+    "at",
+    "as",
+]
+
+
+def _content(size: int, seed: int) -> dict[str, Any]:
+    """A content update of about ``size`` bytes: a JSON document of text-like fields, as
+    compressible as ordinary posts and profiles (neither random bytes nor one repeated word)."""
+    import random
+
+    rng = random.Random(seed)
+    posts: list[dict[str, Any]] = []
+    length = 0
+    while length < size:
+        text = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 40)))
+        post = {"id": f"{rng.getrandbits(64):016x}", "title": text[:40], "body": text}
+        posts.append(post)
+        length += len(json.dumps(post))
+    return {
+        "url": f"pubky://{seed:052d}/pub/app/feed.json",
+        "contentType": "application/json",
+        "content": json.dumps({"posts": posts}),
+    }
+
+
+def _score(n: int) -> dict[str, Any]:
+    return {
+        "domainId": 7,
+        "scoreId": n,
+        "sovereignty_score": 40 + n % 60,
+        "components": {
+            "provider_independence": 14,
+            "key_ownership": 10,
+            "censorship_resistance": n % 20,
+            "privacy": 6,
+            "portability": 20,
+        },
+        "reason": "relay_status",
+        "calculatedAt": "2026-11-25T14:01:12.095331+00:00",
+    }
+
+
+COMPRESSION_MIX: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+    "score": ("pubky_sovereignty_score", _score),
+    "content_1k": ("pubky_content_update", lambda n: _content(1_000, n)),
+    "content_5k": ("pubky_content_update", lambda n: _content(5_000, n)),
+    "content_20k": ("pubky_content_update", lambda n: _content(20_000, n)),
+    "content_50k": ("pubky_content_update", lambda n: _content(50_000, n)),
+}
+
+
+def compression(bench: Bench, *, stock: bool) -> dict[str, Any]:
+    """permessage-deflate negotiated by uvicorn (and the client) against no compression, one
+    web process, ``--subscribers`` sockets on one topic, ``--events`` of each kind: bytes the
+    clients receive from the network per delivered message, and server CPU per message."""
+    if stock:
+        return {"skipped": "compares this service with and without compression"}
+    args = bench.args
+    result: dict[str, Any] = {}
+    for deflate in (False, True):
+        (port,) = bench.webs(1, stock=False, server="uvicorn", deflate=deflate)
+        pid = bench.processes[-1].pid
+        clients = Clients()
+        clients.start(
+            urls=[f"ws://127.0.0.1:{port}/ws"],
+            token=bench.token,
+            count=args.subscribers,
+            processes=args.client_processes,
+            subscribe={"relays": True},
+            deflate=deflate,
+        )
+        rows: dict[str, Any] = {}
+        try:
+            time.sleep(0.5)
+            base = clients.report()
+            total, wire = base["received"], base["wire_bytes"]
+            for name, (event_type, payload) in COMPRESSION_MIX.items():
+                frame_bytes = len(json.dumps(payload(0)))
+                byte_runs, cpu_runs = [], []
+                for _ in range(args.runs):
+                    cpu0 = cpu_seconds(pid)
+                    publish_ours(args.events, event_type=event_type, payload=payload)
+                    expected = total + args.subscribers * args.events
+                    _, report = wait_for(clients, expected, timeout=args.timeout)
+                    got = report["received"] - total
+                    byte_runs.append((report["wire_bytes"] - wire) / max(got, 1))
+                    cpu_runs.append((cpu_seconds(pid) - cpu0) / max(got, 1) * 1e6)
+                    total, wire = report["received"], report["wire_bytes"]
+                rows[name] = {
+                    "payload_bytes": frame_bytes,
+                    "wire_bytes_per_message": statistics.median(byte_runs),
+                    "server_cpu_us_per_message": statistics.median(cpu_runs),
+                }
+        finally:
+            clients.stop()
+            bench.stop_webs()
+        result["deflate" if deflate else "plain"] = rows
+    return result
+
+
 def _start_listener(bench: Bench) -> Proc:
     import subprocess
 
@@ -523,6 +772,8 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "latency": latency,
     "burst": burst,
     "connections": connections,
+    "many-topics": many_topics,
+    "compression": compression,
 }
 
 
@@ -542,6 +793,9 @@ def main() -> None:
     parser.add_argument("--topology", choices=["own", "shared"], default="own")
     parser.add_argument("--deflate", action="store_true")
     parser.add_argument("--restart", action="store_true", help="burst: restart Valkey midway")
+    parser.add_argument("--webs", type=int, default=2, help="fanout: web processes")
+    parser.add_argument("--topics", type=int, default=10_000, help="many-topics: topics")
+    parser.add_argument("--json", help="also write the result (JSON) to this file")
     parser.add_argument(
         "--only", choices=["ours", "stock"], help="run one configuration instead of both"
     )
@@ -556,7 +810,10 @@ def main() -> None:
             result["stock"] = scenario(bench, stock=True)
     finally:
         bench.close()
-    print(json.dumps({"scenario": args.scenario, "server": args.server, **result}, indent=2))
+    output = {"scenario": args.scenario, "server": args.server, **result}
+    if args.json:
+        Path(args.json).write_text(json.dumps(output, indent=2))
+    print(json.dumps(output, indent=2))
 
 
 if __name__ == "__main__":

@@ -66,10 +66,20 @@ class Hub:
 
     async def join(self, topic: str, subscriber: Subscriber) -> None:
         await self._ensure_started()
-        first = topic not in self.subscribers or not self.subscribers[topic]
-        self.subscribers[topic].add(subscriber)
+        members = self.subscribers.get(topic)
+        first = not members
+        if members is None:
+            members = self.subscribers[topic] = set()
+        members.add(subscriber)
         if first:
-            await self.layer.group_add(topic, self.channel)
+            try:
+                await self.layer.group_add(topic, self.channel)
+            except BaseException:
+                # Not subscribed after all: keep no state for it (the caller reports the error).
+                members.discard(subscriber)
+                if not members and self.subscribers.get(topic) is members:
+                    self._forget(topic)
+                raise
 
     async def leave(self, topic: str, subscriber: Subscriber) -> None:
         members = self.subscribers.get(topic)
@@ -77,10 +87,25 @@ class Hub:
             return
         members.discard(subscriber)
         if not members:
-            del self.subscribers[topic]
-            self.last_seq.pop(topic, None)
+            self._forget(topic)
             if self.channel is not None:
                 await self.layer.group_discard(topic, self.channel)
+
+    def _forget(self, topic: str) -> None:
+        """A topic no local socket watches any more leaves no state behind (a fill still
+        running for it finds the topic gone and drops what it fetched)."""
+        self.subscribers.pop(topic, None)
+        self.last_seq.pop(topic, None)
+
+    def state(self) -> dict[str, int]:
+        """How much per-topic state the hub holds. Everything is keyed by the topics local
+        sockets watch now, so it returns to zero when they leave (idle topics are forgotten)."""
+        return {
+            "topics": len(self.subscribers),
+            "subscriptions": sum(len(members) for members in self.subscribers.values()),
+            "sequences": len(self.last_seq),
+            "filling": len(self._filling),
+        }
 
     async def _run(self) -> None:
         assert self.channel is not None
