@@ -306,7 +306,7 @@ def measure(curve: Curve, runs: int, server: str, results: Results) -> None:
                 for r in results.runs
                 if r["curve"] == curve.name and r["x"] == point.x and r["config"] == config
             ]
-            base = {
+            base: dict[str, Any] = {
                 "curve": curve.name,
                 "x": point.x,
                 "config": config,
@@ -317,15 +317,15 @@ def measure(curve: Curve, runs: int, server: str, results: Results) -> None:
             if curve.name == "compression":
                 kinds: dict[str, dict[str, list[float]]] = {}
                 for r in ok:
-                    for kind, row in _compression_rows(r).items():
-                        for metric, value in row.items():
+                    for kind, figures in _compression_rows(r).items():
+                        for metric, value in figures.items():
                             kinds.setdefault(kind, {}).setdefault(metric, []).append(value)
                 for kind, metrics in kinds.items():
-                    row = {**base, "kind": kind}
-                    row.update({m: median_of(v) for m, v in metrics.items()})
-                    results.medians.append(row)
+                    kind_row: dict[str, Any] = {**base, "kind": kind}
+                    kind_row.update({m: median_of(v) for m, v in metrics.items()})
+                    results.medians.append(kind_row)
                 continue
-            row = dict(base)
+            row: dict[str, Any] = dict(base)
             keys = {k for r in ok for k in r}
             row.update({k: median_of([r.get(k) for r in ok]) for k in sorted(keys)})
             results.medians.append(row)

@@ -316,8 +316,7 @@ def latency(bench: Bench, *, stock: bool) -> dict[str, Any]:
 
     args = bench.args
     ports = bench.webs(2, stock=stock, server=args.server, deflate=args.deflate)
-    # The publisher commits in this process; every subscriber sits in another one. (The stock
-    # layer cannot hold 1,000 sockets in one process: its Redis pool runs out of connections.)
+    # The publisher commits in this process; every subscriber sits in another one.
     urls = [f"ws://127.0.0.1:{p}/ws" for p in ports]
     clients = Clients()
     subscribe_list: list[dict[str, Any]] | None = None
