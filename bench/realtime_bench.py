@@ -58,6 +58,13 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.valkey, self.redis_port = start_valkey()
+        try:
+            self._set_up()
+        except BaseException:
+            self.valkey.stop()  # nothing else may outlive a failed set-up
+            raise
+
+    def _set_up(self) -> None:
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         os.environ["REDIS_URL"] = self.redis_url
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pubkyproject.settings.test")
