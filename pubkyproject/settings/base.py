@@ -165,11 +165,11 @@ _LAYERS = {
 _layer_name = env_str("CHANNEL_LAYER", "pubsub")
 if _layer_name not in _LAYERS:
     raise ImproperlyConfigured(f"CHANNEL_LAYER must be one of {', '.join(_LAYERS)}")
-# redis-py 8 defaults socket_timeout to 5 s, the same as the list layer's blocking BZPOPMIN:
-# idle consumers would crash with "Timeout reading". Give reads a margin over the block time.
 # CHANNEL_LAYER_SHARDS: several Redis servers (URLs, or master names with Sentinel) to spread
 # the topics over (pubkyproject/redis_clients.py); empty = the one Redis above.
 CHANNEL_LAYER_SHARDS = env_list("CHANNEL_LAYER_SHARDS")
+# redis-py 8 defaults socket_timeout to 5 s, the same as the list layer's blocking BZPOPMIN:
+# idle consumers would crash with "Timeout reading". Give reads a margin over the block time.
 _LAYER_HOSTS = {
     "pubsub": sharded_channel_layer_hosts(_redis, CHANNEL_LAYER_SHARDS),
     "redis": sharded_channel_layer_hosts(_redis, CHANNEL_LAYER_SHARDS, socket_timeout=15),
