@@ -58,15 +58,27 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.valkey, self.redis_port = start_valkey()
+        # --shards N: the channel layer over N Valkeys (CHANNEL_LAYER_SHARDS), the first of
+        # them the one the cache and registry use (REDIS_URL).
+        self.extra_shards: list[Proc] = []
         try:
+            for _ in range(max(getattr(args, "shards", 1), 1) - 1):
+                self.extra_shards.append(start_valkey()[0])
             self._set_up()
         except BaseException:
-            self.valkey.stop()  # nothing else may outlive a failed set-up
+            for proc in [self.valkey, *self.extra_shards]:
+                proc.stop()  # nothing else may outlive a failed set-up
             raise
 
     def _set_up(self) -> None:
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         os.environ["REDIS_URL"] = self.redis_url
+        self.layer_urls = [self.redis_url] + [
+            f"redis://127.0.0.1:{_port_of(p)}/0" for p in self.extra_shards
+        ]
+        if self.extra_shards:
+            # Before Django starts: this process publishes to the same shards.
+            os.environ["CHANNEL_LAYER_SHARDS"] = ",".join(self.layer_urls)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pubkyproject.settings.test")
         os.environ["LOG_LEVEL"] = "WARNING"
         from _django import scratch_database
@@ -119,6 +131,7 @@ class Bench:
             **os.environ,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
+            "CHANNEL_LAYER_SHARDS": ",".join(self.layer_urls) if self.extra_shards else "",
             "DJANGO_SETTINGS_MODULE": "pubkyproject.settings.test",
             "SECRET_KEY": settings.SECRET_KEY,
             "WS_MAX_CONNECTIONS_PER_USER": "1000000",
@@ -149,6 +162,8 @@ class Bench:
         self.stop_webs()
         self._db.__exit__(None, None, None)
         self.valkey.stop()
+        for proc in self.extra_shards:
+            proc.stop()
 
 
 # --- publishing --------------------------------------------------------------------------
@@ -217,11 +232,11 @@ class StockPublisher:
     """What apps usually do: write in a transaction, then ``group_send`` to the stock
     RedisChannelLayer (default capacity 100), with the event built per send."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_urls: list[str]) -> None:
         from channels_redis.core import RedisChannelLayer
 
         self.layer = RedisChannelLayer(
-            hosts=[{"address": redis_url, "socket_timeout": 15}], prefix="pubky"
+            hosts=[{"address": url, "socket_timeout": 15} for url in redis_urls], prefix="pubky"
         )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -302,7 +317,7 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
         batch=args.batch and not stock,
         deflate=args.deflate,
     )
-    stock_pub = StockPublisher(bench.redis_url) if stock else None
+    stock_pub = StockPublisher(bench.layer_urls) if stock else None
     rates, complete, cpu_per_message = [], [], []
     total = 0
     web_pids = [p.pid for p in bench.processes]
@@ -376,7 +391,7 @@ def latency(bench: Bench, *, stock: bool) -> dict[str, Any]:
         kind="stock" if stock else "ours",
         batch=args.batch and not stock,
     )
-    stock_pub = StockPublisher(bench.redis_url) if stock else None
+    stock_pub = StockPublisher(bench.layer_urls) if stock else None
     p50s, p99s, losses, publish_rates = [], [], [], []
     total = 0
     try:
@@ -425,7 +440,7 @@ def burst(bench: Bench, *, stock: bool) -> dict[str, Any]:
         kind="stock" if stock else "ours",
         batch=not stock,
     )
-    stock_pub = StockPublisher(bench.redis_url) if stock else None
+    stock_pub = StockPublisher(bench.layer_urls) if stock else None
     try:
         time.sleep(0.5)
         expected = args.subscribers * args.events
@@ -555,6 +570,12 @@ def notify(bench: Bench, *, stock: bool) -> dict[str, Any]:
     }
 
 
+def _port_of(proc: Proc) -> int:
+    """The port a Valkey started by ``start_valkey`` listens on (from its command line)."""
+    args = list(proc.popen.args)  # type: ignore[arg-type]
+    return int(args[args.index("--port") + 1])
+
+
 def _rss_total(bench: Bench) -> int:
     return sum(rss_kib(p.pid) for p in bench.processes)
 
@@ -605,7 +626,7 @@ def many_topics(bench: Bench, *, stock: bool) -> dict[str, Any]:
         if layout == "shared":
             clients.stop()
             bench.stop_webs()
-    stock_pub = StockPublisher(bench.redis_url) if stock else None
+    stock_pub = StockPublisher(bench.layer_urls) if stock else None
     p50s, p99s, lost, publish_rates = [], [], [], []
     total = 0
     try:
@@ -829,6 +850,12 @@ def main() -> None:
     parser.add_argument("--deflate", action="store_true")
     parser.add_argument("--restart", action="store_true", help="burst: restart Valkey midway")
     parser.add_argument("--webs", type=int, default=2, help="fanout: web processes")
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="channel layer over this many Valkeys (CHANNEL_LAYER_SHARDS), both configurations",
+    )
     parser.add_argument("--topics", type=int, default=10_000, help="many-topics: topics")
     parser.add_argument(
         "--publishers", type=int, default=2, help="many-topics: publishing threads (ours)"

@@ -80,6 +80,23 @@ class Hub:
                 if not members and self.subscribers.get(topic) is members:
                     self._forget(topic)
                 raise
+            await self._start_counting(topic)
+
+    async def _start_counting(self, topic: str) -> None:
+        """Note the topic's last ``seq`` once subscribed: events after it are live for this
+        process (a lost one is then a gap, filled from the outbox), those up to it are history
+        (clients replay them with ``since``). Without this, the first check against the outbox
+        would have to guess, and an event still in flight at that moment would be taken for
+        history and dropped."""
+        from realtime.selectors import atopic_heads
+
+        try:
+            heads = await atopic_heads([topic])
+        except Exception:
+            logger.warning("could not read the head of %s; the next check will", topic)
+            return
+        if topic in self.subscribers and topic not in self.last_seq:
+            self.last_seq[topic] = heads.get(topic, 0)
 
     async def leave(self, topic: str, subscriber: Subscriber) -> None:
         members = self.subscribers.get(topic)

@@ -126,3 +126,21 @@ async def test_a_failed_join_keeps_no_state(hub: Hub) -> None:
         hub.layer.group_add = original  # type: ignore[method-assign]
     assert "t.down" not in hub.subscribers
     assert hub.state()["topics"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_event_in_flight_when_the_hub_first_checks_a_new_topic_is_delivered(
+    hub: Hub,
+) -> None:
+    """A topic's first event is committed and on its way when the periodic check against the
+    outbox runs: the check must not take it for history (and drop it when it arrives)."""
+    name = f"t.{uuid.uuid4().hex[:8]}.fresh"
+    socket = _Socket()
+    await hub.join(name, socket)
+    assert hub._task is not None
+    hub._task.cancel()  # this test hands the hub its messages itself, in a chosen order
+    (event,) = await sync_to_async(_publish_each)([name])
+    behind = await hub.catch_up({})  # sees seq 1 committed, not yet delivered
+    hub.dispatch(event.as_message())  # ... then it arrives
+    assert socket.got == [(name, event.event_id)]
+    assert await hub.catch_up(behind) == {}
