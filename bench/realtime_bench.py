@@ -572,7 +572,7 @@ def notify(bench: Bench, *, stock: bool) -> dict[str, Any]:
 
 def _port_of(proc: Proc) -> int:
     """The port a Valkey started by ``start_valkey`` listens on (from its command line)."""
-    args = list(proc.popen.args)  # type: ignore[arg-type]
+    args = list(proc.popen.args)
     return int(args[args.index("--port") + 1])
 
 
