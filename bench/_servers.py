@@ -197,6 +197,7 @@ class Clients:
             "disordered": sum(r["disordered"] for r in reports),
             "closed": sum(r["closed"] for r in reports),
             "latencies": [x for r in reports for x in r["latencies"]],
+            "wire_bytes": sum(r.get("wire_bytes", 0) for r in reports),
         }
 
     def stop(self) -> None:

@@ -14,8 +14,15 @@ and prints medians over ``--runs``. Scenarios (issue: performance):
   slow_reader  one socket that never reads while E events (default 20,000 of ~1 KB) reach a
                live reader: the web process's RSS growth, whether the stalled socket was
                closed (4408), and the RSS once it is gone (stock: the stock app on daphne)
+  many-topics  T topics with one subscriber each over 2 web processes, R events/s spread over
+               them: p50/p99, lost count, and the memory one idle topic costs a web process
+  compression  permessage-deflate negotiated by uvicorn against none: bytes on the wire and
+               server CPU per message for score events and 1-50 KB content updates
+
+``bench/curves.py`` runs these at several points and draws the cost curves.
 
 Usage: ``DATABASE_URL=… python bench/realtime_bench.py fanout --subscribers 1000``
+(``--json FILE`` also writes the result there).
 """
 
 from __future__ import annotations
@@ -54,8 +61,27 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.valkey, self.redis_port = start_valkey()
+        # --shards N: the channel layer over N Valkeys (CHANNEL_LAYER_SHARDS), the first of
+        # them the one the cache and registry use (REDIS_URL).
+        self.extra_shards: list[Proc] = []
+        try:
+            for _ in range(max(getattr(args, "shards", 1), 1) - 1):
+                self.extra_shards.append(start_valkey()[0])
+            self._set_up()
+        except BaseException:
+            for proc in [self.valkey, *self.extra_shards]:
+                proc.stop()  # nothing else may outlive a failed set-up
+            raise
+
+    def _set_up(self) -> None:
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         os.environ["REDIS_URL"] = self.redis_url
+        self.layer_urls = [self.redis_url] + [
+            f"redis://127.0.0.1:{_port_of(p)}/0" for p in self.extra_shards
+        ]
+        if self.extra_shards:
+            # Before Django starts: this process publishes to the same shards.
+            os.environ["CHANNEL_LAYER_SHARDS"] = ",".join(self.layer_urls)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pubkyproject.settings.test")
         os.environ["LOG_LEVEL"] = "WARNING"
         from _django import scratch_database
@@ -108,6 +134,7 @@ class Bench:
             **os.environ,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
+            "CHANNEL_LAYER_SHARDS": ",".join(self.layer_urls) if self.extra_shards else "",
             "DJANGO_SETTINGS_MODULE": "pubkyproject.settings.test",
             "SECRET_KEY": settings.SECRET_KEY,
             "WS_MAX_CONNECTIONS_PER_USER": "1000000",
@@ -156,13 +183,21 @@ class Bench:
         self.stop_webs()
         self._db.__exit__(None, None, None)
         self.valkey.stop()
+        for proc in self.extra_shards:
+            proc.stop()
 
 
 # --- publishing --------------------------------------------------------------------------
 
 
 def publish_ours(
-    count: int, *, rate: float | None = None, topics: list[str] | None = None, pad: int = 0
+    count: int,
+    *,
+    rate: float | None = None,
+    topics: list[str] | None = None,
+    event_type: str = "pubky_relay_status",
+    payload: Callable[[int], dict[str, Any]] | None = None,
+    pad: int = 0,
 ) -> None:
     """Publish through the real path: outbox row in a transaction, sent on commit."""
     from django.db import transaction
@@ -173,11 +208,17 @@ def publish_ours(
     interval = 1.0 / rate if rate else 0.0
     next_at = time.perf_counter()
     for n in range(count):
+        data = payload(n) if payload else {}
         with transaction.atomic():
             publish(
                 topic=names[n % len(names)],
-                type="pubky_relay_status",
-                payload={"n": n, "t": time.time(), **({"pad": "x" * pad} if pad else {})},
+                type=event_type,
+                payload={
+                    "n": n,
+                    **data,
+                    "t": time.time(),
+                    **({"pad": "x" * pad} if pad else {}),
+                },
             )
         if interval:
             next_at += interval
@@ -186,15 +227,43 @@ def publish_ours(
                 time.sleep(delay)
 
 
+def publish_parallel(count: int, *, rate: float, topics: list[str], threads: int) -> None:
+    """``publish_ours`` from ``threads`` threads (each its own database connection), each with
+    its own share of the topics, so per-topic order holds and one thread's commits are not
+    the limit of the rate."""
+    if threads <= 1:
+        publish_ours(count, rate=rate, topics=topics, event_type="pubky_sovereignty_score")
+        return
+    from django.db import connection
+
+    def work(index: int) -> None:
+        try:
+            share = count // threads + (1 if index < count % threads else 0)
+            publish_ours(
+                share,
+                rate=rate / threads,
+                topics=topics[index::threads],
+                event_type="pubky_sovereignty_score",
+            )
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
 class StockPublisher:
     """What apps usually do: write in a transaction, then ``group_send`` to the stock
     RedisChannelLayer (default capacity 100), with the event built per send."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_urls: list[str]) -> None:
         from channels_redis.core import RedisChannelLayer
 
         self.layer = RedisChannelLayer(
-            hosts=[{"address": redis_url, "socket_timeout": 15}], prefix="pubky"
+            hosts=[{"address": url, "socket_timeout": 15} for url in redis_urls], prefix="pubky"
         )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -265,7 +334,7 @@ def wait_for(clients: Clients, expected: int, timeout: float) -> tuple[float, di
 
 def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
     args = bench.args
-    ports = bench.webs(2, stock=stock, server=args.server, deflate=args.deflate)
+    ports = bench.webs(args.webs, stock=stock, server=args.server, deflate=args.deflate)
     urls = [f"ws://127.0.0.1:{p}/ws" for p in ports]
     clients = Clients()
     kind = "stock" if stock else "ours"
@@ -280,7 +349,7 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
         batch=args.batch and not stock,
         deflate=args.deflate,
     )
-    stock_pub = StockPublisher(bench.redis_url) if stock else None
+    stock_pub = StockPublisher(bench.layer_urls) if stock else None
     rates, complete, cpu_per_message = [], [], []
     total = 0
     web_pids = [p.pid for p in bench.processes]
@@ -300,7 +369,7 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
             got = report["received"] - total
             total = report["received"]
             cpu = sum(cpu_seconds(pid) for pid in web_pids) - cpu0
-            rates.append(got / seconds / 2)
+            rates.append(got / seconds / args.webs)
             complete.append(got / (args.subscribers * args.events))
             cpu_per_message.append(cpu / max(got, 1) * 1e6)
     finally:
@@ -308,6 +377,8 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
         bench.stop_webs()
     return {
         "ready": ready["ready"],
+        "web_processes": args.webs,
+        "subscribers_per_process": args.subscribers / args.webs,
         "per_process_per_s": statistics.median(rates),
         "delivered_fraction": statistics.median(complete),
         # Server CPU per delivered message: on a quiet core, 1e6 / this = messages/s per core.
@@ -327,8 +398,7 @@ def latency(bench: Bench, *, stock: bool) -> dict[str, Any]:
 
     args = bench.args
     ports = bench.webs(2, stock=stock, server=args.server, deflate=args.deflate)
-    # The publisher commits in this process; every subscriber sits in another one. (The stock
-    # layer cannot hold 1,000 sockets in one process: its Redis pool runs out of connections.)
+    # The publisher commits in this process; every subscriber sits in another one.
     urls = [f"ws://127.0.0.1:{p}/ws" for p in ports]
     clients = Clients()
     subscribe_list: list[dict[str, Any]] | None = None
@@ -353,18 +423,21 @@ def latency(bench: Bench, *, stock: bool) -> dict[str, Any]:
         kind="stock" if stock else "ours",
         batch=args.batch and not stock,
     )
-    stock_pub = StockPublisher(bench.redis_url) if stock else None
-    p50s, p99s, losses = [], [], []
+    stock_pub = StockPublisher(bench.layer_urls) if stock else None
+    p50s, p99s, losses, publish_rates = [], [], [], []
     total = 0
     try:
         time.sleep(0.5)
         clients.report()
         for _ in range(args.runs):
             count = int(args.rate * args.seconds)
+            t0 = time.perf_counter()
             if stock_pub:
                 stock_pub.publish(count, rate=args.rate, groups=names)
             else:
                 publish_ours(count, rate=args.rate, topics=names)
+            # Below --rate when the publisher (one thread, a commit per event) is the limit.
+            publish_rates.append(count / (time.perf_counter() - t0))
             expected = total + per_event * count
             _, report = wait_for(clients, expected, timeout=args.timeout)
             losses.append(1 - (report["received"] - total) / (per_event * count))
@@ -377,6 +450,8 @@ def latency(bench: Bench, *, stock: bool) -> dict[str, Any]:
         bench.stop_webs()
     return {
         "topology": args.topology,
+        "rate": args.rate,
+        "published_per_s": statistics.median(publish_rates),
         "p50_ms": statistics.median(p50s),
         "p99_ms": statistics.median(p99s),
         "lost_fraction": statistics.median(losses),
@@ -397,7 +472,7 @@ def burst(bench: Bench, *, stock: bool) -> dict[str, Any]:
         kind="stock" if stock else "ours",
         batch=not stock,
     )
-    stock_pub = StockPublisher(bench.redis_url) if stock else None
+    stock_pub = StockPublisher(bench.layer_urls) if stock else None
     try:
         time.sleep(0.5)
         expected = args.subscribers * args.events
@@ -525,6 +600,241 @@ def notify(bench: Bench, *, stock: bool) -> dict[str, Any]:
         "each_socket_got_only_its_own": report["min_per_socket"] >= count // args.subscribers,
         "disordered": report["disordered"],
     }
+
+
+def _port_of(proc: Proc) -> int:
+    """The port a Valkey started by ``start_valkey`` listens on (from its command line)."""
+    args = list(proc.popen.args)
+    return int(args[args.index("--port") + 1])
+
+
+def _rss_total(bench: Bench) -> int:
+    return sum(rss_kib(p.pid) for p in bench.processes)
+
+
+def many_topics(bench: Bench, *, stock: bool) -> dict[str, Any]:
+    """``--topics`` topics with one subscriber each over 2 web processes; ``--rate`` events/s
+    spread round robin over them for ``--seconds``: p50/p99 commit -> socket, lost count.
+
+    Memory per idle topic: the web processes' RSS growth with every socket on a topic of its
+    own, minus the growth with the same number of sockets all on one topic (fresh processes
+    each time), divided by the number of topics. What is left is what a topic costs a process
+    (hub and channel-layer state, the Redis subscription), not what a socket costs.
+
+    This service publishes from ``--publishers`` threads (a commit per event each), the stock
+    publisher from one; ``published_per_s`` shows the rate each reached.
+    """
+    from realtime import topics
+
+    args = bench.args
+    ids = bench.domains(args.topics)
+    kind = "stock" if stock else "ours"
+    if stock:
+        names = [f"score.{i}" for i in ids]
+        own: list[dict[str, Any]] = [{"group": n} for n in names]
+        shared: dict[str, Any] = {"group": "relays"}
+    else:
+        names = [topics.sovereignty_score(i) for i in ids]
+        own = [{"sovereigntyScoreDomainId": i} for i in ids]
+        shared = {"relays": True}
+
+    growth = {}
+    for layout in ("shared", "own"):
+        ports = bench.webs(2, stock=stock, server=args.server)
+        time.sleep(1.0)
+        before = _rss_total(bench)
+        clients = Clients()
+        ready = clients.start(
+            urls=[f"ws://127.0.0.1:{p}/ws" for p in ports],
+            token=bench.token,
+            count=args.topics,
+            processes=args.client_processes,
+            subscribe=shared,
+            subscribe_list=own if layout == "own" else None,
+            kind=kind,
+        )
+        time.sleep(2.0)
+        growth[layout] = _rss_total(bench) - before
+        if layout == "shared":
+            clients.stop()
+            bench.stop_webs()
+    stock_pub = StockPublisher(bench.layer_urls) if stock else None
+    p50s, p99s, lost, publish_rates = [], [], [], []
+    total = 0
+    try:
+        clients.report()
+        for _ in range(args.runs):
+            count = int(args.rate * args.seconds)
+            t0 = time.perf_counter()
+            if stock_pub:
+                stock_pub.publish(count, rate=args.rate, groups=names)
+            else:
+                publish_parallel(count, rate=args.rate, topics=names, threads=args.publishers)
+            publish_rates.append(count / (time.perf_counter() - t0))
+            _, report = wait_for(clients, total + count, timeout=args.timeout)
+            lost.append(count - (report["received"] - total))
+            total = report["received"]
+            p50s.append(percentile(report["latencies"], 0.50) * 1000)
+            p99s.append(percentile(report["latencies"], 0.99) * 1000)
+    finally:
+        clients.stop()
+        bench.stop_webs()
+    return {
+        "topics": args.topics,
+        "connected": ready["ready"],
+        "rate": args.rate,
+        "published_per_s": statistics.median(publish_rates),
+        "p50_ms": statistics.median(p50s),
+        "p99_ms": statistics.median(p99s),
+        "lost": sum(lost),  # over all runs: the goal is none at all
+        "lost_per_run": lost,
+        "disordered": report["disordered"],
+        "kib_per_idle_topic": (growth["own"] - growth["shared"]) / max(args.topics, 1),
+        "kib_per_socket_one_topic": growth["shared"] / max(args.topics, 1),
+    }
+
+
+_WORDS = [
+    "pubky",
+    "domain",
+    "family",
+    "record",
+    "relay",
+    "packet",
+    "homeserver",
+    "guardian",
+    "key",
+    "score",
+    "update",
+    "content",
+    "profile",
+    "post",
+    "comment",
+    "image",
+    "link",
+    "title",
+    "body",
+    "name",
+    "value",
+    "status",
+    "active",
+    "public",
+    "private",
+    "the",
+    "a",
+    "of",
+    "to",
+    "and",
+    "in",
+    "for",
+    "with",
+    "on",
+    "by",
+    "from",
+    "is",
+    "are",
+    "was",
+    "this",
+    "that",
+    "it",
+    "at",
+    "as",
+]
+
+
+def _content(size: int, seed: int) -> dict[str, Any]:
+    """A content update of about ``size`` bytes: a JSON document of text-like fields, as
+    compressible as ordinary posts and profiles (neither random bytes nor one repeated word)."""
+    import random
+
+    rng = random.Random(seed)
+    posts: list[dict[str, Any]] = []
+    length = 0
+    while length < size:
+        text = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 40)))
+        post = {"id": f"{rng.getrandbits(64):016x}", "title": text[:40], "body": text}
+        posts.append(post)
+        length += len(json.dumps(post))
+    return {
+        "url": f"pubky://{seed:052d}/pub/app/feed.json",
+        "contentType": "application/json",
+        "content": json.dumps({"posts": posts}),
+    }
+
+
+def _score(n: int) -> dict[str, Any]:
+    return {
+        "domainId": 7,
+        "scoreId": n,
+        "sovereignty_score": 40 + n % 60,
+        "components": {
+            "provider_independence": 14,
+            "key_ownership": 10,
+            "censorship_resistance": n % 20,
+            "privacy": 6,
+            "portability": 20,
+        },
+        "reason": "relay_status",
+        "calculatedAt": "2026-11-25T14:01:12.095331+00:00",
+    }
+
+
+COMPRESSION_MIX: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+    "score": ("pubky_sovereignty_score", _score),
+    "content_1k": ("pubky_content_update", lambda n: _content(1_000, n)),
+    "content_5k": ("pubky_content_update", lambda n: _content(5_000, n)),
+    "content_20k": ("pubky_content_update", lambda n: _content(20_000, n)),
+    "content_50k": ("pubky_content_update", lambda n: _content(50_000, n)),
+}
+
+
+def compression(bench: Bench, *, stock: bool) -> dict[str, Any]:
+    """permessage-deflate negotiated by uvicorn (and the client) against no compression, one
+    web process, ``--subscribers`` sockets on one topic, ``--events`` of each kind: bytes the
+    clients receive from the network per delivered message, and server CPU per message."""
+    if stock:
+        return {"skipped": "compares this service with and without compression"}
+    args = bench.args
+    result: dict[str, Any] = {}
+    for deflate in (False, True):
+        (port,) = bench.webs(1, stock=False, server="uvicorn", deflate=deflate)
+        pid = bench.processes[-1].pid
+        clients = Clients()
+        clients.start(
+            urls=[f"ws://127.0.0.1:{port}/ws"],
+            token=bench.token,
+            count=args.subscribers,
+            processes=args.client_processes,
+            subscribe={"relays": True},
+            deflate=deflate,
+        )
+        rows: dict[str, Any] = {}
+        try:
+            time.sleep(0.5)
+            base = clients.report()
+            total, wire = base["received"], base["wire_bytes"]
+            for name, (event_type, payload) in COMPRESSION_MIX.items():
+                frame_bytes = len(json.dumps(payload(0)))
+                byte_runs, cpu_runs = [], []
+                for _ in range(args.runs):
+                    cpu0 = cpu_seconds(pid)
+                    publish_ours(args.events, event_type=event_type, payload=payload)
+                    expected = total + args.subscribers * args.events
+                    _, report = wait_for(clients, expected, timeout=args.timeout)
+                    got = report["received"] - total
+                    byte_runs.append((report["wire_bytes"] - wire) / max(got, 1))
+                    cpu_runs.append((cpu_seconds(pid) - cpu0) / max(got, 1) * 1e6)
+                    total, wire = report["received"], report["wire_bytes"]
+                rows[name] = {
+                    "payload_bytes": frame_bytes,
+                    "wire_bytes_per_message": statistics.median(byte_runs),
+                    "server_cpu_us_per_message": statistics.median(cpu_runs),
+                }
+        finally:
+            clients.stop()
+            bench.stop_webs()
+        result["deflate" if deflate else "plain"] = rows
+    return result
 
 
 def _start_listener(bench: Bench) -> Proc:
@@ -692,6 +1002,8 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "latency": latency,
     "burst": burst,
     "connections": connections,
+    "many-topics": many_topics,
+    "compression": compression,
 }
 
 
@@ -711,6 +1023,18 @@ def main() -> None:
     parser.add_argument("--topology", choices=["own", "shared"], default="own")
     parser.add_argument("--deflate", action="store_true")
     parser.add_argument("--restart", action="store_true", help="burst: restart Valkey midway")
+    parser.add_argument("--webs", type=int, default=2, help="fanout: web processes")
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="channel layer over this many Valkeys (CHANNEL_LAYER_SHARDS), both configurations",
+    )
+    parser.add_argument("--topics", type=int, default=10_000, help="many-topics: topics")
+    parser.add_argument(
+        "--publishers", type=int, default=2, help="many-topics: publishing threads (ours)"
+    )
+    parser.add_argument("--json", help="also write the result (JSON) to this file")
     parser.add_argument(
         "--only", choices=["ours", "stock"], help="run one configuration instead of both"
     )
@@ -725,7 +1049,10 @@ def main() -> None:
             result["stock"] = scenario(bench, stock=True)
     finally:
         bench.close()
-    print(json.dumps({"scenario": args.scenario, "server": args.server, **result}, indent=2))
+    output = {"scenario": args.scenario, "server": args.server, **result}
+    if args.json:
+        Path(args.json).write_text(json.dumps(output, indent=2))
+    print(json.dumps(output, indent=2))
 
 
 if __name__ == "__main__":

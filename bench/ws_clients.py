@@ -20,6 +20,19 @@ import time
 from pathlib import Path
 
 import websockets
+from websockets.asyncio.client import ClientConnection
+
+# Bytes received from the network by every socket of this worker (compressed frames as they
+# travel, headers included): the ``compression`` scenario compares these with and without
+# permessage-deflate.
+WIRE_BYTES = [0]
+
+
+class CountingConnection(ClientConnection):
+    def data_received(self, data: bytes) -> None:
+        WIRE_BYTES[0] += len(data)
+        super().data_received(data)
+
 
 EVENT = re.compile(rb'"event_id": ?(\d+)')
 STAMP = re.compile(rb'"t": ?([0-9.]+)')
@@ -52,6 +65,7 @@ async def run(args: argparse.Namespace) -> None:
             compression="deflate" if args.deflate else None,
             open_timeout=60,
             ping_interval=None,
+            create_connection=CountingConnection,
         )
         await ws.recv()  # authenticated
         wanted = per_socket[(args.offset + i) % len(per_socket)] if per_socket else subscribe
@@ -110,6 +124,7 @@ async def run(args: argparse.Namespace) -> None:
                         "disordered": sum(s.disordered for s in sockets),
                         "closed": sum(1 for s in sockets if s.ws.close_code is not None),
                         "latencies": latencies[:],
+                        "wire_bytes": WIRE_BYTES[0],
                     }
                 ),
                 flush=True,

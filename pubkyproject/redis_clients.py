@@ -12,6 +12,14 @@ Two ways to reach Redis:
   / ``REDIS_SENTINEL_PASSWORD`` to the sentinels themselves (when they require auth).
   ``REDIS_URL`` is then not used.
 
+**Sharding the channel layer** (optional): ``CHANNEL_LAYER_SHARDS`` lists several Redis
+servers (``redis://…`` URLs; with Sentinel, the master names the same sentinels monitor) that
+carry the realtime events between web processes. channels-redis spreads the topics over them
+by a consistent hash of the topic's channel name, and the publisher (``realtime.transport``)
+uses the same hash, so each topic lives on exactly one shard. Only the channel layer is
+sharded: the cache and the connection registry stay on ``REDIS_URL`` (or the sentinels'
+``REDIS_SENTINEL_MASTER``). Every process must list the same shards in the same order.
+
 Users of this module: the channel layer (:func:`channel_layer_hosts`, in settings), the Django
 cache (:class:`RedisCache`, in settings), the synchronous publisher
 (``realtime.transport``: :func:`client_for_layer_host`), the per-user connection registry
@@ -21,7 +29,7 @@ cache (:class:`RedisCache`, in settings), the synchronous publisher
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -181,6 +189,40 @@ def channel_layer_hosts(config: RedisConfig, **options: Any) -> list[dict[str, A
     else:
         host = {"address": config.url}
     return [{**host, **config.auth_kwargs(), **options}]
+
+
+def channel_layer_shards(
+    config: RedisConfig, shards: list[str], *, var: str = "CHANNEL_LAYER_SHARDS"
+) -> list[RedisConfig]:
+    """One configuration per channel-layer shard: ``config`` itself when ``shards`` is empty,
+    else ``config`` pointed at each listed server (a ``redis://`` URL each, or with Sentinel a
+    master name each). Credentials, database and sentinels are shared by all shards."""
+    if not shards:
+        return [config]
+    if len(set(shards)) != len(shards):
+        raise ImproperlyConfigured(f"{var} lists the same shard twice: {', '.join(shards)}")
+    if config.uses_sentinel:
+        for name in shards:
+            if not name or "/" in name or ":" in name:
+                raise ImproperlyConfigured(
+                    f"{var} must list master names (as the sentinels in REDIS_SENTINELS know "
+                    f"them) when REDIS_SENTINELS is set, got {name!r}"
+                )
+        return [replace(config, master=name) for name in shards]
+    from pubkyproject.env import parse_redis_url
+
+    return [replace(config, url=parse_redis_url(url, var=var)) for url in shards]
+
+
+def sharded_channel_layer_hosts(
+    config: RedisConfig, shards: list[str], **options: Any
+) -> list[dict[str, Any]]:
+    """``CONFIG["hosts"]`` with one entry per shard (see :func:`channel_layer_shards`)."""
+    return [
+        host
+        for shard in channel_layer_shards(config, shards)
+        for host in channel_layer_hosts(shard, **options)
+    ]
 
 
 def client_for_layer_host(host: str | dict[str, Any], **options: Any) -> redis.Redis:

@@ -68,12 +68,40 @@ class Hub:
 
     async def join(self, topic: str, subscriber: Subscriber) -> None:
         await self._ensure_started()
-        first = topic not in self.subscribers or not self.subscribers[topic]
-        if subscriber not in self.subscribers[topic]:
+        members = self.subscribers.get(topic)
+        first = not members
+        if members is None:
+            members = self.subscribers[topic] = set()
+        if subscriber not in members:
             metrics.SUBSCRIPTIONS.labels(metrics.subscription_kind(topic)).inc()
-        self.subscribers[topic].add(subscriber)
+            members.add(subscriber)
         if first:
-            await self.layer.group_add(topic, self.channel)
+            try:
+                await self.layer.group_add(topic, self.channel)
+            except BaseException:
+                # Not subscribed after all: keep no state for it (the caller reports the error).
+                members.discard(subscriber)
+                metrics.SUBSCRIPTIONS.labels(metrics.subscription_kind(topic)).dec()
+                if not members and self.subscribers.get(topic) is members:
+                    self._forget(topic)
+                raise
+            await self._start_counting(topic)
+
+    async def _start_counting(self, topic: str) -> None:
+        """Note the topic's last ``seq`` once subscribed: events after it are live for this
+        process (a lost one is then a gap, filled from the outbox), those up to it are history
+        (clients replay them with ``since``). Without this, the first check against the outbox
+        would have to guess, and an event still in flight at that moment would be taken for
+        history and dropped."""
+        from realtime.selectors import atopic_heads
+
+        try:
+            heads = await atopic_heads([topic])
+        except Exception:
+            logger.warning("could not read the head of %s; the next check will", topic)
+            return
+        if topic in self.subscribers and topic not in self.last_seq:
+            self.last_seq[topic] = heads.get(topic, 0)
 
     async def leave(self, topic: str, subscriber: Subscriber) -> None:
         members = self.subscribers.get(topic)
@@ -82,10 +110,25 @@ class Hub:
         members.discard(subscriber)
         metrics.SUBSCRIPTIONS.labels(metrics.subscription_kind(topic)).dec()
         if not members:
-            del self.subscribers[topic]
-            self.last_seq.pop(topic, None)
+            self._forget(topic)
             if self.channel is not None:
                 await self.layer.group_discard(topic, self.channel)
+
+    def _forget(self, topic: str) -> None:
+        """A topic no local socket watches any more leaves no state behind (a fill still
+        running for it finds the topic gone and drops what it fetched)."""
+        self.subscribers.pop(topic, None)
+        self.last_seq.pop(topic, None)
+
+    def state(self) -> dict[str, int]:
+        """How much per-topic state the hub holds. Everything is keyed by the topics local
+        sockets watch now, so it returns to zero when they leave (idle topics are forgotten)."""
+        return {
+            "topics": len(self.subscribers),
+            "subscriptions": sum(len(members) for members in self.subscribers.values()),
+            "sequences": len(self.last_seq),
+            "filling": len(self._filling),
+        }
 
     async def _run(self) -> None:
         assert self.channel is not None

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 _local = threading.local()
 
 
+class TransportError(redis.RedisError):
+    """Publishing failed on at least one shard (the others got their events)."""
+
+
 def _layer_config() -> dict[str, Any]:
     layers: dict[str, dict[str, Any]] = settings.CHANNEL_LAYERS
     config: dict[str, Any] = layers["default"].get("CONFIG", {})
@@ -90,6 +94,15 @@ def broadcast_sync(events: Sequence[Event]) -> None:
         channel = group_channel_name(event.topic)
         shard = _consistent_hash(channel, len(clients)) if len(clients) > 1 else 0
         pipes[shard].publish(channel, layer.serialize(event.as_message()))
-    for pipe in pipes:
+    # Each shard on its own: one shard that is down (restarting) must not hold back the events
+    # of the others. Its own events are in the outbox; the hubs fill them when it is back.
+    failed: list[tuple[int, Exception]] = []
+    for index, pipe in enumerate(pipes):
         if pipe:
-            pipe.execute()
+            try:
+                pipe.execute()
+            except redis.RedisError as exc:
+                failed.append((index, exc))
+    if failed:
+        shards = ", ".join(f"#{index} ({exc})" for index, exc in failed)
+        raise TransportError(f"could not publish to channel-layer shard(s) {shards}")

@@ -26,9 +26,9 @@ from pubkyproject.env import (
 )
 from pubkyproject.redis_clients import (
     RedisConfig,
-    channel_layer_hosts,
     check_sentinel_settings,
     parse_sentinels,
+    sharded_channel_layer_hosts,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -173,11 +173,14 @@ _LAYERS = {
 _layer_name = env_str("CHANNEL_LAYER", "pubsub")
 if _layer_name not in _LAYERS:
     raise ImproperlyConfigured(f"CHANNEL_LAYER must be one of {', '.join(_LAYERS)}")
+# CHANNEL_LAYER_SHARDS: several Redis servers (URLs, or master names with Sentinel) to spread
+# the topics over (pubkyproject/redis_clients.py); empty = the one Redis above.
+CHANNEL_LAYER_SHARDS = env_list("CHANNEL_LAYER_SHARDS")
 # redis-py 8 defaults socket_timeout to 5 s, the same as the list layer's blocking BZPOPMIN:
 # idle consumers would crash with "Timeout reading". Give reads a margin over the block time.
 _LAYER_HOSTS = {
-    "pubsub": channel_layer_hosts(_redis),
-    "redis": channel_layer_hosts(_redis, socket_timeout=15),
+    "pubsub": sharded_channel_layer_hosts(_redis, CHANNEL_LAYER_SHARDS),
+    "redis": sharded_channel_layer_hosts(_redis, CHANNEL_LAYER_SHARDS, socket_timeout=15),
 }
 CHANNEL_LAYERS = {
     "default": {
