@@ -943,7 +943,7 @@ def slow_reader(bench: Bench, *, stock: bool) -> dict[str, Any]:
         subscribe=subscribe_live,
         kind="stock" if stock else "ours",
     )
-    stock_pub = StockPublisher(bench.redis_url) if stock else None
+    stock_pub = StockPublisher(bench.layer_urls) if stock else None
 
     def publish(count: int) -> None:
         if stock_pub:
