@@ -47,7 +47,7 @@ VENV_PY = VENV / "bin" / "python"
 LOOPBACK = "127.0.0.1"
 PG_DB = "pubky"
 PG_SUPERUSER = "postgres"
-# The testnet homeserver's well-known key (pubky-testnet; shared/PUBKY_PROTOCOL.md §1).
+# The testnet homeserver's well-known key (pubky-testnet: the key of the all-zero seed).
 TESTNET_HOMESERVER_KEY = "8pinxxgqs41n4aididenw5apqp1urfmzdztr8jt4abrkdn435ewo"
 
 
