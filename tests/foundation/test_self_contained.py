@@ -93,7 +93,7 @@ def test_the_check_catches_an_outside_citation(text: str) -> None:
         "Types whose rdata is a compressible name (RFC 3597 §4).",
         "per RFC 1035 §4.1.4 and BEP 44 §2, also UTS #46 §4",
         "the key of the all-zero seed; the seed is sealed at rest",
-        "See docs/pubky.md, \"PKARR relays\".",
+        'See docs/pubky.md, "PKARR relays".',
     ],
 )
 def test_the_check_accepts_named_public_sources_and_key_seeds(text: str) -> None:
