@@ -19,8 +19,11 @@ DIRECTORY_MARKERS: dict[str, str] = {
 PROCESS_TESTS: frozenset[str] = frozenset(
     {
         "api/test_limits_on_servers.py",  # daphne and uvicorn processes
+        "domains/test_relays.py::test_the_check_relays_worker_process_stops_cleanly_on_sigint",
         "domains/test_republish_loop.py",  # the republish worker as a process
         "infra/test_devstack_servers.py",  # PostgreSQL and Valkey started and stopped
+        "infra/test_operations.py::"
+        "test_metrics_add_up_the_processes_that_share_a_multiprocess_directory",
         "infra/test_scripts.py",  # ./scripts/run and ./scripts/test themselves
         "pubky/test_cli.py",  # python -m pubky against the testnet
         "pubky/test_testnet.py::test_manage_py_pubky_testnet",
