@@ -1,12 +1,12 @@
 # Shortcuts for the commands in the README. The scripts do the work; see scripts/devstack.py.
-#   make run | test | lint | format | typecheck | migrations-check | migrate | reset | compose-check
+#   make run | test | test-fast | lint | format | typecheck | migrations-check | migrate | reset | compose-check
 # Pass pytest arguments with ARGS: make test ARGS="-k relay -x"
 
 VENV := .venv/bin
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap run test lint format typecheck migrations migrations-check migrate \
+.PHONY: help bootstrap run test test-fast lint format typecheck migrations migrations-check migrate \
 	superuser reset reset-all compose-check
 
 help: ## list the targets
@@ -20,6 +20,9 @@ run: ## serve the app with embedded PostgreSQL, Valkey, testnet and workers
 
 test: ## lint, type-check and run pytest against real servers (ARGS go to pytest)
 	./scripts/test $(ARGS)
+
+test-fast: ## pytest without browser, npm-interop and server-process tests, no lint (ARGS too)
+	SKIP_LINT=1 ./scripts/test --fast $(ARGS)
 
 lint: bootstrap ## ruff check and ruff format --check
 	$(VENV)/ruff check .

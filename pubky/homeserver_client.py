@@ -1,4 +1,6 @@
-"""Client for the Pubky homeserver HTTP API as of ``pubky-core v0.6.0`` (§9).
+"""Client for the Pubky homeserver HTTP API as of ``pubky-core v0.6.0``.
+
+See ``docs/pubky.md``, "Homeserver API (pubky-core v0.6.0)".
 
 What ``@synonymdev/pubky@0.6.0`` does, in Python:
 

@@ -1,4 +1,6 @@
-"""PKARR relay client: publish to and resolve from *all* configured relays (§5).
+"""PKARR relay client: publish to and resolve from *all* configured relays.
+
+See ``docs/pubky.md``, "PKARR relays".
 
 Why "all": relays are independent caches in front of the DHT and any of them may be down,
 stale or lying. Publishing therefore fans out to every relay concurrently and succeeds when at

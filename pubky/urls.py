@@ -1,4 +1,6 @@
-"""Pubky URLs (§7) and their resolution to a homeserver's HTTP(S) address (§6.3).
+"""Pubky URLs and their resolution to a homeserver's HTTP(S) address.
+
+See ``docs/pubky.md``, "Endpoints and pubky:// URLs".
 
 ``pubky://<z32>/pub/app/file.txt`` (or the display form ``pubky<z32>/pub/app/file.txt``) names
 a file of user ``<z32>``. To fetch it, a client turns it into the transport URL

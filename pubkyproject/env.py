@@ -1,8 +1,9 @@
 """Typed, loud readers for environment configuration.
 
-Every setting comes from the environment (shared/STYLE.md §12). A malformed value raises
-``ImproperlyConfigured`` with a one-line message naming the variable, which ``manage.py`` and
-``asgi.py`` turn into ``error: …`` and exit code 2 instead of a traceback.
+Every setting comes from the environment (README, "Configuration and key rotation"). A
+malformed value raises ``ImproperlyConfigured`` with a one-line message naming the variable,
+which ``manage.py`` and ``asgi.py`` turn into ``error: …`` and exit code 2 instead of a
+traceback.
 """
 
 from __future__ import annotations

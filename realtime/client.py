@@ -1,4 +1,4 @@
-"""WebSocketClient: a Python client for the service's WebSocket API (DESIGN.md §6).
+"""WebSocketClient: a Python client for the service's WebSocket API (``docs/websocket.md``).
 
 It keeps what a well-behaved client must: the last ``event_id`` it saw per subscription, and on
 reconnect it resubscribes everything with ``since`` so nothing is lost (or learns

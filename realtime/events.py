@@ -1,4 +1,4 @@
-"""The one publisher: every event goes through here (shared/STYLE.md §7, DESIGN.md §5).
+"""The one publisher: every event goes through here (README, "Live updates").
 
 ``publish`` writes an outbox row in the caller's transaction and hands the event to the
 transport once that transaction commits, so a rolled-back write is never sent and every sent

@@ -1,4 +1,4 @@
-"""The WebSocket message contract (DESIGN.md §6): parsing and validating client messages.
+"""The WebSocket message contract (``docs/websocket.md``): parsing and validating client messages.
 
 Client messages are ``{"type": …, "data": {…}, "id": optional}``. Replies echo ``id``. Pushed
 events are ``{"type": …, "event_id": N, "data": {…}}``. Errors are ``error`` or, for one

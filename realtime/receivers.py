@@ -1,4 +1,4 @@
-"""Thin signal receivers: one call into the publisher each (shared/STYLE.md §11)."""
+"""Thin signal receivers: one call into the publisher each; the logic lives in services."""
 
 from __future__ import annotations
 

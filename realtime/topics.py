@@ -1,4 +1,4 @@
-"""Topic names: one per thing a client can subscribe to (DESIGN.md §6).
+"""Topic names: one per thing a client can subscribe to (``docs/websocket.md``).
 
 A topic is also the Redis pub/sub group its events travel on, so names are short, stable and
 free of characters channels rejects in group names (only ASCII alphanumerics, ``-``, ``_`` and

@@ -47,7 +47,7 @@ VENV_PY = VENV / "bin" / "python"
 LOOPBACK = "127.0.0.1"
 PG_DB = "pubky"
 PG_SUPERUSER = "postgres"
-# The testnet homeserver's well-known key (pubky-testnet; shared/PUBKY_PROTOCOL.md §1).
+# The testnet homeserver's well-known key (pubky-testnet: the key of the all-zero seed).
 TESTNET_HOMESERVER_KEY = "8pinxxgqs41n4aididenw5apqp1urfmzdztr8jt4abrkdn435ewo"
 
 
@@ -1362,6 +1362,33 @@ def drop_ci_tmp_data(setup: Setup) -> None:
         shutil.rmtree(plan.data.parent, ignore_errors=True)
 
 
+#: What `test --fast` runs: no browser, no npm clients, no real server processes.
+FAST_TESTS = "not e2e and not interop and not browser"
+
+
+def fast_pytest_args(pytest_args: Sequence[str]) -> list[str]:
+    """``pytest_args`` narrowed to the fast tests; a ``-m`` of the caller's is kept and combined.
+
+    ``-m slow`` becomes ``-m "(slow) and (not e2e and …)"``, so ``--fast`` never widens what the
+    caller asked for and never runs a test it is meant to leave out.
+    """
+    args = list(pytest_args)
+    combined = False
+    for index, arg in enumerate(args):
+        if arg == "-m" and index + 1 < len(args):
+            args[index + 1] = f"({args[index + 1]}) and ({FAST_TESTS})"
+            combined = True
+        elif arg.startswith("-m") and len(arg) > 2 and not arg.startswith("-m="):
+            args[index] = f"-m({arg[2:]}) and ({FAST_TESTS})"
+            combined = True
+        elif arg.startswith("-m="):
+            args[index] = f"-m=({arg[3:]}) and ({FAST_TESTS})"
+            combined = True
+        if arg == "--":
+            break
+    return args if combined else ["-m", FAST_TESTS, *args]
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     profile = PROFILES["test"]
     setup = prepare(profile)
@@ -1369,8 +1396,10 @@ def cmd_test(args: argparse.Namespace) -> int:
     results: list[tuple[str, int]] = []
     try:
         ensure_venv(profile.requirements)
-        npm_ci(REPO / "tests" / "interop" / "js")
-        ensure_system_packages(OPTIONAL_TEST_SYSTEM_PACKAGES)
+        fast = bool(getattr(args, "fast", False))
+        if not fast:  # the npm clients and Chromium serve only the tests --fast leaves out
+            npm_ci(REPO / "tests" / "interop" / "js")
+            ensure_system_packages(OPTIONAL_TEST_SYSTEM_PACKAGES)
         start_databases(setup)
         bin_dir = VENV / "bin"
         steps: list[tuple[str, list[str]]] = []
@@ -1387,7 +1416,7 @@ def cmd_test(args: argparse.Namespace) -> int:
                         manage("makemigrations", "--check", "--dry-run", "--verbosity", "1"),
                     )
                 )
-        pytest_args = list(args.pytest_args)
+        pytest_args = fast_pytest_args(args.pytest_args) if fast else list(args.pytest_args)
         migrations_stamp = setup.data_dir / "migrations.sha256"
         migrations_now = migrations_digest()
         stale = not migrations_stamp.exists() or migrations_stamp.read_text() != migrations_now
@@ -1476,13 +1505,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     argv = list(argv)
     if argv[:1] == ["test"] and argv[1:2] not in (["-h"], ["--help"]):
         # Everything after `test` belongs to pytest, options first included (`test -q -x`):
-        # argparse's REMAINDER refuses a leading option.
+        # argparse's REMAINDER refuses a leading option. Only a leading `--fast` is ours;
+        # after `--`, or after the first pytest argument, `--fast` goes to pytest as written.
         rest = argv[1:]
-        return argparse.Namespace(cmd="test", pytest_args=rest[1:] if rest[:1] == ["--"] else rest)
+        fast = False
+        while rest[:1] == ["--fast"]:
+            fast, rest = True, rest[1:]
+        pytest_args = rest[1:] if rest[:1] == ["--"] else rest
+        return argparse.Namespace(cmd="test", pytest_args=pytest_args, fast=fast)
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("run", help="serve the app with PostgreSQL, Valkey, testnet and workers")
     test = sub.add_parser("test", help="lint, type-check and pytest against real servers")
+    test.add_argument("--fast", action="store_true", help=f"pytest -m '{FAST_TESTS}' only")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest")
     boot = sub.add_parser("bootstrap", help="create .venv and install requirements")
     boot.add_argument("--dev", action="store_true", help="requirements-dev.txt and npm packages")

@@ -1,8 +1,57 @@
-"""Suite-wide fixtures."""
+"""Suite-wide fixtures, and the markers that let ``./scripts/test --fast`` leave slow tests out."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+TESTS = Path(__file__).resolve().parent
+
+#: Every test in these directories carries the marker (``--fast`` deselects both).
+DIRECTORY_MARKERS: dict[str, str] = {
+    "interop": "interop",  # the official npm clients under node
+}
+
+#: Tests that start real processes of their own (servers, workers, ``manage.py``, the CLI)
+#: without saying so in their module: they are ``e2e`` like the modules that mark themselves.
+#: A path names a whole module, ``path::name`` one test (all its parameters).
+PROCESS_TESTS: frozenset[str] = frozenset(
+    {
+        "api/test_limits_on_servers.py",  # daphne and uvicorn processes
+        "domains/test_relays.py::test_the_check_relays_worker_process_stops_cleanly_on_sigint",
+        "domains/test_republish_loop.py",  # the republish worker as a process
+        "infra/test_devstack_servers.py",  # PostgreSQL and Valkey started and stopped
+        "infra/test_operations.py::"
+        "test_metrics_add_up_the_processes_that_share_a_multiprocess_directory",
+        "infra/test_scripts.py",  # ./scripts/run and ./scripts/test themselves
+        "pubky/test_cli.py",  # python -m pubky against the testnet
+        "pubky/test_testnet.py::test_manage_py_pubky_testnet",
+        "pubky/test_testnet.py::test_manage_py_rejects_non_loopback",
+    }
+)
+
+
+def markers_for(relative_path: str, test_name: str) -> set[str]:
+    """The markers this file adds to the test ``test_name`` of ``tests/<relative_path>``."""
+    markers = set()
+    directory = relative_path.split("/", 1)[0]
+    if directory in DIRECTORY_MARKERS:
+        markers.add(DIRECTORY_MARKERS[directory])
+    base_name = test_name.split("[", 1)[0]
+    if relative_path in PROCESS_TESTS or f"{relative_path}::{base_name}" in PROCESS_TESTS:
+        markers.add("e2e")
+    return markers
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            relative = item.path.resolve().relative_to(TESTS).as_posix()
+        except ValueError:
+            continue
+        for name in sorted(markers_for(relative, item.name)):
+            item.add_marker(getattr(pytest.mark, name))
 
 
 @pytest.fixture

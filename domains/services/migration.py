@@ -851,11 +851,11 @@ def domain_migration_rollback(*, migration: DomainMigration, reason: str = "") -
     return _sync(migration, locked)
 
 
-# --- names from the seed documents -------------------------------------------------------------
+# --- names the public API promises (thin aliases) -----------------------------------------------
 
 
 def create_domain_migration(
     domain: DomainRecord, direction: str = MigrationDirection.DNS_TO_PUBKY, **kwargs: object
 ) -> DomainMigration:
-    """Seed name for :func:`domain_migration_create`."""
+    """The public API's name for :func:`domain_migration_create`."""
     return domain_migration_create(domain=domain, direction=direction, **kwargs)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ gets an account on the configured homeserver (:func:`domain_homeserver_account`)
 packet carries ``_pubky HTTPS 0 <homeserver>.``, so ``pubky://<domain key>/pub/…`` resolves
 (and the official client's ``getHomeserverOf``) like any user's.
 
-The seed documents' names (``register_pubky_domain``, ``create_pubky_domain``,
+The operation names the public API promises (``register_pubky_domain``, ``create_pubky_domain``,
 ``calculate_sovereignty_score``) are thin aliases kept at the bottom.
 """
 
@@ -352,19 +352,19 @@ def _register_self_custody(
     return pubky_domain
 
 
-# --- names from the seed documents -------------------------------------------------------------
+# --- names the public API promises (thin aliases) -----------------------------------------------
 
 
 def register_pubky_domain(name: str, family: Family, **kwargs: object) -> PubkyDomain:
-    """Seed name for :func:`pubky_domain_register` (``register_pubky_domain(name, family)``)."""
+    """Public name of :func:`pubky_domain_register` (``register_pubky_domain(name, family)``)."""
     return pubky_domain_register(name=name, family=family, **kwargs)  # type: ignore[arg-type]
 
 
 def create_pubky_domain(domain: DomainRecord, **kwargs: object) -> PubkyDomain:
-    """Seed name for :func:`pubky_domain_create` (the draft row, no network)."""
+    """The public API's name for :func:`pubky_domain_create` (the draft row, no network)."""
     return pubky_domain_create(domain=domain, **kwargs)  # type: ignore[arg-type]
 
 
 def calculate_sovereignty_score(domain: DomainRecord, reason: str = "") -> SovereigntyScore:
-    """Seed name; delegates to :func:`domains.services.scoring.sovereignty_score_calculate`."""
+    """Public name of :func:`domains.services.scoring.sovereignty_score_calculate`."""
     return sovereignty_score_calculate(domain=domain, reason=reason)

@@ -182,14 +182,14 @@ def family_keypair_rotate(
     )
 
 
-# --- names from the seed documents -------------------------------------------------------------
+# --- names the public API promises (thin aliases) -----------------------------------------------
 
 
 def create_family_keypair(family: Family, **kwargs: object) -> PubkyKeypair:
-    """Seed name for :func:`family_keypair_create`."""
+    """The public API's name for :func:`family_keypair_create`."""
     return family_keypair_create(family=family, **kwargs)  # type: ignore[arg-type]
 
 
 def enable_pubky_for_family(family: Family, **kwargs: object) -> PubkyKeypair:
-    """Seed name for :func:`family_pubky_enable`."""
+    """The public API's name for :func:`family_pubky_enable`."""
     return family_pubky_enable(family=family, **kwargs)  # type: ignore[arg-type]

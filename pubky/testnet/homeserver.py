@@ -1,17 +1,18 @@
-"""A Pubky homeserver speaking the ``pubky-core v0.6.0`` HTTP API (PUBKY_PROTOCOL.md §9).
+"""A Pubky homeserver speaking the ``pubky-core v0.6.0`` HTTP API.
 
-Built for tests and local development, but faithful on the wire: the routes, status codes and
-text bodies of §9.2, tenant selection by ``Host``/``pubky-host``/``?pubky-host=`` (§9.1),
-cookie sessions named after the user's key (§9.3), ETag/Last-Modified/304 (§9.4), listings
-with cursor/limit/reverse/shallow (§9.5), the ``/events/`` feed (§9.6) and the
-``/events-stream`` SSE endpoint with live mode (§9.7). Writes require a session whose
-capabilities cover the path (plain prefix rule of v0.6.0, §8.2); AuthTokens are checked with
-replay protection and a ±45 s window.
+Built for tests and local development, but faithful on the wire to the upstream homeserver of
+``pubky-core v0.6.0`` (``docs/pubky.md``, "Homeserver API"): its routes, status codes and text
+bodies, tenant selection by ``Host``/``pubky-host``/``?pubky-host=``, cookie sessions named
+after the user's key, ETag/Last-Modified/304, listings with cursor/limit/reverse/shallow, the
+``/events/`` feed and the ``/events-stream`` SSE endpoint with live mode. Writes require a
+session whose capabilities cover the path (the plain prefix rule of v0.6.0; ``docs/pubky.md``,
+"AuthToken, capabilities and sessions"); AuthTokens are checked with replay protection and a
+±45 s window.
 
 The admin API (``/generate_signup_token`` etc., ``X-Admin-Password``) is a separate
 application so it can listen on its own port, as upstream.
 
-Deliberate deviations (documented in the report): ``PUT``/``DELETE`` of a directory path
+Deliberate deviations from v0.6.0: ``PUT``/``DELETE`` of a directory path
 (``…/``) answer ``400``; ``/events-stream?limit=0`` answers ``400`` (as newer servers do);
 ``GET /session`` reports ``created_at`` in µs (v0.6.0 sends seconds there by accident).
 """

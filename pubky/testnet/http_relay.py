@@ -1,4 +1,6 @@
-"""The http-relay ``/link/{id}`` rendezvous used by pubkyauth (PUBKY_PROTOCOL.md §10).
+"""The http-relay ``/link/{id}`` rendezvous used by pubkyauth.
+
+See ``docs/pubky.md``, "pubkyauth and the HTTP relay".
 
 A consumer (the app waiting for an AuthToken) long-polls ``GET /link/<id>``; a producer (the
 authenticator) ``POST``s the encrypted token to the same id. Whoever arrives first waits for the

@@ -1,4 +1,4 @@
-"""A PKARR relay with pkarr-3.x semantics (PUBKY_PROTOCOL.md §5), backed by SQLite.
+"""A PKARR relay with pkarr-3.x semantics (``docs/pubky.md``, "PKARR relays"), backed by SQLite.
 
 There is no DHT on a loopback testnet, so the relay's own cache *is* the network: what a relay
 stores is what it serves. Everything else follows the Rust relay of pkarr 3.10 (the one

@@ -52,7 +52,7 @@ HOMESERVER_RECORD_TTL = 3600
 
 
 def homeserver_records(http_port: int, tls_port: int, ipv4: str = "127.0.0.1") -> list[Record]:
-    """The homeserver's own records (§6.1) for a ``localhost`` ICANN endpoint."""
+    """The homeserver's own endpoint records for a ``localhost`` ICANN endpoint."""
     port_be = http_port.to_bytes(2, "big")
     escaped = "".join(f"\\{b:03d}" for b in port_be)
     return [
@@ -366,7 +366,7 @@ class Testnet:
     # --- helpers for tests and tools ---
 
     def homeserver_packet(self) -> SignedPacket:
-        """A freshly signed copy of the homeserver's own packet (§6.1)."""
+        """A freshly signed copy of the homeserver's own packet (its endpoint records)."""
         ipv4 = self.host if _is_ipv4(self.host) else "127.0.0.1"
         records = homeserver_records(self._homeserver_server.port, self.pubky_tls_port, ipv4)
         return SignedPacket.sign(self.keypair, records)

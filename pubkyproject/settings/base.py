@@ -119,7 +119,8 @@ DATABASES = {
         "OPTIONS": {
             **_db.options,
             # The NOTIFY triggers skip writes made by this application name, so a change made
-            # through Django is published by the ORM path only, never twice (DESIGN.md §5.3).
+            # through Django is published by the ORM path only, never twice (see
+            # realtime/migrations/0003_notify_triggers.py).
             "application_name": _app_name,
         },
     }

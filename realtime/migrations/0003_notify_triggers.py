@@ -1,4 +1,4 @@
-"""Triggers that catch writes to the Pubky tables made outside Django (DESIGN.md §5.3).
+"""Triggers that catch writes to the Pubky tables made outside Django (README, "Live updates").
 
 Writes whose session ``application_name`` starts with ``pubky-django`` (every Django process:
 see DATABASE_APPLICATION_NAME) are skipped: Django publishes those itself through its signal

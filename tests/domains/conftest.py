@@ -35,9 +35,10 @@ NOT_A_CURVE_POINT = "c1bkg8tfsyy8wcedtmw4fwhdmm7bbzhgg3z58tf43m5ow8w9mbus"
 def _canonical_non_point() -> str:
     """The same 32 bytes as NOT_A_CURVE_POINT, canonically encoded.
 
-    The PUBKY_PROTOCOL.md vector has non-zero trailing bits in its last character, which
-    pkarr (Rust) ignores and ``pubky.z32`` rejects; re-encoding the bytes gives text that
-    every decoder accepts, so only the curve-point check can refuse it.
+    NOT_A_CURVE_POINT (a pubky-core test key that is not an Ed25519 point) has non-zero
+    trailing bits in its last character, which pkarr (Rust) ignores and ``pubky.z32``
+    rejects; re-encoding the bytes gives text that every decoder accepts, so only the
+    curve-point check can refuse it.
     """
     number = 0
     for char in NOT_A_CURVE_POINT:

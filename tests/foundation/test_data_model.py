@@ -1,4 +1,4 @@
-"""The seed's tables and columns exist and round-trip; constraints guard the data."""
+"""The service's tables and columns exist and round-trip; constraints guard the data."""
 
 from __future__ import annotations
 

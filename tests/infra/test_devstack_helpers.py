@@ -190,7 +190,75 @@ def test_optional_system_packages_hook_changes_nothing_when_installed() -> None:
 )
 def test_everything_after_test_goes_to_pytest(argv: list[str], expected: list[str]) -> None:
     args = devstack.parse_args(argv)
-    assert (args.cmd, args.pytest_args) == ("test", expected)
+    assert (args.cmd, args.pytest_args, args.fast) == ("test", expected, False)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fast", "expected"),
+    [
+        (["test", "--fast"], True, []),
+        (["test", "--fast", "-x", "tests/pubky"], True, ["-x", "tests/pubky"]),
+        (["test", "--fast", "--", "-k", "hub"], True, ["-k", "hub"]),
+        # Only a leading --fast is the devstack's; later ones are pytest's to refuse.
+        (["test", "-x", "--fast"], False, ["-x", "--fast"]),
+        (["test", "--", "--fast"], False, ["--fast"]),
+    ],
+)
+def test_a_leading_fast_flag_is_the_devstacks_and_the_rest_goes_to_pytest(
+    argv: list[str], fast: bool, expected: list[str]
+) -> None:
+    args = devstack.parse_args(argv)
+    assert (args.cmd, args.fast, args.pytest_args) == ("test", fast, expected)
+
+
+def test_the_fast_flag_is_listed_in_the_test_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        devstack.parse_args(["test", "--help"])
+    assert "--fast" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ([], ["-m", devstack.FAST_TESTS]),
+        (["tests/pubky", "-x"], ["-m", devstack.FAST_TESTS, "tests/pubky", "-x"]),
+        (["-m", "django_db", "-q"], ["-m", f"(django_db) and ({devstack.FAST_TESTS})", "-q"]),
+        (["-mdjango_db"], [f"-m(django_db) and ({devstack.FAST_TESTS})"]),
+        (["-m=django_db"], [f"-m=(django_db) and ({devstack.FAST_TESTS})"]),
+    ],
+)
+def test_fast_narrows_pytest_to_tests_without_browser_npm_or_server_processes(
+    given: list[str], expected: list[str]
+) -> None:
+    assert devstack.FAST_TESTS == "not e2e and not interop and not browser"
+    assert devstack.fast_pytest_args(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "expected"),
+    [
+        ("interop/test_npm_pkarr.py", "test_anything", {"interop"}),
+        ("api/test_limits_on_servers.py", "test_x[daphne]", {"e2e"}),
+        ("pubky/test_testnet.py", "test_manage_py_pubky_testnet[SIGTERM]", {"e2e"}),
+        ("pubky/test_testnet.py", "test_http_relay_consumer_first", set()),
+        ("pubky/test_keys.py", "test_anything", set()),
+    ],
+)
+def test_the_suite_marks_interop_directories_and_process_tests(
+    path: str, name: str, expected: set[str]
+) -> None:
+    from tests.conftest import markers_for
+
+    assert markers_for(path, name) == expected
+
+
+def test_every_test_the_suite_marks_as_starting_processes_exists() -> None:
+    from tests.conftest import PROCESS_TESTS, TESTS
+
+    for entry in PROCESS_TESTS:
+        path, _, name = entry.partition("::")
+        source = (TESTS / path).read_text()
+        assert not name or f"def {name}(" in source, f"{entry} names no test"
 
 
 def test_the_web_server_is_uvicorn_with_websockets_sansio_unless_daphne_is_asked_for() -> None:

@@ -1,4 +1,4 @@
-"""A minimal pubkyauth (PUBKY_PROTOCOL.md §10) app and authenticator, for the interop tests only.
+"""A minimal pubkyauth app and authenticator, for the interop tests only.
 
 Kept apart from ``pubky.pubkyauth`` on purpose: these few lines are written straight from the
 spec, an independent reading that checks the WASM client, our HTTP relay and our module alike:

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.interop
 ZERO_SEED = bytes(32)
 ZERO_SEED_KEY = "8pinxxgqs41n4aididenw5apqp1urfmzdztr8jt4abrkdn435ewo"
 
-# PUBKY_PROTOCOL.md §3.1: pubky/pkarr js/test/signed_packet.js (npm pkarr 1.3.0 era).
+# The test vector of pubky/pkarr js/test/signed_packet.js (npm pkarr 1.3.0 era).
 VECTOR_TIMESTAMP = 1697016827303000
 VECTOR_ANSWERS = [
     {"name": "@", "type": "A", "data": "1.1.1.1"},

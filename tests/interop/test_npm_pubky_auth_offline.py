@@ -22,7 +22,7 @@ pytestmark = pytest.mark.interop
 
 ZERO_SEED_KEY = "8pinxxgqs41n4aididenw5apqp1urfmzdztr8jt4abrkdn435ewo"
 
-# PUBKY_PROTOCOL.md §3.4: seed [0;32], timestamp 1700000000000000.
+# An AuthToken signed by the all-zero seed at timestamp 1700000000000000 (pubky-core v0.6.0).
 TOKEN_ROOT = (
     "072028a652776bb0aa92409809ad200896ac39894ccb96c2078158efdec3b7e093300a437dedf23d77f0cf7cf8"
     "99b359e7ffbbb937a79ada3e812dbb9fe531065055424b593a415554480000060a24181e40003b6a27bcceb6a4"
@@ -52,7 +52,10 @@ INVALID_CAPABILITY_INPUTS = ["pub/x:r", "/pub/x/:rwx", "/a:b:c", "/pub/x/", "/pu
 
 
 def _hand_built_token(keypair: Keypair, capabilities_text: str, timestamp: int) -> bytes:
-    """An AuthToken assembled field by field (§8.1), *without* normalising the capabilities."""
+    """An AuthToken assembled field by field, *without* normalising the capabilities.
+
+    The layout is in ``docs/pubky.md``, "AuthToken, capabilities and sessions".
+    """
     body = (
         b"PUBKY:AUTH"
         + b"\x00"

@@ -121,7 +121,7 @@ def test_wasm_published_pubky_record_is_resolved_and_verified_by_python(
     assert [(r.name, r.rtype, r.value, r.ttl) for r in packet.records()] == [
         ("_pubky", "HTTPS", f"0 {hs}.", 3600)
     ]
-    # Byte-identical DNS encoding to what our client would publish (§3.4).
+    # Byte-identical DNS encoding to what our client would publish.
     ours = build_pubky_packet(journey.keypair, interop_testnet.homeserver_public_key, None)
     assert ours.dns_packet == packet.dns_packet
     assert interop_testnet.homeserver_client().homeserver_of(journey.user) == (

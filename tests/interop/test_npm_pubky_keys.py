@@ -92,7 +92,7 @@ def test_wasm_and_python_derive_the_same_public_key_from_a_secret() -> None:
         assert wasm["secret"] == seed.hex()
     assert run.value(0)["z32"] == ZERO_SEED_KEY  # pubky-testnet's homeserver key
     assert run.value(1)["z32"] == "yqooxx9u3aemh8mo5wcqq16yufu6jitouq1o4za751dger1igghy"
-    # PUBKY_PROTOCOL.md §1/§3.4 attribute "xg4icm…131y" to the seed of 32 bytes 0x01; the
+    # "xg4icm…131y" is easily misattributed to the seed of 32 bytes 0x01; the
     # WASM agrees with us that it belongs to seed 01..20 and that 32 x 0x01 gives "tkrq8z…".
     assert run.value(2)["z32"] == "tkrq8zmwb8a3m9k15csu3q17qmfgqnp9dskbrg9uq1rydpyxp7qy"
     assert run.value(3)["z32"] == "xg4icmwxh3kx1odasrjqtkcmw6eb9bj4h4k57i9yhqeozmer131y"

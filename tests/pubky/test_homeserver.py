@@ -1,4 +1,4 @@
-"""Testnet homeserver (§9) through the HomeserverClient and raw HTTP: auth, files, listings."""
+"""The v0.6.0 testnet homeserver via HomeserverClient and raw HTTP: auth, files, listings."""
 
 from __future__ import annotations
 

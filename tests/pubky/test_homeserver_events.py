@@ -1,4 +1,4 @@
-"""``/events/`` text feed (§9.6) and ``/events-stream`` SSE (§9.7), batch and live."""
+"""``/events/`` text feed and ``/events-stream`` SSE, batch and live."""
 
 from __future__ import annotations
 

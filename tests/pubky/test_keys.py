@@ -1,4 +1,4 @@
-"""Keys: the dalek point rule, pkarr's lenient key parser and the §1 key vectors."""
+"""Keys: the dalek point rule, pkarr's lenient key parser and the known key vectors."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_the_counting_seed_gives_the_documented_key() -> None:
 
 
 def test_the_all_ones_seed_gives_its_key() -> None:
-    # PUBKY_PROTOCOL.md §1 attributes "xg4icm…131y" to this seed; independent Ed25519
+    # "xg4icm…131y" is easily misattributed to this seed; independent Ed25519
     # implementations (libsodium, OpenSSL) give the key below — "xg4icm…" is seed 01..20.
     keypair = Keypair.from_secret(bytes([1]) * 32)
     assert keypair.public_key.z32() == "tkrq8zmwb8a3m9k15csu3q17qmfgqnp9dskbrg9uq1rydpyxp7qy"

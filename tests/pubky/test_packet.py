@@ -1,4 +1,4 @@
-"""SignedPacket: the §3.1/§3.4 vectors, encoding, verification and record lookup."""
+"""SignedPacket: the pkarr and pubky-core vectors, encoding, verification and record lookup."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ ZERO = Keypair.from_secret(bytes(32))
 ORIGIN = ZERO.public_key.z32()
 HOMESERVER = "8pinxxgqs41n4aididenw5apqp1urfmzdztr8jt4abrkdn435ewo"
 
-# §3.1 — npm pkarr@1.3.0 test vector (uncompressed DNS packet).
+# The npm pkarr@1.3.0 test vector (uncompressed DNS packet).
 VECTOR_TIMESTAMP = 1697016827303000
 VECTOR_SIGNATURE = bytes.fromhex(
     "c45d1577e6c0d7fe24d1cd6696776a25628b438ffa10b1419dfdede3c51f8577"
@@ -46,7 +46,7 @@ VECTOR_PAYLOAD = bytes.fromhex(
 )
 VECTOR_RECORDS = [Record("@", "A", "1.1.1.1", 0), Record("foo", "TXT", "bar", 30)]
 
-# §3.4 — the `_pubky` packet the 0.6.0 WASM client publishes for this user.
+# The `_pubky` packet the 0.6.0 WASM client publishes for this user.
 USER = Keypair.from_secret(bytes(range(1, 33)))
 PUBKY_DNS = bytes.fromhex(
     "000080000000000100000000065f7075626b793478673469636d777868336b78316f646173726a71746b636d"
@@ -70,7 +70,7 @@ def _label_name(*labels: str) -> bytes:
     return b"".join(bytes([len(x)]) + x.encode() for x in labels) + b"\x00"
 
 
-# --- §3.1 vector -----------------------------------------------------------------------------
+# --- pkarr vector -----------------------------------------------------------------------------
 
 
 def test_it_verifies_the_npm_pkarr_vector() -> None:
@@ -116,7 +116,7 @@ def test_compressed_encoding_is_smaller_and_equivalent() -> None:
     )
 
 
-# --- §3.4 / §6 records -----------------------------------------------------------------------
+# --- `_pubky` and endpoint records ------------------------------------------------------------
 
 
 def test_it_encodes_the_pubky_homeserver_record_like_the_wasm_client() -> None:

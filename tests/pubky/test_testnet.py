@@ -126,7 +126,7 @@ def test_data_survives_a_restart(tmp_path: Path) -> None:
         assert client.signin(keypair).public_key == keypair.public_key
 
 
-# --- HTTP relay (§10) ---------------------------------------------------------------------------
+# --- HTTP relay --------------------------------------------------------------------------------
 
 
 def _get_later(url: str, results: list[requests.Response], timeout: float = 10) -> threading.Thread:

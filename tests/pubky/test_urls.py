@@ -1,4 +1,4 @@
-"""Pubky URL parsing and endpoint resolution (§6.3, §7)."""
+"""Pubky URL parsing and endpoint resolution."""
 
 from __future__ import annotations
 

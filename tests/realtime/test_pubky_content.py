@@ -1,4 +1,4 @@
-"""The seed's first example: a pubkyUrl subscription follows content on a real homeserver."""
+"""WebSocket client examples: a pubkyUrl subscription follows content on a real homeserver."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ async def test_private_paths_of_someone_else_are_refused(stack, author) -> None:
 
 
 async def test_the_seed_examples_with_the_python_websocket_client(stack, author, net) -> None:
-    """The seed documents' three client examples, through realtime.client.WebSocketClient."""
+    """Three client examples (a pubkyUrl, relay status, a score) through WebSocketClient."""
     from domains.models import RelayStatus
     from realtime.client import WebSocketClient
     from tests.factories import DomainFactory, FamilyFactory
