@@ -2,8 +2,10 @@
 
 It keeps what a well-behaved client must: the last ``event_id`` it saw per subscription, and on
 reconnect it resubscribes everything with ``since`` so nothing is lost (or learns
-``recovered: false`` and can refetch over REST). It refreshes its token in band before expiry
-when given a ``token_provider``. Used by apps, by the end-to-end tests and by ``bench/``.
+``recovered: false`` and can refetch over REST). Every (re)connection asks ``token_provider``
+for a token; ``refresh_token()`` sends a fresh one in band, so a long-lived socket should call it
+before the token expires (otherwise the server closes it with 4401 and the client reconnects
+with ``since``, losing nothing). Used by apps, by the end-to-end tests and by ``bench/``.
 
     async with WebSocketClient("ws://127.0.0.1:8000/ws", token_provider=get_token) as ws:
         await ws.subscribe(relays=True)
@@ -113,6 +115,7 @@ class WebSocketClient:
         return reply
 
     async def refresh_token(self) -> None:
+        """Send a fresh token from ``token_provider`` in band (the ``auth`` message)."""
         await self.request("auth", {"token": await self.token_provider()})
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
