@@ -42,6 +42,7 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
+from django.core.management.base import CommandError
 from django.db import close_old_connections, connection
 
 from pubkyproject.async_db import connection_kwargs
@@ -169,6 +170,18 @@ def _close_stale_connections() -> None:
     """
     if not connection.in_atomic_block:
         close_old_connections()
+
+
+def loop_interval(options: dict[str, Any], *, default: float) -> float:
+    """The ``--interval`` of a worker command with ``--loop``: only with ``--loop``, positive,
+    ``default`` (a setting) when not given."""
+    interval = options["interval"]
+    if interval is not None and not options["loop"]:
+        raise CommandError("--interval only applies with --loop")
+    interval = float(default if interval is None else interval)
+    if interval <= 0:
+        raise CommandError(f"--interval must be a positive number of seconds, not {interval}")
+    return interval
 
 
 def run_as_leader(

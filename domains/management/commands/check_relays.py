@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from domains.services.relays import RelayCheck, relay_statuses_check
-from pubkyproject.leader import run_as_leader
+from pubkyproject.leader import loop_interval, run_as_leader
 from pubkyproject.stopping import stop_on_signals
 
 
@@ -48,13 +48,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        interval = options["interval"]
-        if interval is not None and not options["loop"]:
-            raise CommandError("--interval only applies with --loop")
-        if interval is None:
-            interval = float(settings.PUBKY_RELAY_CHECK_INTERVAL)
-        if interval <= 0:
-            raise CommandError(f"--interval must be a positive number of seconds, not {interval}")
+        interval = loop_interval(options, default=settings.PUBKY_RELAY_CHECK_INTERVAL)
         max_rounds = options["max_rounds"]
         if max_rounds is not None and max_rounds < 1:
             raise CommandError("--max-rounds must be at least 1")

@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from domains.services.facts import FactCheckReport, facts_verify_all
-from pubkyproject.leader import run_as_leader
+from pubkyproject.leader import loop_interval, run_as_leader
 from pubkyproject.stopping import stop_on_signals
 
 
@@ -36,12 +36,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        interval = options["interval"]
-        if interval is not None and not options["loop"]:
-            raise CommandError("--interval only applies with --loop")
-        interval = float(settings.PUBKY_FACT_CHECK_INTERVAL if interval is None else interval)
-        if interval <= 0:
-            raise CommandError(f"--interval must be a positive number of seconds, not {interval}")
+        interval = loop_interval(options, default=settings.PUBKY_FACT_CHECK_INTERVAL)
         if not options["loop"]:
             self._say(facts_verify_all())
             return
