@@ -19,6 +19,8 @@ What is notified (the notification ``kind``):
 ``pubky_domain_republished``            a suspended Pubky domain is active again, or the family
                                         republished it (``pubky_domain_publish``)
 ``key_rotated``                         a Pubky domain's key, or the family's own key, changed
+``family_identity_removed``             the family's own Pubky key was taken away (e.g. its holder
+                                        proved it for another family)
 ``key_proven`` / ``key_proof_lost``     a self-held key (a Pubky domain's, or the family's own)
                                         was proven by its holder, or is no longer proven
 ======================================  ==========================================================
@@ -161,7 +163,20 @@ def _family_changes(old: Row | None, new: Row | None) -> list[tuple[str, str, di
         return []
     changes = _proof_changes(old, new, "pubky_key_verification", "the family's Pubky key")
     before, after = old.get("pubky_public_key"), new.get("pubky_public_key")
-    if before and before != after:
+    if before and not after:
+        changes.append(
+            (
+                "family_identity_removed",
+                "The family's Pubky identity was removed",
+                {
+                    "before": before,
+                    "reason": "The family no longer has a Pubky identity key. To attach one the "
+                    "family holds itself, prove it (POST /api/key-proofs/) and attach it "
+                    "(POST /api/families/<id>/pubky/attach/).",
+                },
+            )
+        )
+    elif before and before != after:
         changes.append(
             (
                 "key_rotated",

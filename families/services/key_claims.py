@@ -47,8 +47,7 @@ def _refuse_service_held(key: str) -> None:
 
 
 def _clear_unproven_family_identity(*, key: str, by: User, keep: Family) -> None:
-    from guardians.services import guardian_notification_create
-
+    # Its guardians hear of it from the change receivers (``family_identity_removed``).
     for other in (
         Family.objects.select_for_update().filter(pubky_public_key=key).exclude(pk=keep.pk)
     ):
@@ -66,16 +65,6 @@ def _clear_unproven_family_identity(*, key: str, by: User, keep: Family) -> None
             user=by,
             target=f"family:{other.pk}",
             detail={"public_key": key, "reason": "identity proven by its holder"},
-        )
-        guardian_notification_create(
-            family=other,
-            kind="family_identity_suspended",
-            title=f"{other.name}'s Pubky identity was removed",
-            message=(
-                f"The holder of {key} proved it and attached it; your family never proved it "
-                "holds that key. Prove it (POST /api/key-proofs/) to attach it again."
-            ),
-            payload={"public_key": key},
         )
 
 

@@ -222,3 +222,23 @@ def test_a_key_proven_or_no_longer_proven_notifies_through_the_orm_and_raw_sql(
     _bridge()
     assert _kinds(domain.family) == ["key_proof_lost", "key_proven"]
     assert _pushed(domain.family)[-2:] == ["key_proof_lost", "key_proven"]
+
+
+def test_a_family_identity_taken_away_notifies_once_through_the_orm_and_raw_sql(
+    domain: DomainRecord,
+) -> None:
+    family = domain.family
+    Family.objects.filter(pk=family.pk).update(pubky_public_key=OTHER_KEY)
+    family.refresh_from_db()
+    family.pubky_public_key = None
+    family.save()
+    assert _kinds(family) == ["family_identity_removed"]
+    removed = GuardianNotification.objects.get(kind="family_identity_removed")
+    assert "POST /api/key-proofs/" in removed.message
+    assert removed.payload["before"] == OTHER_KEY
+
+    GuardianNotification.objects.all().delete()
+    _raw_sql("UPDATE families SET pubky_public_key = %s WHERE id = %s", [OTHER_KEY, family.pk])
+    _raw_sql("UPDATE families SET pubky_public_key = NULL WHERE id = %s", [family.pk])
+    _bridge()
+    assert _kinds(family) == ["family_identity_removed"]
