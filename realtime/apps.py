@@ -8,8 +8,12 @@ class RealtimeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from pubkyproject import event_port
         from pubkyproject.api import sessions
         from realtime import lifecycle, receivers
+        from realtime.events import OutboxPublisher
+
+        event_port.register(OutboxPublisher())
 
         receivers.connect()
         lifecycle.connect()  # created/deleted events on the family topic

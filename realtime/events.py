@@ -12,7 +12,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,6 +212,20 @@ def send_now(events: list[Event]) -> None:
         broadcast_sync(events)
     except Exception:
         logger.exception("could not broadcast %d event(s); clients recover via since", len(events))
+
+
+class OutboxPublisher:
+    """This module as the core's event port (``pubkyproject.event_port``), so code below the
+    live-update layer publishes through the outbox without importing it."""
+
+    def publish(self, *, topic: str, type: str, payload: Mapping[str, Any]) -> None:
+        publish(topic=topic, type=type, payload=dict(payload))
+
+    def publish_many(self, events: Iterable[tuple[str, str, Mapping[str, Any]]]) -> None:
+        publish_many((topic, kind, dict(payload)) for topic, kind, payload in events)
+
+    def flush(self) -> None:
+        flush_bulk_sends()
 
 
 def publish_model_change(

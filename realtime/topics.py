@@ -1,16 +1,34 @@
-"""Topic names: one per thing a client can subscribe to (``docs/websocket.md``).
+"""What a WebSocket subscription points at (``docs/websocket.md``).
 
-A topic is also the Redis pub/sub group its events travel on, so names are short, stable and
-free of characters channels rejects in group names (only ASCII alphanumerics, ``-``, ``_`` and
-``.``, under 100 characters): URLs are hashed.
+The topic names themselves are in ``pubkyproject.topics``, below every app.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
-RELAYS = "relays"
+from pubkyproject.topics import (
+    RELAYS,
+    domain_migration,
+    family,
+    pubky_domain,
+    pubky_url,
+    sovereignty_score,
+    user,
+)
+
+__all__ = [
+    "ID_TOPICS",
+    "RELAYS",
+    "SUBSCRIPTION_KEYS",
+    "Target",
+    "domain_migration",
+    "family",
+    "pubky_domain",
+    "pubky_url",
+    "sovereignty_score",
+    "user",
+]
 
 # subscribe key -> (entity name in replies, topic prefix)
 SUBSCRIPTION_KEYS: dict[str, str] = {
@@ -21,32 +39,6 @@ SUBSCRIPTION_KEYS: dict[str, str] = {
     "familyId": "family",
     "relays": "relays",
 }
-
-
-def pubky_domain(pk: int) -> str:
-    return f"pubkyDomain.{pk}"
-
-
-def sovereignty_score(domain_id: int) -> str:
-    return f"sovereigntyScore.{domain_id}"
-
-
-def domain_migration(pk: int) -> str:
-    return f"domainMigration.{pk}"
-
-
-def family(pk: int) -> str:
-    return f"family.{pk}"
-
-
-def user(pk: int) -> str:
-    """Control messages for one user's sockets (access revoked, …); never replayed to clients."""
-    return f"user.{pk}"
-
-
-def pubky_url(url: str) -> str:
-    digest = hashlib.blake2b(url.encode(), digest_size=16).hexdigest()
-    return f"pubkyUrl.{digest}"
 
 
 # subscribe key -> the topic of the object with that id

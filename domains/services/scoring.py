@@ -14,8 +14,8 @@ from django.utils import timezone
 from domains.models import SCORE_COMPONENTS, DomainRecord, SovereigntyScore
 from domains.scoring import RUBRIC_VERSION, DomainFacts, ScoreResult, score
 from domains.selectors import domain_facts, fact_verifications, facts_of, latest_scores
+from pubkyproject import event_port, topics
 from pubkyproject.sql import int_array
-from realtime.events import flush_bulk_sends
 
 DEFAULT_BATCH_SIZE = 5000
 
@@ -114,9 +114,6 @@ def _copy_scores(rows: list[tuple[int, ScoreResult]], reason: str) -> None:
 
 def _publish_changes(rows: list[tuple[int, ScoreResult]], reason: str) -> None:
     """COPY bypasses post_save: publish the changed scores explicitly, in bulk."""
-    from realtime import topics
-    from realtime.events import publish_many
-
     now = timezone.now().isoformat()
     events = [
         (
@@ -133,7 +130,7 @@ def _publish_changes(rows: list[tuple[int, ScoreResult]], reason: str) -> None:
         )
         for domain_id, result in rows
     ]
-    publish_many(events)
+    event_port.publish_many(events)
 
 
 def _update_totals(totals: dict[int, int]) -> None:
@@ -227,7 +224,7 @@ def sovereignty_scores_recalculate(
         base = base.filter(pk__in=list(domain_ids))
     if workers > 1:
         report = _recalculate_concurrently(base, batch_size, force, reason, progress, workers)
-        flush_bulk_sends()
+        event_port.flush()
         return report
     last_pk = 0
     while True:
@@ -240,7 +237,7 @@ def sovereignty_scores_recalculate(
             report.add_batch(*_recalculate_batch(batch, force=force, reason=reason))
         if progress is not None:
             progress(report)
-    flush_bulk_sends()  # the live events of the last batches are on the wire before we return
+    event_port.flush()  # the live events of the last batches are on the wire before we return
     return report
 
 

@@ -37,6 +37,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from pubkyproject import event_port, topics
 from pubkyproject.redis_clients import redis_config, sync_client
 
 logger = logging.getLogger("pubky.auth")
@@ -230,10 +231,7 @@ def _sid_in(token: str) -> str | None:
 
 def _announce(user_id: int, payload: dict[str, Any]) -> None:
     """Tell every web process (through the outbox and the channel layer) to close the sockets."""
-    from realtime import topics
-    from realtime.events import publish
-
-    publish(topic=topics.user(user_id), type=SESSION_REVOKED_EVENT, payload=payload)
+    event_port.publish(topic=topics.user(user_id), type=SESSION_REVOKED_EVENT, payload=payload)
 
 
 def socket_is_revoked(
