@@ -21,12 +21,12 @@ from domains.models import (
     RelayStatus,
     SovereigntyScore,
 )
-from domains.pubky_client import PubkyClient, pubky_client
 from domains.scoring import RUBRIC_VERSION, explain, score
 from domains.selectors import fact_verifications, facts_of
 from families import policy
 from families.models import User
 from families.selectors import ordered
+from pubkyproject.pubky_client import PubkyClient, pubky_client
 
 Who = policy.Principal | User | AnonymousUser | None
 

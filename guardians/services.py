@@ -14,7 +14,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from domains.models import DomainMigration, DomainRecord, MigrationState
-from domains.pubky_client import PubkyServiceError
 from domains.services.scoring import sovereignty_score_calculate
 from families import policy
 from families.models import Family, SecurityEventKind, User
@@ -27,6 +26,7 @@ from guardians.models import (
     GuardianNotification,
     GuardianStatus,
 )
+from pubkyproject.pubky_client import PubkyServiceError
 
 __all__ = [
     "AlreadyDecided",

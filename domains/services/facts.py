@@ -28,11 +28,11 @@ from domains.models import (
     PubkyDomain,
     PubkyDomainStatus,
 )
-from domains.pubky_client import PubkyClient, pubky_client
 from domains.services.scoring import sovereignty_score_calculate
 from pubky.errors import PubkyError
 from pubky.homeserver_client import homeserver_of_packet
 from pubky.http import parse_http_date
+from pubkyproject.pubky_client import PubkyClient, pubky_client
 
 __all__ = [
     "FactCheckReport",

@@ -65,7 +65,6 @@ from domains.models import (
     PubkyDomain,
     PubkyDomainStatus,
 )
-from domains.pubky_client import PubkyClient, PubkyServiceError, pubky_client
 from domains.services.publishing import (
     PublishOutcome,
     _apply_publish_to_domain,
@@ -80,6 +79,7 @@ from domains.services.wording import migration_problem
 from families.models import User
 from pubky.keys import Keypair
 from pubky.packet import SignedPacket
+from pubkyproject.pubky_client import PubkyClient, PubkyServiceError, pubky_client
 
 __all__ = [
     "CHALLENGE_LABEL",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from domains.models import DomainMigration, MigrationState
-from domains.pubky_client import PubkyClient
 from domains.services.migration import (
     InvalidTransition,
     domain_migration_execute,
     domain_migration_verify,
 )
+from pubkyproject.pubky_client import PubkyClient
 
 
 def domain_migration_advance(

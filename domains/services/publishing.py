@@ -35,13 +35,6 @@ from domains.models import (
     PubkyDomain,
     PubkyDomainStatus,
 )
-from domains.pubky_client import (
-    PubkyClient,
-    PubkyServiceError,
-    PublishFailed,
-    describe_results,
-    pubky_client,
-)
 from domains.services.scoring import sovereignty_score_calculate
 from families.models import KeyVerification
 from families.security import private_key_use_record
@@ -50,6 +43,13 @@ from pubky.keys import Keypair
 from pubky.packet import MAX_DNS_PACKET_BYTES, Record, SignedPacket, now_us
 from pubky.relay_client import RelayResult
 from pubkyproject.leader import item_claim
+from pubkyproject.pubky_client import (
+    PubkyClient,
+    PubkyServiceError,
+    PublishFailed,
+    describe_results,
+    pubky_client,
+)
 
 __all__ = [
     "RELAY_COPY_LIFETIME",

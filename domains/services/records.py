@@ -13,11 +13,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from domains.models import OPEN_MIGRATION_STATES, DnsRecord, DomainRecord, PubkyDomainStatus
-from domains.pubky_client import PubkyServiceError
 from domains.services.publishing import InvalidDnsRecordError, dns_records_to_packet_records
 from domains.services.registration import domain_name_clean
 from domains.services.scoring import sovereignty_score_calculate
 from families.models import Family, User, Visibility
+from pubkyproject.pubky_client import PubkyServiceError
 
 __all__ = [
     "DOMAIN_EDITABLE_FIELDS",

@@ -33,7 +33,6 @@ from domains.models import (
     PubkyDomainStatus,
     SovereigntyScore,
 )
-from domains.pubky_client import PubkyClient, PubkyServiceError, pubky_client
 from domains.services.key_claims import proven_claim_fields, pubky_domain_claims_clear
 from domains.services.publishing import (
     PublishOutcome,
@@ -59,6 +58,7 @@ from families.validators import validate_public_key
 from pubky.keys import Keypair
 from pubky.packet import SignedPacket
 from pubky.urls import PubkyUrl
+from pubkyproject.pubky_client import PubkyClient, PubkyServiceError, pubky_client
 
 __all__ = [
     "DnsRecordSpec",

@@ -20,12 +20,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from domains.models import PkarrRecord, PubkyDomainStatus, RelayStatus
-from domains.pubky_client import PubkyClient, pubky_client
 from domains.selectors import relay_urls_configured
 from domains.services.wording import relay_problem
 from families.models import Family, SecurityEventKind
 from families.security import security_event_record
 from pubky.relay_client import RelayResult
+from pubkyproject.pubky_client import PubkyClient, pubky_client
 
 __all__ = [
     "RelayCheck",

@@ -15,10 +15,10 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from domains.pubky_client import PubkyClient, PubkyServiceError, SignupResult, pubky_client
 from families.models import Family, KeyVerification, PubkyKeypair, User
 from pubky.keys import Keypair
 from pubky.urls import PubkyUrl
+from pubkyproject.pubky_client import PubkyClient, PubkyServiceError, SignupResult, pubky_client
 
 __all__ = [
     "PubkyAlreadyEnabled",
@@ -131,7 +131,7 @@ def family_pubky_enable(
     Creates a keypair, signs it up at the homeserver, publishes its ``_pubky`` record to
     every relay, then stores the sealed keypair and fills the family's Pubky columns.
     Raises :class:`PubkyAlreadyEnabled` when the family already has an active keypair, and
-    :class:`~domains.pubky_client.PubkyNetworkError` / ``PublishFailed`` when the homeserver
+    :class:`~pubkyproject.pubky_client.PubkyNetworkError` / ``PublishFailed`` when the homeserver
     or every relay fails, in which case nothing is stored.
     """
     if family.pubky_enabled or PubkyKeypair.objects.filter(family=family, is_active=True).exists():

@@ -16,7 +16,7 @@ it) and answers 500 ``{"detail": "Server error.", "code": "server_error"}``.
 * Validation errors (DRF's or Django's ``ValidationError`` raised by a service's
   ``full_clean()``) answer **400** with one list of messages per field
   (``non_field_errors`` for the rest).
-* The services' typed errors (:class:`~domains.pubky_client.PubkyServiceError`) answer with
+* The services' typed errors (:class:`~pubkyproject.pubky_client.PubkyServiceError`) answer with
   their stable ``code``: **400** for bad input, **502** when a relay, homeserver or DNS resolver
   failed, **409** for everything else (a state that does not allow the step).
 * A database constraint lost to a concurrent request answers **409** rather than 500.
@@ -38,11 +38,11 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from domains.pubky_client import InvalidPubkyKey, PubkyNetworkError, PubkyServiceError
 from families.models import SecurityEventKind, User
 from families.security import security_event_record
 from pubkyproject.api.client import client_ip
 from pubkyproject.api.limits import RequestTooLarge, max_body_bytes
+from pubkyproject.pubky_client import InvalidPubkyKey, PubkyNetworkError, PubkyServiceError
 
 logger = logging.getLogger("pubkyproject.api")
 

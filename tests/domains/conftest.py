@@ -20,11 +20,11 @@ from typing import Any, cast
 import pytest
 
 from domains.models import DomainRecord, PubkyDomain
-from domains.pubky_client import pubky_client
 from families.models import Family
 from pubky import z32
 from pubky.packet import SignedPacket
 from pubky.testnet import Testnet
+from pubkyproject.pubky_client import pubky_client
 from tests.dnsserver import LoopbackDnsServer
 from tests.factories import DnsRecordFactory, DomainFactory, FamilyFactory
 

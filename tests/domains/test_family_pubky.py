@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from domains.pubky_client import PubkyNetworkError, PublishFailed, pubky_client
 from families.models import Family, PubkyKeypair, User
 from families.services.pubky import (
     PubkyAlreadyEnabled,
@@ -20,6 +19,7 @@ from families.services.pubky import (
 from pubky.homeserver_client import homeserver_of_packet
 from pubky.keys import Keypair
 from pubky.testnet import Testnet
+from pubkyproject.pubky_client import PubkyNetworkError, PublishFailed, pubky_client
 from tests.domains.conftest import resolved
 
 pytestmark = pytest.mark.django_db

@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from domains.pubky_client import (
+from pubky.keys import Keypair
+from pubky.testnet import Testnet
+from pubkyproject.pubky_client import (
     InvalidPubkyKey,
     PubkyClient,
     PubkyNetworkError,
     parse_public_key,
     pubky_client,
 )
-from pubky.keys import Keypair
-from pubky.testnet import Testnet
 from tests.domains.conftest import NOT_A_CURVE_POINT, NOT_A_CURVE_POINT_CANONICAL
 
 

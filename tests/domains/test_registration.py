@@ -17,7 +17,6 @@ from domains.models import (
     PubkyDomainStatus,
     SovereigntyScore,
 )
-from domains.pubky_client import PubkyClient, PublishFailed, pubky_client
 from domains.services.publishing import PacketTooLargeError, pubky_domain_publish
 from domains.services.registration import (
     DnsRecordSpec,
@@ -32,6 +31,7 @@ from pubky.keys import Keypair, PublicKey
 from pubky.packet import Record, SignedPacket
 from pubky.relay_client import RelayClient
 from pubky.testnet import Testnet
+from pubkyproject.pubky_client import PubkyClient, PublishFailed, pubky_client
 from tests.domains.conftest import (
     NOT_A_CURVE_POINT,
     NOT_A_CURVE_POINT_CANONICAL,

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from domains.pubky_client import PubkyClient
 from domains.services.registration import pubky_domain_register
 from pubky.homeserver_client import homeserver_of_packet
 from pubky.keys import Keypair
+from pubkyproject.pubky_client import PubkyClient
 from tests.factories import FamilyFactory
 from tests.interop.oracles import pubky
 

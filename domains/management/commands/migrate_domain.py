@@ -20,7 +20,6 @@ from domains.models import (
     MigrationDirection,
     MigrationState,
 )
-from domains.pubky_client import PubkyServiceError
 from domains.services.migration import (
     domain_migration_approvals,
     domain_migration_create,
@@ -29,6 +28,7 @@ from domains.services.migration import (
     domain_migration_rollback,
     domain_migration_verify,
 )
+from pubkyproject.pubky_client import PubkyServiceError
 
 ACTIONS = ("start", "verify", "execute", "rollback", "cancel", "status")
 DIRECTIONS = {

@@ -21,13 +21,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from domains.models import PubkyDomain, PubkyDomainStatus
-from domains.pubky_client import pubky_client
 from domains.services.publishing import (
     PublishOutcome,
     pkarr_republish_due,
     pubky_domains_due_for_republish,
 )
 from pubkyproject.leader import run_as_leader
+from pubkyproject.pubky_client import pubky_client
 from pubkyproject.stopping import stop_on_signals
 
 
