@@ -12,6 +12,7 @@ from django.db import transaction
 
 from families.models import Family, User
 from guardians.models import FederationGuardian, GuardianStatus
+from pubkyproject.model_update import model_update
 
 __all__ = [
     "GUARDIAN_EDITABLE_FIELDS",
@@ -55,15 +56,10 @@ def guardian_update(*, guardian: FederationGuardian, **changes: Any) -> Federati
     family that is not finished (open or failed): if they are made active again later, they
     decide anew. (``domain_migration_approvals`` counts active guardians only in any case.)
     """
-    unknown = set(changes) - set(GUARDIAN_EDITABLE_FIELDS)
-    if unknown:
-        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    guardian = FederationGuardian.objects.select_for_update().get(pk=guardian.pk)
-    was_active = guardian.status == GuardianStatus.ACTIVE
-    for name, value in changes.items():
-        setattr(guardian, name, value)
-    guardian.full_clean()
-    guardian.save()
+    was_active = FederationGuardian.objects.filter(
+        pk=guardian.pk, status=GuardianStatus.ACTIVE
+    ).exists()
+    guardian, _ = model_update(instance=guardian, fields=GUARDIAN_EDITABLE_FIELDS, data=changes)
     if was_active and guardian.status != GuardianStatus.ACTIVE:
         guardian_pending_votes_drop(guardian=guardian)
     return guardian

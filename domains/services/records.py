@@ -17,6 +17,7 @@ from domains.services.publishing import InvalidDnsRecordError, dns_records_to_pa
 from domains.services.registration import domain_name_clean
 from domains.services.scoring import sovereignty_score_calculate
 from families.models import Family, User, Visibility
+from pubkyproject.model_update import model_update
 from pubkyproject.pubky_client import PubkyServiceError
 
 __all__ = [
@@ -73,14 +74,7 @@ def domain_record_create(
 @transaction.atomic
 def domain_record_update(*, domain: DomainRecord, **changes: Any) -> DomainRecord:
     """Change the domain's editable fields (``DOMAIN_EDITABLE_FIELDS``) and rescore it."""
-    unknown = set(changes) - set(DOMAIN_EDITABLE_FIELDS)
-    if unknown:
-        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    domain = DomainRecord.objects.select_for_update().get(pk=domain.pk)
-    for name, value in changes.items():
-        setattr(domain, name, value)
-    domain.full_clean()
-    domain.save()
+    domain, _ = model_update(instance=domain, fields=DOMAIN_EDITABLE_FIELDS, data=changes)
     sovereignty_score_calculate(domain=domain, reason="domain_updated")
     domain.refresh_from_db()
     return domain
@@ -122,13 +116,7 @@ def dns_record_create(
 @transaction.atomic
 def dns_record_update(*, record: DnsRecord, **changes: Any) -> DnsRecord:
     """Change a DNS record (``DNS_EDITABLE_FIELDS``)."""
-    unknown = set(changes) - set(DNS_EDITABLE_FIELDS)
-    if unknown:
-        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    row = DnsRecord.objects.select_for_update().select_related("domain").get(pk=record.pk)
-    for name, value in changes.items():
-        setattr(row, name, value)
-    _checked(row).save()
+    row, _ = model_update(instance=record, fields=DNS_EDITABLE_FIELDS, data=changes, clean=_checked)
     return row
 
 

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from families.models import Family, FamilyMembership, FamilyRole, User
 from families.services.families import family_member_add
+from pubkyproject.model_update import model_update
 
 FAMILY_EDITABLE_FIELDS = (
     "name",
@@ -27,14 +28,7 @@ FAMILY_EDITABLE_FIELDS = (
 @transaction.atomic
 def family_update(*, family: Family, **changes: Any) -> Family:
     """Change the family's settings (only ``FAMILY_EDITABLE_FIELDS``)."""
-    unknown = set(changes) - set(FAMILY_EDITABLE_FIELDS)
-    if unknown:
-        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    family = Family.objects.select_for_update().get(pk=family.pk)
-    for name, value in changes.items():
-        setattr(family, name, value)
-    family.full_clean()
-    family.save()
+    family, _ = model_update(instance=family, fields=FAMILY_EDITABLE_FIELDS, data=changes)
     return family
 
 
