@@ -81,6 +81,25 @@ def _rule_change(principal: policy.Principal, obj: Any) -> bool:
     return policy.can_change(principal, obj)
 
 
+# How messages name what an action ran on.
+
+
+def domain_label(domain: DomainRecord) -> str:
+    return f"Domain {domain.name}"
+
+
+def pubky_domain_label(pubky_domain: PubkyDomain) -> str:
+    return f"Pubky domain {pubky_domain.name}"
+
+
+def family_label(family: Family) -> str:
+    return f"Family {family.name}"
+
+
+def migration_label(migration: DomainMigration) -> str:
+    return f"Migration {migration.pk} of {migration.domain.name}"
+
+
 # --- scores -------------------------------------------------------------------------------------
 
 
@@ -97,6 +116,7 @@ def _recalculate_domain(request: HttpRequest, domain: DomainRecord, reason: str)
 
 
 recalculate_domain_scores = policy_action(
+    label=domain_label,
     name="recalculate_scores",
     description="Recalculate the sovereignty score",
     verb="recalculated",
@@ -115,6 +135,7 @@ def _recalculate_linked(request: HttpRequest, pubky_domain: PubkyDomain, reason:
 
 
 recalculate_pubky_domain_scores = policy_action(
+    label=pubky_domain_label,
     name="recalculate_scores",
     description="Recalculate the sovereignty score of its domain",
     verb="recalculated",
@@ -145,6 +166,7 @@ def _recalculate_family(request: HttpRequest, family: Family, reason: str) -> st
 
 
 recalculate_family_scores = policy_action(
+    label=family_label,
     name="recalculate_family_scores",
     description="Recalculate the sovereignty scores of their domains",
     verb="recalculated",
@@ -170,6 +192,7 @@ def _republish(request: HttpRequest, pubky_domain: PubkyDomain, reason: str) -> 
 
 
 republish_pubky_domains = policy_action(
+    label=pubky_domain_label,
     name="republish",
     description="Republish now (sign and put the packet on every relay)",
     verb="republished",
@@ -212,6 +235,7 @@ def _republish_family(request: HttpRequest, family: Family, reason: str) -> str:
 
 
 republish_family_pubky_domains = policy_action(
+    label=family_label,
     name="republish_family_pubky_domains",
     description="Republish their Pubky domains now",
     verb="republished",
@@ -253,6 +277,7 @@ def _check_relays(request: HttpRequest, pubky_domain: PubkyDomain, reason: str) 
 
 
 check_pubky_domain_relays = policy_action(
+    label=pubky_domain_label,
     name="check_relays",
     description="Check its relays now",
     verb="checked",
@@ -289,6 +314,7 @@ def _rollback(request: HttpRequest, migration: DomainMigration, reason: str) -> 
 _MIGRATION_REFUSAL = "only members of the domain's family (or holders of a write grant) may"
 
 advance_migrations = policy_action(
+    label=migration_label,
     name="advance",
     description="Advance (check the DNS challenge, or carry out a verified migration)",
     verb="advanced",
@@ -298,6 +324,7 @@ advance_migrations = policy_action(
     refusal=f"{_MIGRATION_REFUSAL} advance it",
 )
 retry_migrations = policy_action(
+    label=migration_label,
     name="retry",
     description="Retry from the step that failed",
     verb="retried",
@@ -307,6 +334,7 @@ retry_migrations = policy_action(
     refusal=f"{_MIGRATION_REFUSAL} retry it",
 )
 cancel_migrations = policy_action(
+    label=migration_label,
     name="cancel",
     description="Cancel…",
     verb="cancelled",
@@ -323,6 +351,7 @@ cancel_migrations = policy_action(
     refusal=f"{_MIGRATION_REFUSAL} cancel it",
 )
 rollback_migrations = policy_action(
+    label=migration_label,
     name="rollback",
     description="Roll back…",
     verb="rolled back",

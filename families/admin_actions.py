@@ -64,7 +64,7 @@ def record_admin_refusal(request: HttpRequest, obj: Model, action: ObjectAction)
             "action": action.name,
             "model": obj._meta.label_lower,
             "object_id": obj.pk,
-            "object": str(obj)[:200],
+            "object": action.label(obj)[:200],
             "reason": action.refusal,
         },
     )
@@ -84,11 +84,13 @@ def policy_action(
     explain: Callable[[Exception], str | None] | None = None,
     confirm: Confirmation | None = None,
     refusal: str = "",
+    label: Callable[[Any], str] | None = None,
 ) -> AdminActionFunction:
     """An admin action that runs ``run`` on every selected object ``rule`` allows.
 
     ``verb`` completes "not …" in messages ("republished"); ``refusal`` says why a refused
-    object was refused ("only its family's members may republish it").
+    object was refused ("only its family's members may republish it"); ``label`` names an
+    object in messages (the model's name and the object's by default).
     """
     action = ObjectAction(
         name=name,
@@ -101,5 +103,6 @@ def policy_action(
         context=_acting,
         confirm=confirm,
         refusal=refusal or "you do not have the right to do this",
+        **({"label": label} if label is not None else {}),
     )
     return admin_action(action)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from domains.admin import explain_service_error
+from domains.admin import explain_service_error, migration_label
 from domains.models import DomainMigration
 from domains.services.facts import guardian_backup_verify
 from families import policy
@@ -37,6 +37,10 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
+def guardian_label(guardian: FederationGuardian) -> str:
+    return f"Guardian {guardian.name} of {guardian.family.name}"
+
+
 # --- decisions on migrations --------------------------------------------------------------------
 
 
@@ -55,6 +59,7 @@ def _reject(request: HttpRequest, migration: DomainMigration, reason: str) -> st
 _DECIDE_REFUSAL = "only an active guardian of the domain's family decides on its migrations"
 
 approve_migrations = policy_action(
+    label=migration_label,
     name="approve_as_guardian",
     description="Approve as guardian",
     verb="approved",
@@ -64,6 +69,7 @@ approve_migrations = policy_action(
     refusal=_DECIDE_REFUSAL,
 )
 reject_migrations = policy_action(
+    label=migration_label,
     name="reject_as_guardian",
     description="Reject as guardian…",
     verb="rejected",
@@ -103,6 +109,7 @@ def _check_backup(request: HttpRequest, guardian: FederationGuardian, reason: st
 _ADMINISTER_REFUSAL = "only administrators of the guardian's family may"
 
 request_guardian_backups = policy_action(
+    label=guardian_label,
     name="request_backup",
     description="Ask for a fresh key backup",
     verb="asked",
@@ -112,6 +119,7 @@ request_guardian_backups = policy_action(
     refusal=f"{_ADMINISTER_REFUSAL} ask for a backup",
 )
 check_guardian_backups = policy_action(
+    label=guardian_label,
     name="check_backup",
     description="Check the backup now",
     verb="checked",

@@ -40,6 +40,7 @@ from django.db import DatabaseError, IntegrityError
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.text import capfirst
 
 logger = logging.getLogger("pubkyproject.admin")
 
@@ -107,6 +108,7 @@ class ObjectAction:
       records a refusal (the log line is written here).
     * ``explain(exc)`` words a service error for the admin user (``None``: not one it knows).
     * ``context(request)`` is entered around every ``run`` (e.g. "acting as this user").
+    * ``label(obj)`` names the object in messages ("Pubky domain smith.example").
     """
 
     name: str
@@ -119,6 +121,7 @@ class ObjectAction:
     context: Callable[[HttpRequest], AbstractContextManager[Any]] = _no_context
     confirm: Confirmation | None = None
     refusal: str = "you do not have the right to do this"
+    label: Callable[[Any], str] = lambda obj: object_label(obj)
 
 
 @dataclass
@@ -129,8 +132,8 @@ class RunReport:
 
 
 def object_label(obj: Model) -> str:
-    """``Pubky domain “smith.example”``: how messages name an object."""
-    return f"{obj._meta.verbose_name} “{obj}”"
+    """``Pubky domain “smith.example”``: how messages name an object by default."""
+    return f"{capfirst(obj._meta.verbose_name)} “{obj}”"
 
 
 def error_text(exc: Exception, explain: Callable[[Exception], str | None]) -> str | None:
@@ -163,7 +166,7 @@ def run_object_action(
     user = getattr(request, "user", None)
     username = user.get_username() if user is not None else ""
     for obj in objects:
-        label = object_label(obj)
+        label = action.label(obj)
         if not action.permitted(request, obj):
             logger.warning(
                 "admin action %s refused: user %s may not act on %s %s",
@@ -174,7 +177,7 @@ def run_object_action(
             )
             action.refused(request, obj, action)
             messages.error(request, f"{label}: not {action.verb}, {action.refusal}.")
-            report.refused.append(str(obj))
+            report.refused.append(label)
             continue
         try:
             with action.context(request):
@@ -198,13 +201,13 @@ def run_object_action(
                     exc,
                 )
             messages.error(request, f"{label}: not {action.verb}. {_sentence(text)}")
-            report.failed.append(str(obj))
+            report.failed.append(label)
             continue
         logger.info(
             "admin action %s by %s on %s %s", action.name, username, obj._meta.label, obj.pk
         )
         messages.success(request, f"{label}: {summary}")
-        report.done.append(str(obj))
+        report.done.append(label)
     if len(objects) > 1:
         counts = [f"{len(report.done)} done"]
         if report.refused:
@@ -233,7 +236,7 @@ def _confirmation_page(
 ) -> TemplateResponse:
     assert action.confirm is not None
     opts = modeladmin.model._meta
-    rows = [(obj, action.permitted(request, obj)) for obj in objects]
+    rows = [(obj.pk, action.label(obj), action.permitted(request, obj)) for obj in objects]
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": action.description,
@@ -245,7 +248,7 @@ def _confirmation_page(
         "question": action.confirm.question,
         "button": action.confirm.button,
         "rows": rows,
-        "refused_count": sum(1 for _, ok in rows if not ok),
+        "refused_count": sum(1 for _, _, ok in rows if not ok),
         "form": form,
         "media": modeladmin.media,
     }
