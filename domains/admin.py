@@ -288,6 +288,42 @@ check_pubky_domain_relays = policy_action(
 )
 
 
+def _operator_rule(principal: policy.Principal, relay: RelayStatus) -> bool:
+    # A relay serves every family: its health is operators' business, like the audit trail.
+    return policy.can_read_audit(principal)
+
+
+def relay_label(relay: RelayStatus) -> str:
+    return f"Relay {relay.url}"
+
+
+def _check_relay(request: HttpRequest, relay: RelayStatus, reason: str) -> str:
+    if relay.url not in relay_urls_to_check():
+        raise ActionFailed("it is no longer configured (PUBKY_RELAYS), so it is not checked")
+    (check,) = relay_statuses_check(relay_urls=[relay.url])
+    if check.result.ok:
+        text = f"up ({check.result.latency_ms:.0f} ms)"
+    else:
+        text = f"down: {relay_problem(check.result.error or '', check.result.status)}"
+    if check.transition is not None:
+        text += f"; it went {check.transition}"
+        if check.notified_families:
+            text += f", {count_of(check.notified_families, 'family', 'families')} told"
+    return text
+
+
+check_relays_now = policy_action(
+    label=relay_label,
+    name="check_now",
+    description="Check now",
+    verb="checked",
+    rule=_operator_rule,
+    run=_check_relay,
+    explain=explain_service_error,
+    refusal="only staff check relays",
+)
+
+
 # --- migrations ---------------------------------------------------------------------------------
 
 
@@ -491,5 +527,6 @@ class SovereigntyScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(RelayStatus)
 class RelayStatusAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    actions = (check_relays_now,)
     list_display = ("url", "is_up", "latency_ms", "last_status_code", "last_checked_at")
     list_filter = ("is_up",)

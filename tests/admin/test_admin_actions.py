@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from domains.models import (
     DomainMigration,
@@ -33,6 +34,7 @@ from domains.services.migration import (
     domain_migration_verify,
 )
 from domains.services.registration import pubky_domain_register
+from domains.services.relays import relay_statuses_check
 from families.models import Family, FamilyRole, SecurityEvent, SecurityEventKind, User
 from guardians.models import (
     ApprovalDecision,
@@ -210,6 +212,41 @@ def test_a_relay_that_is_down_is_reported_in_plain_words(
     pubky_domain.refresh_from_db()
     assert pubky_domain.last_packet_timestamp == before
     assert pubky_domain.pkarr_records.get().status == PkarrPublishStatus.FAILED
+
+
+def test_staff_check_a_relay_now_and_hear_when_it_went_down(
+    browse: Browse,
+    make_testnet: Callable[..., Testnet],
+    use_testnet: Callable[[Testnet], Testnet],
+) -> None:
+    net = use_testnet(make_testnet(relays=1))
+    (url,) = net.relay_urls
+    relay_statuses_check()
+    relay = RelayStatus.objects.get(url=url.rstrip("/"))
+    old = RelayStatus.objects.create(url="http://127.0.0.1:9/", is_up=True)
+    ops = staff_user("ops")
+    ops.user_permissions.add(Permission.objects.get(codename="view_relaystatus"))
+    browser = browse(ops)
+
+    result = browser.act("check_now", [relay])
+    assert result.messages[0].startswith(f"Relay {relay.url}: up (")
+
+    net.stop_relay(0)
+    result = browser.act("check_now", [relay, old])
+
+    relay.refresh_from_db()
+    assert relay.is_up is False
+    assert relay.consecutive_failures == 1
+    text = result.text()
+    assert f"Relay {relay.url}: down: The relay refused the connection" in text
+    assert "; it went down" in text
+    assert (
+        "Relay http://127.0.0.1:9/: not checked. It is no longer configured (PUBKY_RELAYS), so "
+        "it is not checked." in text
+    )
+    assert SecurityEvent.objects.filter(
+        kind=SecurityEventKind.RELAY_DOWN, target=relay.url
+    ).exists()
 
 
 # --- families ----------------------------------------------------------------------------------
