@@ -42,6 +42,8 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.text import capfirst
 
+from pubkyproject.api.limits import CONTROL_CHARACTERS_MESSAGE, has_forbidden_characters
+
 logger = logging.getLogger("pubkyproject.admin")
 
 #: At most this many objects per run (network actions are slow; a page of the list is 100).
@@ -51,7 +53,13 @@ CONFIRM_TEMPLATE = "admin/object_action_confirmation.html"
 
 
 class ActionFailed(Exception):
-    """Raised by a ``run`` (or an ``explain`` hook's caller) with a message in plain words."""
+    """Raised by a ``run`` to stop on one object, with the reason in plain words."""
+
+
+def _refuse_control_characters(value: str) -> None:
+    # The same characters the API refuses in any text: the reason ends up in the database.
+    if has_forbidden_characters(value):
+        raise ValidationError(CONTROL_CHARACTERS_MESSAGE, code="control_characters")
 
 
 class AdminActionFunction(Protocol):
@@ -67,7 +75,7 @@ class AdminActionFunction(Protocol):
 
 @dataclass(frozen=True)
 class Confirmation:
-    """Ask before running: the question, and optionally one line of text (a reason)."""
+    """Ask before running: the question, and optionally a short text (a reason, a comment)."""
 
     question: str
     button: str
@@ -85,6 +93,7 @@ class Confirmation:
             help_text=self.input_help,
             max_length=self.input_max_length,
             required=self.input_required,
+            validators=[_refuse_control_characters],
             widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         )
         return form

@@ -99,7 +99,14 @@ def test_a_larger_selection_than_the_limit_does_nothing(
     assert not SovereigntyScore.objects.exists()
 
 
-def test_a_reason_that_is_too_long_is_asked_again(client: Any) -> None:
+@pytest.mark.parametrize(
+    ("reason", "error"),
+    [
+        ("x" * 1001, "Ensure this value has at most 1000 characters"),
+        ("no\x1bway", "Control characters (such as NUL) are not allowed."),
+    ],
+)
+def test_a_bad_reason_is_asked_again(client: Any, reason: str, error: str) -> None:
     family = cast(Family, FamilyFactory(guardian_approval_required=True, guardian_threshold=1))
     grandma = staff_user("grandma")
     GuardianFactory(family=family, user=grandma)
@@ -113,12 +120,12 @@ def test_a_reason_that_is_too_long_is_asked_again(client: Any) -> None:
             "action": "reject_as_guardian",
             "_selected_action": [migration.pk],
             "confirmed": "yes",
-            "reason": "x" * 1001,
+            "reason": reason,
         },
     )
 
     assert response.status_code == 200
-    assert "Ensure this value has at most 1000 characters" in response.content.decode()
+    assert error in response.content.decode()
     assert not GuardianApproval.objects.exists()
     migration.refresh_from_db()
     assert migration.state == "pending"
