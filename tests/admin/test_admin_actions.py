@@ -321,6 +321,22 @@ def test_advance_checks_the_dns_challenge(browse: Browse, dns_server: LoopbackDn
     assert result.messages == [f"{label(migration)}: now verified"]
 
 
+def test_a_missing_challenge_record_is_explained_and_the_migration_waits(
+    browse: Browse, dns_server: LoopbackDnsServer
+) -> None:
+    alice = staff_user("alice")
+    migration = open_migration(family_of(alice), "no-txt-yet.example")
+
+    result = browse(alice).act("advance", [migration])
+
+    assert result.messages == [
+        f"{label(migration)}: not advanced. The DNS check did not find the challenge record: add "
+        "the TXT record shown for this migration, give DNS a few minutes, then verify again."
+    ]
+    migration.refresh_from_db()
+    assert migration.state == MigrationState.VERIFYING
+
+
 def test_a_migration_in_the_wrong_state_is_explained_not_raised(browse: Browse) -> None:
     alice = staff_user("alice")
     migration = open_migration(family_of(alice), "pending.example")
