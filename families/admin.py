@@ -18,6 +18,7 @@ from families.models import (
     User,
 )
 from guardians.models import FederationGuardian
+from pubkyproject.admin_actions import RegisteredActionsMixin
 from pubkyproject.admin_mixins import ReadOnlyAdminMixin
 
 
@@ -99,7 +100,10 @@ class GuardianInline(admin.TabularInline):
 
 
 @admin.register(Family)
-class FamilyAdmin(PolicyAdminMixin, admin.ModelAdmin):
+class FamilyAdmin(RegisteredActionsMixin, PolicyAdminMixin, admin.ModelAdmin):
+    """Families; their actions (recalculate their domains' scores, republish their Pubky
+    domains) come from the domains app (``pubkyproject.admin_actions``)."""
+
     list_display = ("name", "slug", "owner", "visibility", "pubky_enabled", "member_count")
     list_filter = ("pubky_enabled", "visibility", "guardian_approval_required")
     search_fields = ("name", "slug", "owner__username", "pubky_public_key")

@@ -30,6 +30,8 @@ from pubkyproject.pubky_client import PubkyServiceError
 
 __all__ = [
     "AlreadyDecided",
+    "GuardianRevoked",
+    "guardian_backup_request",
     "guardian_backup_status_record",
     "guardian_domain_change_notify",
     "guardian_domain_changes_notify",
@@ -48,6 +50,12 @@ class AlreadyDecided(PubkyServiceError):
     """This guardian has already approved or rejected this migration."""
 
     code = "already_decided"
+
+
+class GuardianRevoked(PubkyServiceError):
+    """The guardian was revoked: they hold nothing for the family any more."""
+
+    code = "guardian_revoked"
 
 
 def _audit(*, user: User, action: str, target: str, detail: dict[str, Any]) -> None:
@@ -322,3 +330,51 @@ def guardian_backup_status_record(
         for domain in DomainRecord.objects.filter(family_id=guardian.family_id).order_by("pk"):
             sovereignty_score_calculate(domain=domain, reason="guardian_backup_status")
     return guardian
+
+
+@transaction.atomic
+def guardian_backup_request(
+    *, user: User, guardian: FederationGuardian, message: str = ""
+) -> GuardianNotification:
+    """Ask a guardian to make (or refresh) the backup of the family key they hold.
+
+    A family administrator asks (``policy.can_administer``); the guardian gets a
+    ``backup_requested`` notification (their notifications, pushed live on the family's topic)
+    naming the state of the backup they last reported, and the request is appended to the
+    security audit trail. The reported backup status is left as it is: it changes when the
+    guardian reports, and counts once ``verify_facts`` has fetched the backup. A revoked
+    guardian is not asked (:class:`GuardianRevoked`); an invited one sees it once they accept.
+    """
+    guardian = (
+        FederationGuardian.objects.select_for_update().select_related("family").get(pk=guardian.pk)
+    )
+    if not policy.can_administer(user, guardian):
+        raise PermissionDenied("only a family administrator can ask a guardian for a backup")
+    if guardian.status == GuardianStatus.REVOKED:
+        raise GuardianRevoked(
+            f"{guardian.name} is no longer a guardian of {guardian.family.name} (revoked)"
+        )
+    status = BackupStatus(guardian.pubky_backup_status)
+    text = f"{guardian.family.name} asks you to back up its key again. "
+    text += f"The backup you last reported: {status.label.lower()}."
+    if message:
+        text += f" {message}"
+    notification = guardian_notification_create(
+        family=guardian.family,
+        guardian=guardian,
+        kind="backup_requested",
+        title=f"Please back up the key of {guardian.family.name}",
+        message=text,
+        payload={
+            "guardian_id": guardian.pk,
+            "backup_status": guardian.pubky_backup_status,
+            "requested_by": user.get_username(),
+        },
+    )
+    _audit(
+        user=user,
+        action="backup_requested",
+        target=f"guardian:{guardian.pk}",
+        detail={"family_id": guardian.family_id, "backup_status": guardian.pubky_backup_status},
+    )
+    return notification
