@@ -24,7 +24,6 @@ from domains.models import (
     RelayStatus,
     SovereigntyScore,
 )
-from domains.pubky_client import PubkyNetworkError, PubkyServiceError, PublishFailed
 from domains.services.facts import pkarr_records_verify
 from domains.services.migration import (
     MigrationError,
@@ -48,6 +47,7 @@ from pubkyproject.admin_actions import (
     admin_actions_register,
 )
 from pubkyproject.admin_mixins import ReadOnlyAdminMixin
+from pubkyproject.pubky_client import PubkyNetworkError, PubkyServiceError, PublishFailed
 
 #: Why a score was stored, in the score history, when an admin asked for it.
 RECALCULATED = "recalculated"
