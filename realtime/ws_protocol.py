@@ -1,0 +1,61 @@
+"""uvicorn's WebSocket protocol (``websockets-sansio``) with two savings for a fan-out server.
+
+**Frames prepared once per event.** An event goes to every socket subscribed to its topic with
+the same text. The stock ``send`` encodes that text and builds the WebSocket frame again for each
+socket. This protocol offers the application an ASGI extension, ``pubky.prepared_frames``, whose
+``write(frame: bytes) -> bool`` puts a frame built once per event (``realtime.frames``) on the
+socket's transport at once. It answers ``False`` when it cannot: the transport is applying
+back-pressure, the socket is closing, or an extension (permessage-deflate) was negotiated and
+the frame must be compressed for this socket. The application then sends the text the
+ordinary way, which waits for the transport as before.
+
+**Less memory per idle socket.** The opening handshake's request and response objects are
+dropped once the handshake is done (the stock protocol keeps them for the socket's life).
+
+Serve with ``uvicorn --ws realtime.ws_protocol:PreparedFrameProtocol``. Nothing here imports
+Django: uvicorn loads this class before the application.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
+
+EXTENSION = "pubky.prepared_frames"
+
+
+class PreparedFrameProtocol(WebSocketsSansIOProtocol):
+    """``websockets-sansio`` plus the ``pubky.prepared_frames`` extension (see the module)."""
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:
+            scope["extensions"][EXTENSION] = {"write": self.write_prepared}
+
+    def write_prepared(self, frame: bytes) -> bool:
+        """Write a frame built by ``realtime.frames.text_frame`` now, if this socket can take it
+        as it is; ``False`` means: send the text the ordinary way."""
+        if (
+            self.handshake_complete
+            and not self.close_sent
+            and not self.disconnected
+            and self.writable.is_set()
+            and not self.conn.extensions
+            and self.conn.state is State.OPEN
+            and not self.transport.is_closing()
+        ):
+            self.transport.write(frame)
+            return True
+        return False
+
+    async def send(self, message: Any) -> None:
+        accepting = not self.handshake_complete and message.get("type") == "websocket.accept"
+        await super().send(message)
+        if accepting and self.handshake_complete:
+            # The handshake's request and response are not needed any more (the scope keeps
+            # the headers the application reads).
+            self.request = None
+            self.response = None
