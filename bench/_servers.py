@@ -95,8 +95,13 @@ def start_web(
     deflate: bool = False,
     name: str = "web",
     extra_args: tuple[str, ...] = (),
+    ws_protocol: str = "websockets-sansio",
 ) -> tuple[Proc, int]:
-    """A daphne or uvicorn process serving ``app`` on a free loopback port."""
+    """A daphne or uvicorn process serving ``app`` on a free loopback port.
+
+    ``ws_protocol`` is uvicorn's ``--ws``: this service runs its own subclass of the sans-I/O
+    protocol (``realtime.ws_protocol``), stock Channels the stock one.
+    """
     port = free_port()
     if kind == "daphne":
         args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *extra_args]
@@ -112,7 +117,7 @@ def start_web(
             "--port",
             str(port),
             "--ws",
-            "websockets-sansio",
+            ws_protocol,
             "--loop",
             "uvloop",
             "--no-access-log",

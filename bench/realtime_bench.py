@@ -55,6 +55,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+#: uvicorn's --ws for this service: the sans-I/O protocol that writes prepared frames.
+OURS_WS_PROTOCOL = "realtime.ws_protocol:PreparedFrameProtocol"
+
+
 class Bench:
     """Shared set-up: Valkey, the scratch database, a user and a long-lived token."""
 
@@ -169,6 +173,7 @@ class Bench:
                 deflate=deflate,
                 name=f"web{i}",
                 extra_args=extra_args,
+                ws_protocol="websockets-sansio" if stock else OURS_WS_PROTOCOL,
             )
             self.processes.append(proc)
             ports.append(port)
