@@ -103,7 +103,7 @@ def _notify_families(url: str, transition: str, result: RelayResult) -> int:
     for family_id, names in affected.items():
         if transition == DOWN:
             title = f"Relay {url} is down"
-            problem = relay_problem(result.error or "", result.status)
+            problem = relay_problem(result.error or "", result.status, url=url)
             if len(names) == 1:
                 message = "1 of your Pubky domains is published on it; it stays reachable "
                 message += "through the other relays. "

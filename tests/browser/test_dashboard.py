@@ -298,7 +298,7 @@ def test_domains_added_and_removed_through_the_api_come_and_go_without_a_reload(
     relay.save()
     relay_row = page.locator(f'.relay[data-url="{RELAY}"]')
     expect(relay_row).to_have_attribute("data-state", "down")
-    expect(relay_row).to_contain_text("The relay refused the connection")
+    expect(relay_row).to_contain_text("The relay did not answer (connection refused")
     expect(relay_row).not_to_contain_text("HTTPConnectionPool")
 
     after = _debug(page)

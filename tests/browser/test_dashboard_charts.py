@@ -104,8 +104,8 @@ def _history() -> dict[str, Any]:
         kind="relay_down",
         title="Relay 127.0.0.1:15411 is down",
         message="1 of your Pubky domains is published on it; it stays reachable through the "
-        "other relays. The relay refused the connection: it is not running or not accepting "
-        "connections right now.",
+        "other relays. The relay at 127.0.0.1:15411 did not answer (connection refused: it is "
+        "not running or not accepting connections).",
     )
 
     scores = []

@@ -523,10 +523,14 @@ test("relay failures read in plain words, keeping the library's text as detail",
     "HTTPConnectionPool(host='127.0.0.1', port=15411): Max retries exceeded with url: / " +
     "(Caused by NewConnectionError('Failed to establish a new connection: [Errno 111] Connection refused'))";
   assert.deepEqual(relayError(raw), {
-    text: "The relay refused the connection: it is not running or not accepting connections right now.",
+    text: "The relay did not answer (connection refused: it is not running or not accepting connections).",
     detail: raw,
   });
-  assert.equal(relayError("ReadTimeout: read timed out").text, "The relay did not answer in time.");
+  assert.equal(
+    relayError(raw, null, "http://127.0.0.1:15411/").text,
+    "The relay at 127.0.0.1:15411 did not answer (connection refused: it is not running or not accepting connections).",
+  );
+  assert.equal(relayError("ReadTimeout: read timed out").text, "The relay did not answer in time (timed out).");
   assert.equal(relayError("HTTP 503").text, "The relay had a problem on its side (HTTP 503).");
   assert.equal(relayError("", 429).text, "The relay is limiting requests for now (too many requests).");
   assert.equal(relayError("").text, "");
