@@ -22,9 +22,15 @@ __all__ = [
     "RelayHistory",
     "RelayHistoryBucket",
     "UsageBucket",
+    "interval",
     "pubky_domain_usage",
     "relay_history",
 ]
+
+
+def interval(span: timedelta) -> str:
+    """``span`` as a PostgreSQL interval literal (``'3600.0 seconds'``)."""
+    return f"{span.total_seconds()} seconds"
 
 
 def _check_window(since: datetime, until: datetime, bucket: timedelta) -> None:
@@ -80,7 +86,7 @@ WHERE url = ANY(%s) AND checked_at >= %s AND checked_at < %s
 GROUP BY url
 """
 _RELAY_BUCKETS = """
-SELECT url, date_bin(%s, checked_at, %s) AS start, count(*), count(*) FILTER (WHERE ok),
+SELECT url, date_bin(%s::interval, checked_at, %s) AS start, count(*), count(*) FILTER (WHERE ok),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)
            FILTER (WHERE ok AND latency_ms IS NOT NULL),
        percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)
@@ -116,7 +122,7 @@ def relay_history(
     with connection.cursor() as cursor:
         cursor.execute(_RELAY_TOTALS, [wanted, since, until])
         totals = {row[0]: row[1:] for row in cursor.fetchall()}
-        cursor.execute(_RELAY_BUCKETS, [bucket, since, wanted, since, until])
+        cursor.execute(_RELAY_BUCKETS, [interval(bucket), since, wanted, since, until])
         buckets: dict[str, list[RelayHistoryBucket]] = {}
         for url, start, checks, up, p50, p95 in cursor.fetchall():
             buckets.setdefault(url, []).append(
@@ -152,7 +158,7 @@ class UsageBucket:
 
 
 _USAGE = """
-SELECT date_bin(%s, hour, %s) AS start,
+SELECT date_bin(%s::interval, hour, %s) AS start,
        coalesce(sum(count) FILTER (WHERE kind = %s), 0),
        coalesce(sum(count) FILTER (WHERE kind = %s), 0),
        coalesce(sum(count) FILTER (WHERE kind = %s), 0),
@@ -170,8 +176,8 @@ def pubky_domain_usage(
     """Resolves, publishes and republishes of ``pubky_domain`` per bucket (hourly counts, so a
     bucket shorter than an hour holds whole hours at its start)."""
     _check_window(since, until, bucket)
-    params = [
-        bucket,
+    params: list[str | int | datetime] = [
+        interval(bucket),
         since,
         UsageKind.RESOLVE.value,
         UsageKind.PUBLISH.value,

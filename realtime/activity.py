@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from domains.history_selectors import pubky_domain_usage
+from domains.history_selectors import interval, pubky_domain_usage
 from domains.models import DomainRecord, PubkyDomain
 from realtime import topics
 
@@ -59,7 +59,7 @@ def domain_topics(domain: DomainRecord) -> list[str]:
 
 
 _EVENTS = """
-SELECT date_bin(%s, created_at, %s) AS start, count(*)
+SELECT date_bin(%s::interval, created_at, %s) AS start, count(*)
 FROM realtime_outbox
 WHERE topic = ANY(%s) AND created_at >= %s AND created_at < %s
 GROUP BY start
@@ -84,7 +84,7 @@ def domain_activity(
         return buckets.setdefault(start, ActivityBucket(start=start))
 
     with connection.cursor() as cursor:
-        cursor.execute(_EVENTS, [bucket, since, domain_topics(domain), since, until])
+        cursor.execute(_EVENTS, [interval(bucket), since, domain_topics(domain), since, until])
         for start, count in cursor.fetchall():
             at(start).events = int(count)
     pubky = PubkyDomain.objects.filter(domain=domain).first()
