@@ -3,6 +3,7 @@
 
 import { refreshTimes } from "./dom.js";
 import { LiveConnection } from "./live.js";
+import { apiProblem } from "./messages.js";
 import { RelayHistory, attachChartsPanels } from "./panels.js";
 import { View } from "./render.js";
 import { ApiError, Session } from "./session.js";
@@ -43,10 +44,7 @@ function wsUrl() {
 }
 
 function describe(error) {
-  if (error instanceof ApiError) {
-    if (error.network) return "The server cannot be reached.";
-    return `The server answered ${error.status}: ${error.message}`;
-  }
+  if (error instanceof ApiError) return apiProblem(error);
   return String(error && error.message ? error.message : error);
 }
 

@@ -89,3 +89,25 @@ export function migrationError(error) {
   const stripped = raw.replace(/^[A-Z][A-Za-z]+(Error|Exception|Failed|Mismatch): /, "");
   return { text: stripped, detail: stripped === raw ? "" : raw };
 }
+
+/**
+ * What a failed API call means, for a banner or next to what failed. `error` is an ApiError
+ * ({status, message, network}); the server's own words are kept where they are meant for
+ * people (a refused input, a conflict), replaced where they are a library's (relays, limits).
+ */
+export function apiProblem(error) {
+  if (!error) return "";
+  if (error.network) return "The server cannot be reached. Check your connection and try again.";
+  const status = error.status;
+  const message = String(error.message || "").trim();
+  if (status === 429) return "Too many requests just now. Wait a minute, then try again.";
+  if (status === 502) {
+    const meaning = networkProblem(message);
+    const what = meaning ? `A Pubky relay or homeserver ${meaning}` : "A Pubky relay, homeserver or DNS server did not answer as expected";
+    return `${what}, so this could not be done now. Try again in a few minutes.`;
+  }
+  if (status >= 500) return "The server had a problem. Try again in a moment.";
+  if (status === 404) return "It is not there any more (or you may not see it).";
+  if (status === 403) return message || "You may not do this.";
+  return message ? `The server answered ${status}: ${message}` : `The server answered ${status}.`;
+}

@@ -5,6 +5,7 @@
 
 import { fitChart, activityChart, relayChart, scoreChart, scorePoints } from "./charts.js";
 import { h, hostOf, latency, replaceChildren } from "./dom.js";
+import { apiProblem } from "./messages.js";
 
 const SCORE_POINTS = 200; // the API's largest page
 const ACTIVITY_HOURS = 24 * 7;
@@ -12,7 +13,7 @@ const RELAY_HOURS = 24;
 const REFRESH_DELAY = 3000;
 
 function loadError(what, error) {
-  const reason = error && error.status ? `The server answered ${error.status}.` : "The server cannot be reached.";
+  const reason = error && error.status ? apiProblem(error) : "The server cannot be reached.";
   return h("p", { class: "inline-error", role: "alert" }, `Could not load ${what}. ${reason}`);
 }
 
