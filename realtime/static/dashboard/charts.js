@@ -140,8 +140,8 @@ export function scorePoints(rows) {
 export function scoreChart(points, { width, height = 190, now = Date.now() }) {
   if (!points.length) return h("p", { class: "muted small chart-empty" }, "No score calculated yet.");
   const last = points[points.length - 1];
-  const end = Math.max(now, last.at + HOUR);
-  const start = Math.min(points[0].at, end - HOUR);
+  const end = Math.max(now, last.at);
+  const start = Math.min(points[0].at, end - HOUR); // at least an hour wide
   const label = `Sovereignty score from ${fullLabel.format(points[0].at)}: ${points.map((p) => p.total).join(", ")}`;
   const f = frame({ cls: "score-chart", width, height, start, end, yMax: 100, yTicks: [0, 25, 50, 75, 100], label });
   f.root.setAttribute("data-points", String(points.length));
