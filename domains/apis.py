@@ -9,8 +9,10 @@ the policy's rules for that model decide, not a rule written here.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -28,6 +30,7 @@ from domains.api_selectors import (
     relay_statuses,
     score_history_list,
 )
+from domains.history_selectors import relay_history
 from domains.models import (
     DNS_RECORD_VALUE_MAX_LENGTH,
     DnsRecord,
@@ -41,6 +44,7 @@ from domains.models import (
     PkarrPublishStatus,
     PubkyDomain,
     PubkyDomainStatus,
+    UsageKind,
 )
 from domains.serializers import (
     CurrentScoreSerializer,
@@ -70,6 +74,7 @@ from domains.services.records import (
     domain_record_update,
 )
 from domains.services.registration import DnsRecordSpec, pubky_domain_register
+from domains.services.usage import pubky_domain_usage_record
 from families import policy
 from families.models import Family, Visibility
 from pubkyproject.api.filters import IdField, ordering_field
@@ -634,7 +639,11 @@ class PubkyDomainResolveApi(ApiView):
     )
     def get(self, request: Request, pubky_domain_id: int) -> Response:
         pubky_domain = self.readable(PubkyDomain.objects.all(), pk=pubky_domain_id)
-        return self.output(self.OutputSerializer, pubky_domain_resolve(pubky_domain=pubky_domain))
+        resolution = pubky_domain_resolve(pubky_domain=pubky_domain)
+        pubky_domain_usage_record(
+            pubky_domain=pubky_domain, kind=UsageKind.RESOLVE, ok=resolution.found
+        )
+        return self.output(self.OutputSerializer, resolution)
 
 
 class PkarrRecordListApi(ApiView):
@@ -670,3 +679,73 @@ class RelayStatusListApi(ApiView):
     )
     def get(self, request: Request) -> Response:
         return self.page(self.OutputSerializer, relay_statuses())
+
+
+class RelayHistoryBucketSerializer(serializers.Serializer):
+    """One bucket of :class:`RelayHistoryApi`: its probes and their latency percentiles."""
+
+    start = serializers.DateTimeField()
+    checks = serializers.IntegerField()
+    up = serializers.IntegerField()
+    uptime_percent = serializers.FloatField(allow_null=True)
+    p50_ms = serializers.FloatField(allow_null=True)
+    p95_ms = serializers.FloatField(allow_null=True)
+
+
+class RelayHistoryRelaySerializer(serializers.Serializer):
+    """One relay over the window of :class:`RelayHistoryApi`."""
+
+    url = serializers.CharField()
+    checks = serializers.IntegerField(help_text="Probes in the window.")
+    up = serializers.IntegerField(help_text="Probes that found the relay up.")
+    uptime_percent = serializers.FloatField(
+        allow_null=True, help_text="100 * up / checks; null without probes."
+    )
+    p50_ms = serializers.FloatField(allow_null=True, help_text="Median latency (ms).")
+    p95_ms = serializers.FloatField(allow_null=True, help_text="95th percentile (ms).")
+    buckets = RelayHistoryBucketSerializer(many=True)
+
+
+class RelayHistoryApi(ApiView):
+    """Uptime and latency of every configured PKARR relay over the last hours.
+
+    Uptime is the share of ``check_relays`` probes that found the relay up; p50/p95 are the
+    latency percentiles of the successful probes. The window is cut into 24 buckets (oldest
+    first; a bucket without probes is left out). Probes are kept ``PUBKY_RELAY_HISTORY_DAYS``.
+    Readable by the same callers as the relay list.
+    """
+
+    class FilterSerializer(serializers.Serializer):
+        hours = serializers.IntegerField(
+            required=False,
+            default=24,
+            min_value=1,
+            max_value=24 * 31,
+            help_text="Length of the window ending now, in hours (default 24).",
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        since = serializers.DateTimeField()
+        until = serializers.DateTimeField()
+        bucket_seconds = serializers.IntegerField()
+        relays = RelayHistoryRelaySerializer(many=True)
+
+    @extend_schema(
+        tags=["pubky"],
+        operation_id="relays_history",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer, **errors(*LIST)},
+    )
+    def get(self, request: Request) -> Response:
+        hours = self.query(self.FilterSerializer)["hours"]
+        until = timezone.now()
+        since = until - timedelta(hours=hours)
+        bucket = timedelta(hours=hours) / 24
+        relays = relay_history(since=since, until=until, bucket=bucket)
+        body = {
+            "since": since,
+            "until": until,
+            "bucket_seconds": int(bucket.total_seconds()),
+            "relays": relays,
+        }
+        return self.output(self.OutputSerializer, body)

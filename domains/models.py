@@ -435,6 +435,69 @@ class RelayStatus(models.Model):
         return f"{self.url} ({'retired' if self.retired_at else state})"
 
 
+class RelayProbe(models.Model):
+    """One health probe of a PKARR relay: the history behind :class:`RelayStatus`.
+
+    Written by ``check_relays`` with every probe and pruned by the same worker once older than
+    ``PUBKY_RELAY_HISTORY_DAYS``. Uptime and latency percentiles over a window are computed from
+    these rows (``domains.selectors.relay_history``).
+    """
+
+    url = models.URLField(max_length=512)
+    checked_at = models.DateTimeField()
+    ok = models.BooleanField()
+    latency_ms = models.FloatField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "relay_probes"
+        ordering = ["url", "checked_at"]
+        indexes = [
+            models.Index(fields=["url", "checked_at"], name="relay_probe_url_time"),
+            models.Index(fields=["checked_at"], name="relay_probe_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.url} at {self.checked_at:%Y-%m-%d %H:%M:%S}: {'up' if self.ok else 'down'}"
+
+
+class UsageKind(models.TextChoices):
+    RESOLVE = "resolve", "Resolve"
+    PUBLISH = "publish", "Publish"
+    REPUBLISH = "republish", "Republish"
+
+
+class PubkyDomainUsage(models.Model):
+    """How often a Pubky domain was resolved, published and republished, counted per hour.
+
+    One row per (domain, kind, hour), incremented in place
+    (``domains.services.usage.pubky_domain_usage_record``); ``failures`` counts the attempts
+    that found nothing (a resolve) or that no relay stored (a publish).
+    """
+
+    pubky_domain = models.ForeignKey(PubkyDomain, on_delete=models.CASCADE, related_name="usage")
+    kind = models.CharField(max_length=16, choices=UsageKind.choices)
+    hour = models.DateTimeField(help_text="Start of the hour (UTC) the counts belong to.")
+    count = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "pubky_domain_usage"
+        ordering = ["pubky_domain", "hour", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pubky_domain", "kind", "hour"], name="pubky_domain_usage_hour"
+            ),
+            models.CheckConstraint(
+                condition=Q(failures__lte=F("count")), name="pubky_domain_usage_failures_le_count"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pubky_domain_id} {self.kind} {self.hour:%Y-%m-%d %H}h: {self.count}"
+
+
 class RescoreRequest(models.Model):
     """A durable request to recalculate one domain's score, queued when one of its facts changed.
 

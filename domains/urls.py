@@ -75,4 +75,5 @@ urlpatterns = [
         name="pkarr-records",
     ),
     path("relays/", apis.RelayStatusListApi.as_view(), name="relays"),
+    path("relays/history/", apis.RelayHistoryApi.as_view(), name="relays-history"),
 ]

@@ -23,5 +23,6 @@ urlpatterns = [
     path("", include("families.urls")),
     path("", include("domains.urls")),
     path("", include("guardians.urls")),
+    path("", include("realtime.api_urls")),
     re_path(r"^(?P<path>.*)$", not_found),
 ]

@@ -36,6 +36,7 @@ from domains.models import (
     PubkyDomainStatus,
 )
 from domains.services.scoring import sovereignty_score_calculate
+from domains.services.usage import pubky_domain_usage_record, usage_kind_for_publish
 from families.models import KeyVerification
 from families.security import private_key_use_record
 from pubky.errors import CasConflict, InvalidRecord, NotMostRecent, PacketTooLarge
@@ -336,8 +337,12 @@ def pkarr_records_store(*, pubky_domain: PubkyDomain, outcome: PublishOutcome) -
 def _apply_publish_to_domain(
     *, pubky_domain: PubkyDomain, outcome: PublishOutcome, reason: str
 ) -> None:
-    """Record an outcome: relay rows, the domain's last timestamp and status, the score."""
+    """Record an outcome: relay rows, the domain's last timestamp and status, the usage
+    counters (a publish or republish), the score."""
     pkarr_records_store(pubky_domain=pubky_domain, outcome=outcome)
+    pubky_domain_usage_record(
+        pubky_domain=pubky_domain, kind=usage_kind_for_publish(reason), ok=outcome.ok
+    )
     stamp = outcome.published_timestamp
     if stamp is not None and (
         pubky_domain.last_packet_timestamp is None or stamp > pubky_domain.last_packet_timestamp

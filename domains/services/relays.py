@@ -8,18 +8,22 @@ written to the security audit trail (``relay_down``/``relay_up``) and notified t
 guardians of every family with an active Pubky domain on that relay, because an outage
 lowers how censorship-resistant their domains are. Steady states write only the status
 row, so a relay that stays down does not flood anybody.
+
+Every probe is also kept as a :class:`RelayProbe` row (uptime and latency history); every
+round prunes the probes older than ``PUBKY_RELAY_HISTORY_DAYS``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from domains.models import PkarrRecord, PubkyDomainStatus, RelayStatus
+from domains.models import PkarrRecord, PubkyDomainStatus, RelayProbe, RelayStatus
 from domains.selectors import relay_urls_configured
 from domains.services.wording import relay_problem
 from families.models import Family, SecurityEventKind
@@ -29,6 +33,7 @@ from pubkyproject.pubky_client import PubkyClient, pubky_client
 
 __all__ = [
     "RelayCheck",
+    "relay_probes_prune",
     "relay_status_record",
     "relay_statuses_check",
     "relay_statuses_retire",
@@ -72,6 +77,16 @@ def relay_statuses_retire(*, keep: Sequence[str], now: datetime | None = None) -
     return stale.update(retired_at=now or timezone.now())
 
 
+def relay_probes_prune(*, now: datetime | None = None, days: int | None = None) -> int:
+    """Delete the probes older than ``days`` (``PUBKY_RELAY_HISTORY_DAYS``); return how many."""
+    days = settings.PUBKY_RELAY_HISTORY_DAYS if days is None else days
+    if days < 1:
+        raise ValueError(f"relay history must be kept at least 1 day, not {days}")
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted, _ = RelayProbe.objects.filter(checked_at__lt=cutoff).delete()
+    return deleted
+
+
 def _notify_families(url: str, transition: str, result: RelayResult) -> int:
     """One notification per family with active Pubky domains on ``url``."""
     from guardians.services import guardian_notification_create
@@ -88,7 +103,7 @@ def _notify_families(url: str, transition: str, result: RelayResult) -> int:
     for family_id, names in affected.items():
         if transition == DOWN:
             title = f"Relay {url} is down"
-            problem = relay_problem(result.error or "", result.status)
+            problem = relay_problem(result.error or "", result.status, url=url)
             if len(names) == 1:
                 message = "1 of your Pubky domains is published on it; it stays reachable "
                 message += "through the other relays. "
@@ -137,6 +152,14 @@ def relay_status_record(
         status.last_changed_at = now
     status.full_clean()
     status.save()
+    RelayProbe.objects.create(
+        url=url,
+        checked_at=now,
+        ok=result.ok,
+        latency_ms=result.latency_ms,
+        status_code=result.status,
+        error=status.last_error,
+    )
     notified = 0
     if transition is not None:
         security_event_record(
@@ -165,6 +188,7 @@ def relay_statuses_check(
     if relay_urls is None:
         # A full round: whatever is not configured any more is retired, not reported down.
         relay_statuses_retire(keep=urls, now=now)
+    relay_probes_prune(now=now)  # every round: the history past its retention goes
     if not urls:
         return []
     results = client.check_relays(urls)

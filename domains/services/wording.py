@@ -13,13 +13,13 @@ import re
 _NETWORK = (
     (
         r"connection refused|ECONNREFUSED|Failed to establish a new connection",
-        "refused the connection: it is not running or not accepting connections right now",
+        "did not answer (connection refused: it is not running or not accepting connections)",
     ),
-    (r"timed? ?out|Timeout", "did not answer in time"),
+    (r"timed? ?out|Timeout", "did not answer in time (timed out)"),
     (
         r"Name or service not known|nodename nor servname|getaddrinfo|NameResolution"
         r"|name resolution|No address associated",
-        "could not be found: its address did not resolve",
+        "could not be found (its address did not resolve)",
     ),
     (
         r"CERTIFICATE_VERIFY_FAILED|certificate verify failed|SSLError|SSL:",
@@ -68,12 +68,23 @@ def network_problem(error: str, status: int | None = None) -> str | None:
     return None
 
 
-def relay_problem(error: str, status: int | None = None) -> str:
-    """A relay failure as a sentence a family admin understands."""
+def _host(url: str) -> str:
+    """``127.0.0.1:15411`` for ``http://127.0.0.1:15411/`` (a URL with a path keeps it)."""
+    match = re.match(r"^[a-z][a-z0-9+.-]*://([^/?#]+)(/[^?#]*)?", url or "", re.IGNORECASE)
+    if not match:
+        return url
+    path = (match.group(2) or "").rstrip("/")
+    return match.group(1) + path
+
+
+def relay_problem(error: str, status: int | None = None, url: str = "") -> str:
+    """A relay failure as a sentence a family admin understands ("The relay at … did not
+    answer (connection refused …)."); the relay is named when ``url`` is given."""
+    relay = f"The relay at {_host(url)}" if url else "The relay"
     meaning = network_problem(error, status)
     if meaning:
-        return f"The relay {meaning}."
-    return f"The relay reported a problem: {error}" if error else "The relay did not answer."
+        return f"{relay} {meaning}."
+    return f"{relay} reported a problem: {error}" if error else f"{relay} did not answer."
 
 
 def migration_problem(reason: str) -> str:

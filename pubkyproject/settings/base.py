@@ -238,6 +238,8 @@ PUBKY_HTTP_TIMEOUT = env_float("PUBKY_HTTP_TIMEOUT", 5.0, minimum=0.1)
 PUBKY_REPUBLISH_BEFORE_EXPIRY = env_int("PUBKY_REPUBLISH_BEFORE_EXPIRY", 3600, minimum=0)
 PUBKY_DNS_RESOLVERS = env_list("PUBKY_DNS_RESOLVERS", [])
 PUBKY_RELAY_CHECK_INTERVAL = env_int("PUBKY_RELAY_CHECK_INTERVAL", 60, minimum=1)
+# check_relays keeps every probe this many days (uptime and latency history), then prunes it.
+PUBKY_RELAY_HISTORY_DAYS = env_int("PUBKY_RELAY_HISTORY_DAYS", 7, minimum=1)
 # A domain is rescored this long after the first change of a burst to its facts, once for the
 # whole burst (domains/services/rescoring.py; pubky_listen does it).
 RESCORE_DEBOUNCE_SECONDS = env_float("RESCORE_DEBOUNCE_SECONDS", 1.0, minimum=0.0)

@@ -333,6 +333,12 @@ CASES = [
         codes(READ_DOMAIN),
     ),
     Case("relays", lambda w, d: ("get", "/api/relays/", None), codes(EVERYONE)),
+    Case("relay history", lambda w, d: ("get", "/api/relays/history/", None), codes(EVERYONE)),
+    Case(
+        "domain activity",
+        lambda w, d: ("get", f"/api/domains/{w.domain.pk}/activity/", None),
+        codes(READ_DOMAIN),
+    ),
     # --- guardians and notifications ---
     Case(
         "guardians list",

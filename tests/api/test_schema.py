@@ -105,6 +105,8 @@ def test_the_schema_documents_bearer_tokens_and_every_endpoint_family() -> None:
         "/api/pubky-domains/{pubky_domain_id}/resolve/",
         "/api/pubky-domains/{pubky_domain_id}/pkarr-records/",
         "/api/relays/",
+        "/api/relays/history/",
+        "/api/domains/{domain_id}/activity/",
         "/api/grants/{grant_id}/revoke/",
         "/api/families/{family_id}/guardians/",
         "/api/guardians/{guardian_id}/backup-status/",

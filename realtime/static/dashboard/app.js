@@ -3,6 +3,8 @@
 
 import { refreshTimes } from "./dom.js";
 import { LiveConnection } from "./live.js";
+import { apiProblem } from "./messages.js";
+import { RelayHistory, attachChartsPanels } from "./panels.js";
 import { View } from "./render.js";
 import { ApiError, Session } from "./session.js";
 import { Store, loadScore, loadSnapshot } from "./store.js";
@@ -15,6 +17,7 @@ const session = new Session({
   apiRoot: config.apiRoot,
 });
 const view = new View(document);
+const relayHistory = new RelayHistory(document.getElementById("relay-history"), session);
 let store = new Store();
 let live = null;
 let loading = null;
@@ -41,10 +44,7 @@ function wsUrl() {
 }
 
 function describe(error) {
-  if (error instanceof ApiError) {
-    if (error.network) return "The server cannot be reached.";
-    return `The server answered ${error.status}: ${error.message}`;
-  }
+  if (error instanceof ApiError) return apiProblem(error);
   return String(error && error.message ? error.message : error);
 }
 
@@ -128,6 +128,7 @@ async function loadOnce() {
     store = next;
     view.hideError();
     view.renderAll(store);
+    relayHistory.load();
     // Live updates start once there is something on screen for them to update.
     if (live) live.setSubscriptions(store.subscriptions());
     else if (session.signedIn) startLive();
@@ -200,6 +201,7 @@ function startLive() {
 }
 
 function stopLive() {
+  relayHistory.stop();
   if (live) live.stop();
   live = null;
 }
@@ -256,7 +258,10 @@ function onEvent(event) {
   if (change.fetchDomain) fetchDomain(change.fetchDomain);
   if (change.domain) view.updateDomain(change.domain);
   if (change.family) view.updateGuardians(store, change.family);
-  if (change.relays) view.renderRelays(store, true);
+  if (change.relays) {
+    view.renderRelays(store, true);
+    relayHistory.refreshSoon();
+  }
   const items = [change.feed].flat().filter(Boolean);
   if (items.length) view.prependFeed(items);
   if (change.fetch) fetchMigration(change.fetch.migrationId);
@@ -282,6 +287,7 @@ view.el.families.addEventListener("click", (event) => {
   if (event.target.closest("[data-action=retry]")) reload();
 });
 view.el.connRetry.addEventListener("click", () => live && live.retryNow());
+attachChartsPanels(view.el.families, session);
 setInterval(() => refreshTimes(document), 30000);
 
 if (session.restore()) startDashboard();

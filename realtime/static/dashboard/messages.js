@@ -9,9 +9,9 @@ export function countOf(n, singular, plural = `${singular}s`) {
 }
 
 const NETWORK_PATTERNS = [
-  [/connection refused|ECONNREFUSED|Failed to establish a new connection/i, "refused the connection: it is not running or not accepting connections right now"],
-  [/timed? ?out|Timeout/i, "did not answer in time"],
-  [/Name or service not known|nodename nor servname|getaddrinfo|NameResolution|name resolution|No address associated/i, "could not be found: its address did not resolve"],
+  [/connection refused|ECONNREFUSED|Failed to establish a new connection/i, "did not answer (connection refused: it is not running or not accepting connections)"],
+  [/timed? ?out|Timeout/i, "did not answer in time (timed out)"],
+  [/Name or service not known|nodename nor servname|getaddrinfo|NameResolution|name resolution|No address associated/i, "could not be found (its address did not resolve)"],
   [/CERTIFICATE_VERIFY_FAILED|certificate verify failed|SSLError|SSL:/i, "could not prove who it is (its TLS certificate was not accepted)"],
   [/Connection reset|RemoteDisconnected|Connection aborted|ECONNRESET|closed connection/i, "dropped the connection before answering"],
   [/Max retries exceeded|HTTPConnectionPool|HTTPSConnectionPool|ConnectionError|unreachable|connection failed/i, "could not be reached"],
@@ -38,13 +38,26 @@ export function networkProblem(text, statusCode = null) {
   return null;
 }
 
-/** A relay's last error in plain words: {text, detail} (detail = the original, if different). */
-export function relayError(error, statusCode = null) {
+function hostOf(url) {
+  try {
+    const parsed = new URL(url);
+    return parsed.host + (parsed.pathname === "/" ? "" : parsed.pathname.replace(/\/+$/, ""));
+  } catch {
+    return String(url);
+  }
+}
+
+/**
+ * A relay's last error in plain words: {text, detail} (detail = the original, if different).
+ * With `url` the relay is named: "The relay at 127.0.0.1:15411 did not answer (connection refused…)."
+ */
+export function relayError(error, statusCode = null, url = "") {
   const raw = String(error || "").trim();
   if (!raw && !statusCode) return { text: "", detail: "" };
+  const relay = url ? `The relay at ${hostOf(url)}` : "The relay";
   const meaning = networkProblem(raw, statusCode);
-  if (meaning) return { text: `The relay ${meaning}.`, detail: raw };
-  return { text: `The relay reported a problem: ${raw}`, detail: "" };
+  if (meaning) return { text: `${relay} ${meaning}.`, detail: raw };
+  return { text: `${relay} reported a problem: ${raw}`, detail: "" };
 }
 
 /** Why a migration stopped or waits, in plain words: {text, detail}. */
@@ -75,4 +88,26 @@ export function migrationError(error) {
   // "SomeError: what happened": keep what happened, drop the programmer's class name.
   const stripped = raw.replace(/^[A-Z][A-Za-z]+(Error|Exception|Failed|Mismatch): /, "");
   return { text: stripped, detail: stripped === raw ? "" : raw };
+}
+
+/**
+ * What a failed API call means, for a banner or next to what failed. `error` is an ApiError
+ * ({status, message, network}); the server's own words are kept where they are meant for
+ * people (a refused input, a conflict), replaced where they are a library's (relays, limits).
+ */
+export function apiProblem(error) {
+  if (!error) return "";
+  if (error.network) return "The server cannot be reached. Check your connection and try again.";
+  const status = error.status;
+  const message = String(error.message || "").trim();
+  if (status === 429) return "Too many requests just now. Wait a minute, then try again.";
+  if (status === 502) {
+    const meaning = networkProblem(message);
+    const what = meaning ? `A Pubky relay or homeserver ${meaning}` : "A Pubky relay, homeserver or DNS server did not answer as expected";
+    return `${what}, so this could not be done now. Try again in a few minutes.`;
+  }
+  if (status >= 500) return "The server had a problem. Try again in a moment.";
+  if (status === 404) return "It is not there any more (or you may not see it).";
+  if (status === 403) return message || "You may not do this.";
+  return message ? `The server answered ${status}: ${message}` : `The server answered ${status}.`;
 }

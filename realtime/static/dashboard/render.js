@@ -3,6 +3,7 @@
 
 import { clockTime, flash, h, hostOf, latency, replaceChildren, shortKey, svg, timeEl } from "./dom.js";
 import { countOf, migrationError, relayError } from "./messages.js";
+import { chartsPanel, keepChartsPanel } from "./panels.js";
 import { COMPONENT_MAX, COMPONENTS, OPEN_MIGRATION_STATES, directionLabel } from "./store.js";
 
 const BACKUP_LABELS = {
@@ -219,6 +220,7 @@ export function domainCard(domain) {
       h("p", { class: "muted small" }, domain.score.calculatedAt ? timeEl(domain.score.calculatedAt, "scored") : "not scored yet"),
     ),
     explanation(domain),
+    chartsPanel(domain),
     pubkyLine(domain),
     migrationLine(domain),
   );
@@ -512,6 +514,7 @@ export class View {
     const card = domainCard(domain);
     const details = card.querySelector("details.why");
     if (details && wasOpen) details.open = true;
+    keepChartsPanel(old, card);
     old.replaceWith(card);
     flash(card);
     this.touched();

@@ -405,7 +405,7 @@ export class Store {
             key: `event:${eventId}:${relay.url}`,
             at: relay.lastCheckedAt || new Date().toISOString(),
             title: `Relay ${relay.url.replace(/^https?:\/\//, "")} is ${relay.isUp ? "up" : "down"}`,
-            detail: relay.isUp ? "" : relayError(relay.error, relay.statusCode).text,
+            detail: relay.isUp ? "" : relayError(relay.error, relay.statusCode, relay.url).text,
             tone: relay.isUp ? "good" : "bad",
           }),
         );

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { LiveConnection, backoffMs, subscriptionOf } from "./dashboard/live.js";
-import { countOf, migrationError, relayError } from "./dashboard/messages.js";
+import { apiProblem, countOf, migrationError, relayError } from "./dashboard/messages.js";
 import { jwtClaims, refreshLeadMs } from "./dashboard/session.js";
 import { Store } from "./dashboard/store.js";
 
@@ -523,10 +523,14 @@ test("relay failures read in plain words, keeping the library's text as detail",
     "HTTPConnectionPool(host='127.0.0.1', port=15411): Max retries exceeded with url: / " +
     "(Caused by NewConnectionError('Failed to establish a new connection: [Errno 111] Connection refused'))";
   assert.deepEqual(relayError(raw), {
-    text: "The relay refused the connection: it is not running or not accepting connections right now.",
+    text: "The relay did not answer (connection refused: it is not running or not accepting connections).",
     detail: raw,
   });
-  assert.equal(relayError("ReadTimeout: read timed out").text, "The relay did not answer in time.");
+  assert.equal(
+    relayError(raw, null, "http://127.0.0.1:15411/").text,
+    "The relay at 127.0.0.1:15411 did not answer (connection refused: it is not running or not accepting connections).",
+  );
+  assert.equal(relayError("ReadTimeout: read timed out").text, "The relay did not answer in time (timed out).");
   assert.equal(relayError("HTTP 503").text, "The relay had a problem on its side (HTTP 503).");
   assert.equal(relayError("", 429).text, "The relay is limiting requests for now (too many requests).");
   assert.equal(relayError("").text, "");
@@ -552,4 +556,22 @@ test("counts are singular for one", () => {
   assert.equal(countOf(1, "guardian approval"), "1 guardian approval");
   assert.equal(countOf(2, "guardian approval"), "2 guardian approvals");
   assert.equal(countOf(0, "Pubky domain"), "0 Pubky domains");
+});
+
+test("API failures read in plain words: limits, relays, server trouble", () => {
+  assert.equal(apiProblem({ network: true }), "The server cannot be reached. Check your connection and try again.");
+  assert.equal(
+    apiProblem({ status: 429, message: "Request was throttled. Expected available in 12 seconds." }),
+    "Too many requests just now. Wait a minute, then try again.",
+  );
+  assert.equal(
+    apiProblem({
+      status: 502,
+      message: "no relay stored the packet of a.example: http://127.0.0.1:15411: HTTPConnectionPool(host='127.0.0.1', port=15411): Max retries exceeded ([Errno 111] Connection refused)",
+    }),
+    "A Pubky relay or homeserver did not answer (connection refused: it is not running or not accepting connections), so this could not be done now. Try again in a few minutes.",
+  );
+  assert.equal(apiProblem({ status: 500, message: "Server error." }), "The server had a problem. Try again in a moment.");
+  assert.equal(apiProblem({ status: 409, message: "a.example is already on Pubky" }), "The server answered 409: a.example is already on Pubky");
+  assert.equal(apiProblem({ status: 403, message: "You may not change this domain." }), "You may not change this domain.");
 });
