@@ -205,7 +205,7 @@ def test_a_relay_that_is_down_is_reported_in_plain_words(
     (message,) = result.messages
     assert message.startswith(
         "Pubky domain offline.example: not republished. No relay took the packet ("
-        f"{net.relay_urls[0]}: The relay refused the connection"
+        f"{net.relay_urls[0]}: The relay did not answer (connection refused"
     )
     for raw in ("HTTPConnectionPool", "Max retries", "Traceback", "PublishFailed"):
         assert raw not in message
@@ -238,7 +238,7 @@ def test_staff_check_a_relay_now_and_hear_when_it_went_down(
     assert relay.is_up is False
     assert relay.consecutive_failures == 1
     text = result.text()
-    assert f"Relay {relay.url}: down: The relay refused the connection" in text
+    assert f"Relay {relay.url}: down: The relay did not answer (connection refused" in text
     assert "; it went down" in text
     assert (
         "Relay http://127.0.0.1:9/: not checked. It is no longer configured (PUBKY_RELAYS), so "
