@@ -1,11 +1,12 @@
 // The live dashboard: sign in, load over REST, then follow /ws. Wires session, store, live
 // connection and view together; each of those lives in its own module.
 
+import { Actions } from "./actions.js";
 import { refreshTimes } from "./dom.js";
 import { LiveConnection } from "./live.js";
 import { View } from "./render.js";
 import { ApiError, Session } from "./session.js";
-import { Store, loadScore, loadSnapshot } from "./store.js";
+import { Store, guardianFromRest, loadScore, loadSnapshot } from "./store.js";
 
 const config = document.body.dataset;
 const session = new Session({
@@ -143,15 +144,46 @@ async function loadOnce() {
 
 async function fetchMigration(migrationId) {
   try {
-    const row = await session.api(`migrations/${migrationId}/`);
-    const domain = store.addMigration(row);
-    if (domain) {
-      view.updateDomain(domain);
-      live.setSubscriptions(store.subscriptions());
-    }
+    showMigration(await session.api(`migrations/${migrationId}/`));
   } catch {
     // Not readable or gone: the notification in the feed still says what happened.
   }
+}
+
+/** A migration as the API answered it (read, or just changed by an action). */
+function showMigration(row) {
+  const domain = store.addMigration(row);
+  if (domain) {
+    view.updateDomain(domain);
+    if (live) live.setSubscriptions(store.subscriptions());
+  }
+}
+
+/** A Pubky domain as the API answered it (registered or republished from this page). */
+function showPubky(row) {
+  const change = store.applyPubkyDomain({
+    data: {
+      id: row.id,
+      domainId: row.domain,
+      status: row.status,
+      keyCustody: row.key_custody,
+      publicKey: row.public_key,
+      pubkyUrl: row.pubky_url,
+      lastPublishedAt: row.last_published_at,
+    },
+  });
+  if (change.domain) {
+    view.updateDomain(change.domain);
+    if (live) live.setSubscriptions(store.subscriptions());
+  }
+}
+
+/** A guardian as the API answered it (invited, activated or removed from this page). */
+function showGuardian(row) {
+  const guardians = store.guardians.get(row.family);
+  if (!guardians) return;
+  guardians.set(row.id, guardianFromRest(row));
+  view.updateGuardians(store, row.family);
 }
 
 const explaining = new Map(); // domain id -> timer
@@ -236,7 +268,7 @@ async function fetchDomain(domainId) {
     const domain = store.addDomainFromRest(row, score);
     if (domain) {
       view.renderDomains(store, domain.familyId, domain.id);
-      live.setSubscriptions(store.subscriptions());
+      if (live) live.setSubscriptions(store.subscriptions());
     }
   } catch {
     // Not readable (or gone): nothing to show.
@@ -270,6 +302,19 @@ function onEvent(event) {
 }
 
 // --- start -------------------------------------------------------------------------------------
+
+new Actions({
+  session,
+  app: {
+    store: () => store,
+    showDomain: (row) => fetchDomain(row.id),
+    showMigration,
+    showPubky,
+    showGuardian,
+    refreshScore: (domainId) => fetchScore(domainId),
+    refreshMigration: (migrationId) => fetchMigration(migrationId),
+  },
+}).install();
 
 session.on("token", (token) => {
   if (live) live.reauth(token);
