@@ -229,19 +229,30 @@ def test_a_member_adds_domains_and_registers_one_with_a_key_proven_by_qr_code(
         approval()
         dialog.get_by_role("button", name="Register on Pubky").click()
         expect(dialog).to_have_count(0, timeout=30_000)
-        expect(card.get_by_text("Pubky · active")).to_be_visible()
+        # The service does not hold this key: the family signs and publishes the packet.
+        expect(card.get_by_text("Pubky · draft")).to_be_visible()
         expect(card.get_by_text("Self-custody key")).to_be_visible()
+        expect(card.get_by_role("button", name="Republish")).to_have_count(0)
         pubky = PubkyDomain.objects.get(domain=domain)
         assert pubky.public_key == keypair.public_key.z32()
         assert pubky.key_custody == "family"
+        assert pubky.key_verification == "proven"
+
+        # The other one with a key the service holds: signed and published at once.
+        other = page.locator(f"#domain-{created['id']}")
+        other.get_by_role("button", name="Register on Pubky").click()
+        dialog.get_by_role("button", name="Register on Pubky").click()
+        expect(dialog).to_have_count(0, timeout=30_000)
+        expect(other.get_by_text("Pubky · active")).to_be_visible()
+        expect(other.get_by_text("Key held by service")).to_be_visible()
 
         # Republish and recalculate say what they did, next to the buttons.
-        card.get_by_role("button", name="Republish").click()
-        expect(card.locator(".action-note")).to_contain_text("Published to 2 of 2 relays")
-        card.get_by_role("button", name="Recalculate score").click()
-        expect(card.locator(".action-note")).to_contain_text("Score recalculated")
-        domain.refresh_from_db()
-        expect(card.locator(".score-value")).to_have_text(str(domain.sovereignty_score))
+        other.get_by_role("button", name="Republish").click()
+        expect(other.locator(".action-note")).to_contain_text("Published to 2 of 2 relays")
+        other.get_by_role("button", name="Recalculate score").click()
+        expect(other.locator(".action-note")).to_contain_text("Score recalculated")
+        total = DomainRecord.objects.get(pk=created["id"]).sovereignty_score
+        expect(other.locator(".score-value")).to_have_text(str(total))
         assert _load_id(page) == load_id, "the page reloaded"
         screenshot(page, "actions-desktop")
     finally:

@@ -183,7 +183,9 @@ export class Actions {
           h("button", { type: "button", class: "button small", onclick: () => this.openRegisterForm(domain) }, "Register on Pubky"),
         );
       }
-      if (domain.pubky) {
+      // A self-held key's packet is signed by the family: the service can only put the newest
+      // one again, so there is nothing to republish before they published one.
+      if (domain.pubky && (domain.pubky.keyCustody === "service" || domain.pubky.lastPublishedAt)) {
         buttons.push(this.button("Republish", "Publishing…", key, () => this.republish(domain), { name: "republish" }));
       }
       buttons.push(this.button("Recalculate score", "Recalculating…", key, () => this.recalculate(domain), { name: "recalculate" }));

@@ -159,6 +159,14 @@ function showMigration(row) {
   }
 }
 
+async function fetchPubky(pubkyDomainId) {
+  try {
+    showPubky(await session.api(`pubky-domains/${pubkyDomainId}/`));
+  } catch {
+    // Not readable or gone: the card shows what the event said.
+  }
+}
+
 /** A Pubky domain as the API answered it (registered or republished from this page). */
 function showPubky(row) {
   const change = store.applyPubkyDomain({
@@ -299,6 +307,10 @@ function onEvent(event) {
   if (event.type === "domain_migration_update" || LIFECYCLE.test(event.type)) {
     live.setSubscriptions(store.subscriptions());
   }
+  // A new Pubky domain or migration is followed from now on: read it once, so that what
+  // changed between its creation and this subscription (published, verified) shows too.
+  if (event.type === "pubky_domain_created") fetchPubky(event.data.id);
+  if (event.type === "domain_migration_created") fetchMigration(event.data.id);
 }
 
 // --- start -------------------------------------------------------------------------------------
