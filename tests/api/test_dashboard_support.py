@@ -29,6 +29,7 @@ def test_a_family_tells_the_caller_their_role_and_whether_they_guard_it(world: W
     FederationGuardian.objects.filter(pk=world.guardian_id).update(status="invited")
     assert world.client("guardian").get(f"/api/families/{world.family.pk}/").status_code == 404
 
+
 def test_recalculating_answers_the_explained_score_and_stores_a_row_only_on_change(
     world: World,
 ) -> None:
