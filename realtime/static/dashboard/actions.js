@@ -421,6 +421,7 @@ export class Actions {
 
   openRegisterForm(domain) {
     let proof = null; // the proven key proof, for a self-held key
+    let proofRun = 0;
     const keyField = field("Public key", input("public_key", { placeholder: "52 characters (z-base-32)", maxlength: "52" }), {
       hint: "The key your authenticator app holds.",
     });
@@ -449,15 +450,22 @@ export class Actions {
         showFormErrors(form, localError({ public_key: "Enter the public key you hold." }));
         return;
       }
-      await whileBusy(proveButton, "Starting…", async () => {
-        try {
-          const started = await this.api("key-proofs/", "POST", { public_key: key });
-          this.showProof(proofBox, started);
-          proof = await this.waitForProof(started, proofBox);
-        } catch (error) {
-          showFormErrors(form, error);
-        }
-      });
+      const run = (proofRun += 1); // a new request replaces the one still waiting
+      let started;
+      try {
+        started = await whileBusy(proveButton, "Starting…", () => this.api("key-proofs/", "POST", { public_key: key }));
+      } catch (error) {
+        showFormErrors(form, error);
+        return;
+      }
+      proveButton.textContent = "Start again";
+      this.showProof(proofBox, started);
+      try {
+        const decided = await this.waitForProof(started, proofBox, () => run === proofRun);
+        if (run === proofRun) proof = decided;
+      } catch (error) {
+        if (run === proofRun) showFormErrors(form, error);
+      }
     });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -496,13 +504,14 @@ export class Actions {
   }
 
   /** Poll the proof (each read waits on the relay) until it is decided or the form closes. */
-  async waitForProof(started, box) {
+  async waitForProof(started, box, current = () => true) {
     const status = () => box.querySelector(".proof-status");
     let proof = started;
     const dialog = this.dialog;
-    while (proof.status === "pending" && dialog && dialog.open) {
+    while (proof.status === "pending" && dialog && dialog.open && current()) {
       proof = await this.api(`key-proofs/${proof.id}/?wait=${KEY_PROOF_WAIT_S}`, "GET");
     }
+    if (!current()) return null;
     const line = status();
     if (line) line.dataset.status = proof.status;
     if (proof.status === "proven") {
