@@ -366,7 +366,9 @@ def test_a_domain_moves_from_dns_to_pubky_with_a_guardians_approval_in_another_b
 
         # Carrying it out before the guardian approved is refused, in plain words.
         panel.get_by_role("button", name="Carry out migration").click()
-        expect(panel.locator(".action-error")).to_contain_text("guardian approval")
+        expect(panel.locator(".action-error")).to_contain_text(
+            "This migration needs 1 guardian approval before it can be carried out"
+        )
 
         # Rosa approves in her browser; the admin's page sees the approval arrive.
         rosa_panel.get_by_role("button", name="Approve").click()

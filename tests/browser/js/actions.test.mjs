@@ -63,6 +63,10 @@ test("refusals read in plain words", () => {
     }),
     /^The DNS check did not find the challenge record yet/,
   );
+  assert.equal(
+    actionMessage({ status: 409, message: "migration 5 of a.example needs 2 guardian approval(s); 1 given" }),
+    "This migration needs 2 guardian approvals before it can be carried out, and has 1 so far. The family's guardians decide on their dashboard.",
+  );
   // Not a 400 with fields: the whole message goes to the form.
   assert.deepEqual(formErrors({ status: 409, message: "a.example already has a migration in progress" }, ["name"]), {
     fields: {},
