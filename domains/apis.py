@@ -74,6 +74,7 @@ from domains.services.records import (
     domain_record_update,
 )
 from domains.services.registration import DnsRecordSpec, pubky_domain_register
+from domains.services.scoring import sovereignty_score_calculate
 from domains.services.usage import pubky_domain_usage_record
 from families import policy
 from families.models import Family, Visibility
@@ -317,6 +318,28 @@ class DomainScoreApi(ApiView):
     )
     def get(self, request: Request, domain_id: int) -> Response:
         domain = self.readable(DomainRecord.objects.all(), pk=domain_id)
+        return self.output(self.OutputSerializer, current_score(domain=domain))
+
+
+class DomainScoreRecalculateApi(ApiView):
+    """Score the domain again from its stored facts now (those who may change it).
+
+    A new history row is stored only when the result differs from the last one; the answer is
+    the current, explained score either way, and a changed score is pushed live as usual.
+    """
+
+    OutputSerializer = CurrentScoreSerializer
+
+    @extend_schema(
+        tags=["scores"],
+        operation_id="domain_score_recalculate",
+        request=None,
+        responses={200: OutputSerializer, **errors(*WRITE)},
+    )
+    def post(self, request: Request, domain_id: int) -> Response:
+        domain = self.readable(DomainRecord.objects.all(), pk=domain_id)
+        self.require(Action.CHANGE, domain, "You may not recalculate this domain's score.")
+        sovereignty_score_calculate(domain=domain, reason="recalculated on request")
         return self.output(self.OutputSerializer, current_score(domain=domain))
 
 

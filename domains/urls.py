@@ -22,6 +22,11 @@ urlpatterns = [
     ),
     path("domains/<id:domain_id>/score/", apis.DomainScoreApi.as_view(), name="domain-score"),
     path(
+        "domains/<id:domain_id>/score/recalculate/",
+        apis.DomainScoreRecalculateApi.as_view(),
+        name="domain-score-recalculate",
+    ),
+    path(
         "domains/<id:domain_id>/scores/",
         apis.DomainScoreHistoryApi.as_view(),
         name="domain-score-history",

@@ -40,6 +40,10 @@ class FamilySerializer(ReadModelSerializer):
     my_role = serializers.SerializerMethodField(
         help_text="The caller's role in this family (null when not a member)."
     )
+    is_guardian = serializers.SerializerMethodField(
+        help_text="Whether the caller is an active guardian of this family (and so decides "
+        "on its migrations)."
+    )
 
     class Meta:
         model = Family
@@ -51,6 +55,7 @@ class FamilySerializer(ReadModelSerializer):
             "owner",
             "visibility",
             "my_role",
+            "is_guardian",
             "guardian_approval_required",
             "guardian_threshold",
             "pubky_enabled",
@@ -72,6 +77,11 @@ class FamilySerializer(ReadModelSerializer):
         if not isinstance(principal, policy.Principal):
             return None
         return principal.roles.get(family.pk)
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_is_guardian(self, family: Family) -> bool:
+        principal = self.context.get("principal")
+        return isinstance(principal, policy.Principal) and family.pk in principal.guardian_of
 
 
 class MembershipSerializer(ReadModelSerializer):

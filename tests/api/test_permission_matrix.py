@@ -255,6 +255,11 @@ CASES = [
         lambda w, d: ("get", f"{D}/scores/".format(w=w), None),
         codes(READ_DOMAIN),
     ),
+    Case(
+        "score recalculate",
+        lambda w, d: ("post", f"{D}/score/recalculate/".format(w=w), None),
+        codes(CHANGE_DOMAIN),
+    ),
     # --- migrations ---
     Case("migrations list", lambda w, d: ("get", "/api/migrations/", None), codes(EVERYONE)),
     Case(

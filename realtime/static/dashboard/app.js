@@ -1,13 +1,14 @@
 // The live dashboard: sign in, load over REST, then follow /ws. Wires session, store, live
 // connection and view together; each of those lives in its own module.
 
+import { Actions } from "./actions.js";
 import { refreshTimes } from "./dom.js";
 import { LiveConnection } from "./live.js";
 import { apiProblem } from "./messages.js";
 import { RelayHistory, attachChartsPanels } from "./panels.js";
 import { View } from "./render.js";
 import { ApiError, Session } from "./session.js";
-import { Store, loadScore, loadSnapshot } from "./store.js";
+import { Store, guardianFromRest, loadScore, loadSnapshot } from "./store.js";
 
 const config = document.body.dataset;
 const session = new Session({
@@ -144,15 +145,54 @@ async function loadOnce() {
 
 async function fetchMigration(migrationId) {
   try {
-    const row = await session.api(`migrations/${migrationId}/`);
-    const domain = store.addMigration(row);
-    if (domain) {
-      view.updateDomain(domain);
-      live.setSubscriptions(store.subscriptions());
-    }
+    showMigration(await session.api(`migrations/${migrationId}/`));
   } catch {
     // Not readable or gone: the notification in the feed still says what happened.
   }
+}
+
+/** A migration as the API answered it (read, or just changed by an action). */
+function showMigration(row) {
+  const domain = store.addMigration(row);
+  if (domain) {
+    view.updateDomain(domain);
+    if (live) live.setSubscriptions(store.subscriptions());
+  }
+}
+
+async function fetchPubky(pubkyDomainId) {
+  try {
+    showPubky(await session.api(`pubky-domains/${pubkyDomainId}/`));
+  } catch {
+    // Not readable or gone: the card shows what the event said.
+  }
+}
+
+/** A Pubky domain as the API answered it (registered or republished from this page). */
+function showPubky(row) {
+  const change = store.applyPubkyDomain({
+    data: {
+      id: row.id,
+      domainId: row.domain,
+      status: row.status,
+      keyCustody: row.key_custody,
+      publicKey: row.public_key,
+      pubkyUrl: row.pubky_url,
+      lastPublishedAt: row.last_published_at,
+    },
+  });
+  if (change.domain) {
+    view.updateDomain(change.domain);
+    if (live) live.setSubscriptions(store.subscriptions());
+  }
+}
+
+/** A guardian as the API answered it (invited, activated or removed from this page). */
+function showGuardian(row) {
+  const guardians = store.guardians.get(row.family);
+  if (!guardians) return;
+  guardians.set(row.id, guardianFromRest(row));
+  view.updateGuardians(store, row.family);
 }
 
 const explaining = new Map(); // domain id -> timer
@@ -238,7 +278,7 @@ async function fetchDomain(domainId) {
     const domain = store.addDomainFromRest(row, score);
     if (domain) {
       view.renderDomains(store, domain.familyId, domain.id);
-      live.setSubscriptions(store.subscriptions());
+      if (live) live.setSubscriptions(store.subscriptions());
     }
   } catch {
     // Not readable (or gone): nothing to show.
@@ -272,9 +312,26 @@ function onEvent(event) {
   if (event.type === "domain_migration_update" || LIFECYCLE.test(event.type)) {
     live.setSubscriptions(store.subscriptions());
   }
+  // A new Pubky domain or migration is followed from now on: read it once, so that what
+  // changed between its creation and this subscription (published, verified) shows too.
+  if (event.type === "pubky_domain_created") fetchPubky(event.data.id);
+  if (event.type === "domain_migration_created") fetchMigration(event.data.id);
 }
 
 // --- start -------------------------------------------------------------------------------------
+
+new Actions({
+  session,
+  app: {
+    store: () => store,
+    showDomain: (row) => fetchDomain(row.id),
+    showMigration,
+    showPubky,
+    showGuardian,
+    refreshScore: (domainId) => fetchScore(domainId),
+    refreshMigration: (migrationId) => fetchMigration(migrationId),
+  },
+}).install();
 
 session.on("token", (token) => {
   if (live) live.reauth(token);

@@ -72,6 +72,14 @@ export function migrationError(error) {
       detail: raw,
     };
   }
+  const approvals = raw.match(/needs (\d+) guardian approval\(s\).*?; (\d+) given/);
+  if (approvals) {
+    const [needed, given] = [Number(approvals[1]), Number(approvals[2])];
+    return {
+      text: `This migration needs ${countOf(needed, "guardian approval")} before it can be carried out, and has ${given} so far. The family's guardians decide on their dashboard.`,
+      detail: raw,
+    };
+  }
   if (/^(DNS lookup of .* (timed out|failed)|no resolver could answer)/.test(raw)) {
     return {
       text: "DNS could not be checked just now (the DNS servers did not answer). Try verifying again in a few minutes.",

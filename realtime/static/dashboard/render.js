@@ -14,6 +14,10 @@ const BACKUP_LABELS = {
   failed: ["Backup failed", "bad"],
 };
 const PUBKY_TONES = { active: "good", draft: "info", error: "bad", disabled: "muted" };
+// Where the actions (actions.js) put their controls; null parts draw nothing, so the page
+// reads the same to those who may not act.
+export const hooks = { domain: null, family: null, guardians: null, guardian: null };
+
 const ROLE_LABELS = { owner: "Owner", admin: "Admin", member: "Member", viewer: "Viewer" };
 
 function badge(text, tone = "muted", title = "") {
@@ -223,12 +227,13 @@ export function domainCard(domain) {
     chartsPanel(domain),
     pubkyLine(domain),
     migrationLine(domain),
+    hooks.domain ? hooks.domain(domain) : null,
   );
 }
 
 // --- guardians, relays, feed --------------------------------------------------------------------
 
-function guardianRow(guardian) {
+function guardianRow(guardian, family) {
   const [label, tone] = BACKUP_LABELS[guardian.backupStatus] || [guardian.backupStatus, "muted"];
   return h(
     "li",
@@ -246,15 +251,17 @@ function guardianRow(guardian) {
       badge(label, tone),
       guardian.backupLastUpdated ? h("span", { class: "muted small" }, timeEl(guardian.backupLastUpdated, "updated")) : null,
     ),
+    hooks.guardian ? hooks.guardian(guardian, family) : null,
   );
 }
 
 export function guardianList(family, guardians) {
   if (family.errors.guardians) return sectionError("the guardians", family.errors.guardians);
+  const invite = hooks.guardians ? hooks.guardians(family) : null;
   if (!guardians.length) {
-    return emptyState("No guardians yet", "Guardians keep backups of the family's keys and approve migrations.");
+    return [emptyState("No guardians yet", "Guardians keep backups of the family's keys and approve migrations."), invite];
   }
-  return h("ul", { class: "guardians" }, guardians.map(guardianRow));
+  return [h("ul", { class: "guardians" }, guardians.map((g) => guardianRow(g, family))), invite];
 }
 
 function relayRow(relay) {
@@ -500,6 +507,7 @@ export class View {
         ),
       ),
       h("h3", { class: "section-title" }, "Domains ", h("span", { class: "count", id: `domain-count-${family.id}` }, String(domains.length))),
+      hooks.family ? hooks.family(family) : null,
       h("div", { class: "domains", id: `domains-${family.id}` }, domainPart),
       h("h3", { class: "section-title" }, "Guardians"),
       h("div", { class: "card guardians-card", id: `guardians-${family.id}` }, guardianList(family, store.guardiansOf(family.id))),

@@ -8,11 +8,12 @@ const STORAGE_KEY = "pubky.dashboard.session";
 const REQUEST_TIMEOUT_MS = 15000;
 
 export class ApiError extends Error {
-  constructor(status, message, { code = "", network = false } = {}) {
+  constructor(status, message, { code = "", network = false, body = null } = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.network = network;
+    this.body = body; // the error body as sent (a 400's field errors; forms.js reads them)
   }
 
   get isAuth() {
@@ -60,7 +61,7 @@ async function request(url, { method = "GET", body, token } = {}) {
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const detail = (data && (data.detail || data.message)) || response.statusText;
-    throw new ApiError(response.status, String(detail), { code: (data && data.code) || "" });
+    throw new ApiError(response.status, String(detail), { code: (data && data.code) || "", body: data });
   }
   return data;
 }

@@ -87,7 +87,7 @@ function relayFromEvent(row) {
   };
 }
 
-function guardianFromRest(row) {
+export function guardianFromRest(row) {
   return {
     id: row.id,
     name: row.name,
@@ -97,7 +97,7 @@ function guardianFromRest(row) {
   };
 }
 
-function pubkyFromRest(row) {
+export function pubkyFromRest(row) {
   return {
     id: row.id,
     status: row.status,
@@ -116,6 +116,8 @@ function migrationFromRest(row) {
     state: row.state,
     approvalsRequired: row.approvals_required,
     approvals: (row.approvals || []).filter((a) => a.decision === "approved").length,
+    challengeName: row.challenge_name || "",
+    challengeValue: row.challenge_value || "",
     error: row.error || "",
     updatedAt: row.updated_at,
   };
@@ -182,6 +184,7 @@ export class Store {
       id: family.id,
       name: family.name,
       myRole: family.my_role,
+      isGuardian: Boolean(family.is_guardian),
       pubkyEnabled: family.pubky_enabled,
       errors: {
         domains: part.domains.error || null,
@@ -417,11 +420,10 @@ export class Store {
   applyFamilyNews({ event_id: eventId, data }) {
     if (data.guardian) return this.applyGuardian(eventId, data);
     const feed = this.addFeed(notificationItem(data));
+    // A notification about a migration (new, approved, rejected): read it again, since the
+    // approvals it counts are not in the migration's own events.
     const migrationId = data.payload && data.payload.migration_id;
-    const known = [...this.domains.values()].some(
-      (d) => d.migration && d.migration.id === migrationId,
-    );
-    return { feed, fetch: migrationId && !known ? { migrationId } : null };
+    return { feed, fetch: migrationId ? { migrationId } : null };
   }
 
   applyGuardian(eventId, data) {
