@@ -54,7 +54,7 @@ test("refusals read in plain words", () => {
   assert.match(actionMessage({ status: 500, message: "x" }), /server had a problem \(HTTP 500\)/);
   assert.match(
     actionMessage({ status: 502, message: "HTTPConnectionPool(host='r'): Max retries exceeded (Connection refused)" }),
-    /^A Pubky relay or homeserver refused the connection/,
+    /^A Pubky relay or homeserver did not answer \(connection refused/,
   );
   assert.match(
     actionMessage({
