@@ -70,8 +70,8 @@ from domains.services.records import (
     domain_record_update,
 )
 from domains.services.registration import DnsRecordSpec, pubky_domain_register
-from families import policy
 from families.models import Family, Visibility
+from pubkyproject import policy
 from pubkyproject.api.filters import IdField, ordering_field
 from pubkyproject.api.schema import LIST, READ, WRITE, errors
 from pubkyproject.api.throttles import AnonThrottle, PubkyNetworkThrottle, UserThrottle

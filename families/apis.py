@@ -18,7 +18,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from domains.models import DomainRecord, PubkyDomain
-from families import policy
 from families.models import (
     FAMILY_DESCRIPTION_MAX_LENGTH,
     AccessGrant,
@@ -73,6 +72,7 @@ from families.services.key_proofs import (
 )
 from families.services.pubky import family_keypair_rotate, family_pubky_enable
 from families.validators import validate_public_key
+from pubkyproject import policy
 from pubkyproject.api.client import client_ip
 from pubkyproject.api.fields import UsernameField
 from pubkyproject.api.filters import IdField, ordering_field
@@ -407,7 +407,7 @@ class MyPubkyIdentityApi(ApiView):
 
 
 class FamilyKeypairListApi(ApiView):
-    """The family's keypairs: public parts only (``policy.keypair_public_fields``)."""
+    """The family's keypairs: public parts only (``access_rules.keypair_public_fields``)."""
 
     class FilterSerializer(serializers.Serializer):
         is_active = serializers.BooleanField(required=False)

@@ -8,7 +8,12 @@ class FamiliesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported here, not at the top: models may be imported only once the app registry is
+        # ready, and these modules import them.
         from families import (
+            access_rules,
             audit,  # noqa: F401  (registers models with django-auditlog)
             receivers,  # noqa: F401  (session sign-in/out security events)
         )
+
+        access_rules.register()

@@ -1,4 +1,4 @@
-"""Reads for the families app and the audit trails; lists are scoped by ``families.policy``."""
+"""Reads for the families app and the audit trails; lists are scoped by ``pubkyproject.policy``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, Q, QuerySet
 
-from families import policy
 from families.models import (
     AccessGrant,
     Family,
@@ -19,6 +18,7 @@ from families.models import (
     SecurityEvent,
     User,
 )
+from pubkyproject import policy
 
 M = TypeVar("M", bound=Model)
 

@@ -32,9 +32,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from families import policy
 from families.models import User
 from families.security import acting_as
+from pubkyproject import policy
 from pubkyproject.api.client import client_ip
 from pubkyproject.api.exceptions import exception_handler
 from pubkyproject.api.limits import control_character_errors
