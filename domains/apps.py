@@ -13,6 +13,8 @@ class DomainsConfig(AppConfig):
         from domains import (
             access_rules,
             audit,  # noqa: F401  (registers models with django-auditlog)
+            family_receivers,
         )
 
         access_rules.register()
+        family_receivers.connect()

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 
+from pubkyproject import security_port
+
 
 class FamiliesConfig(AppConfig):
     name = "families"
@@ -14,6 +16,8 @@ class FamiliesConfig(AppConfig):
             access_rules,
             audit,  # noqa: F401  (registers models with django-auditlog)
             receivers,  # noqa: F401  (session sign-in/out security events)
+            security,
         )
 
         access_rules.register()
+        security_port.register(security.record_reported)

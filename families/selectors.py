@@ -24,9 +24,6 @@ M = TypeVar("M", bound=Model)
 
 Who = policy.Principal | User | AnonymousUser | None
 
-GRANT_MODELS = {"family": ("families", "family"), "domain": ("domains", "domainrecord")}
-GRANT_MODELS["pubky_domain"] = ("domains", "pubkydomain")
-
 
 def ordered(queryset: QuerySet[M], ordering: str | None, default: str) -> QuerySet[M]:
     """Order by ``ordering`` (or ``default``), then by primary key so pages are stable."""
@@ -90,8 +87,7 @@ def access_grants_list(
         who, AccessGrant.objects.select_related("grantee", "granted_by", "content_type")
     )
     if target_type:
-        app_label, model = GRANT_MODELS[target_type]
-        content_type = ContentType.objects.get_by_natural_key(app_label, model)
+        content_type = ContentType.objects.get_for_model(policy.grant_target_model(target_type))
         queryset = queryset.filter(content_type=content_type)
     if target_id is not None:
         queryset = queryset.filter(object_id=target_id)

@@ -93,7 +93,7 @@ class KeypairSerializer(ReadModelSerializer):
         read_only_fields = fields
 
 
-GRANT_TARGETS = ("family", "domain", "pubky_domain")
+GRANT_TARGETS = policy.SCOPE_KINDS
 
 
 class AccessGrantSerializer(ReadModelSerializer):
@@ -121,13 +121,9 @@ class AccessGrantSerializer(ReadModelSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=GRANT_TARGETS))
     def get_target_type(self, grant: AccessGrant) -> str:
-        return grant_target_type(grant.content_type.model)
-
-
-def grant_target_type(model_name: str) -> str:
-    return {"family": "family", "domainrecord": "domain", "pubkydomain": "pubky_domain"}.get(
-        model_name, model_name
-    )
+        content_type = grant.content_type
+        label = f"{content_type.app_label}.{content_type.model}"
+        return policy.grant_kind(label) or content_type.model
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)

@@ -13,8 +13,10 @@ class GuardiansConfig(AppConfig):
         from guardians import (
             access_rules,
             audit,  # noqa: F401  (registers models with django-auditlog)
+            family_receivers,
             receivers,
         )
 
         access_rules.register()
+        family_receivers.connect()
         receivers.connect()

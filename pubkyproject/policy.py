@@ -224,6 +224,20 @@ def grant_targets() -> list[tuple[type[Model], ScopeKind]]:
     return list(_registry.grant_targets.values())
 
 
+def grant_target_model(kind: str) -> type[Model]:
+    """The model grants of ``kind`` point at (LookupError if no app registered one)."""
+    for model, registered in _registry.grant_targets.values():
+        if registered == kind:
+            return model
+    raise LookupError(f"no model takes {kind!r} grants")
+
+
+def grant_kind(label: str) -> ScopeKind | None:
+    """The kind of grant on a model named ``app_label.model`` (None if grants cannot name it)."""
+    target = _registry.grant_targets.get(label)
+    return None if target is None else target[1]
+
+
 def family_of(obj: Model) -> int | None:
     """The id of the family ``obj`` belongs to (None for an object of no family)."""
     return _resolve(obj, paths_for(type(obj)).family)

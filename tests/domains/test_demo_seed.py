@@ -19,7 +19,7 @@ from domains.models import (
     PubkyDomain,
     PubkyDomainStatus,
 )
-from families.services.demo import DEMO_MIGRATING_DOMAIN, DEMO_PUBKY_DOMAIN, demo_seed
+from pubkyproject.demo import DEMO_MIGRATING_DOMAIN, DEMO_PUBKY_DOMAIN, demo_seed
 from guardians.models import FederationGuardian
 from pubky.testnet import Testnet
 from tests.domains.conftest import resolved
