@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from families.models import (
     ROLE_RANK,
@@ -38,7 +39,7 @@ SELECT coalesce(json_agg(json_build_array(ct.app_label || '.' || ct.model, a.obj
                          ORDER BY a.id), '[]'::json)
   FROM access_grants a JOIN django_content_type ct ON ct.id = a.content_type_id
  WHERE a.grantee_id = u.id AND a.revoked_at IS NULL
-   AND (a.expires_at IS NULL OR a.expires_at > now())
+   AND (a.expires_at IS NULL OR a.expires_at > %s)
 """
 
 
@@ -146,5 +147,9 @@ def register() -> None:
     policy.register_object_rule(AccessGrant, AccessGrantRule())
     policy.register_grant_target(Family, "family")
     policy.register_principal_part("roles", policy.PrincipalPart(sql=_MEMBERSHIPS_SQL))
-    policy.register_principal_part("grants", policy.PrincipalPart(sql=_GRANTS_SQL))
+    # The moment a grant ends is compared with the clock, not with ``now()``: that is the start
+    # of the surrounding transaction, which may be long past (as ``AccessGrant.current`` does).
+    policy.register_principal_part(
+        "grants", policy.PrincipalPart(sql=_GRANTS_SQL, params=lambda: [timezone.now()])
+    )
     policy.register_key_holder(holds_key)
