@@ -107,6 +107,8 @@ def holds_key(principal: Principal, key: str) -> bool:
     """Only a key the service holds or its holder proved opens private paths: an unproven
     claim of someone else's key must not read their data."""
     unproven = KeyVerification.UNVERIFIED
+    if principal.user_id is None:
+        return False
     return (
         User.objects.filter(pk=principal.user_id, pubky_public_key=key)
         .exclude(pubky_key_verification=unproven)

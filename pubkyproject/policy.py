@@ -356,7 +356,7 @@ def _grant(principal: Principal, paths: Paths, obj: Model) -> str | None:
 
 def _object_rule(model: type[Model]) -> ObjectRule | None:
     for klass in model.__mro__:
-        rule = _registry.object_rules.get(klass)  # type: ignore[arg-type]
+        rule = _registry.object_rules.get(klass)
         if rule is not None:
             return rule
     return None
