@@ -36,10 +36,10 @@ from domains.services.publishing import PublishOutcome, pubky_domain_publish
 from domains.services.relays import RelayCheck, relay_statuses_check, relay_urls_to_check
 from domains.services.scoring import sovereignty_score_calculate
 from domains.services.wording import count_of, migration_problem, network_problem, relay_problem
-from families import policy
 from families.admin_actions import policy_action
 from families.models import Family
 from pubky.errors import PubkyError
+from pubkyproject import policy
 from pubkyproject.admin_actions import (
     ActionFailed,
     Confirmation,

@@ -23,9 +23,9 @@ from domains.models import (
 )
 from domains.scoring import RUBRIC_VERSION, explain, score
 from domains.selectors import fact_verifications, facts_of
-from families import policy
 from families.models import User
 from families.selectors import ordered
+from pubkyproject import policy
 from pubkyproject.pubky_client import PubkyClient, pubky_client
 
 Who = policy.Principal | User | AnonymousUser | None

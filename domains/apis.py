@@ -76,8 +76,8 @@ from domains.services.records import (
 from domains.services.registration import DnsRecordSpec, pubky_domain_register
 from domains.services.scoring import sovereignty_score_calculate
 from domains.services.usage import pubky_domain_usage_record
-from families import policy
 from families.models import Family, Visibility
+from pubkyproject import policy
 from pubkyproject.api.filters import IdField, ordering_field
 from pubkyproject.api.schema import LIST, READ, WRITE, errors
 from pubkyproject.api.throttles import AnonThrottle, PubkyNetworkThrottle, UserThrottle

@@ -8,4 +8,13 @@ class DomainsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from domains import audit  # noqa: F401  (registers models with django-auditlog)
+        # Imported here, not at the top: models may be imported only once the app registry is
+        # ready, and these modules import them.
+        from domains import (
+            access_rules,
+            audit,  # noqa: F401  (registers models with django-auditlog)
+            family_receivers,
+        )
+
+        access_rules.register()
+        family_receivers.connect()

@@ -7,7 +7,6 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
 
-from families import policy
 from families.models import (
     AccessGrant,
     Family,
@@ -17,13 +16,13 @@ from families.models import (
     SecurityEvent,
     User,
 )
-from guardians.models import FederationGuardian
+from pubkyproject import policy
 from pubkyproject.admin_actions import RegisteredActionsMixin
 from pubkyproject.admin_mixins import ReadOnlyAdminMixin
 
 
 class PolicyAdminMixin:
-    """Staff who are not superusers see and change what ``families.policy`` allows them.
+    """Staff who are not superusers see and change what ``pubkyproject.policy`` allows them.
 
     Superusers keep Django's own rules (everything). For other staff the changelist is scoped
     with ``policy.scope`` and each object is checked with ``policy.can_read``/``can_change``,
@@ -90,15 +89,6 @@ class PubkyKeypairInline(admin.TabularInline):
         return False
 
 
-class GuardianInline(admin.TabularInline):
-    model = FederationGuardian
-    extra = 0
-    fields = ("name", "user", "status", "pubky_backup_status", "pubky_backup_last_updated")
-    readonly_fields = ("pubky_backup_last_updated",)
-    autocomplete_fields = ("user",)
-    show_change_link = True
-
-
 @admin.register(Family)
 class FamilyAdmin(RegisteredActionsMixin, PolicyAdminMixin, admin.ModelAdmin):
     """Families; their actions (recalculate their domains' scores, republish their Pubky
@@ -110,7 +100,11 @@ class FamilyAdmin(RegisteredActionsMixin, PolicyAdminMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     autocomplete_fields = ("owner",)
     readonly_fields = ("pubky_public_key", "created_at", "updated_at")
-    inlines = (FamilyMembershipInline, PubkyKeypairInline, GuardianInline)
+    # The guardians app adds its inline (guardians.admin): families sits below guardians.
+    inlines: tuple[type[admin.options.InlineModelAdmin], ...] = (
+        FamilyMembershipInline,
+        PubkyKeypairInline,
+    )
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", "owner", "visibility")}),
         (

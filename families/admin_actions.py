@@ -1,7 +1,7 @@
 """Admin actions bound to the one access policy and the security audit trail.
 
 :func:`policy_action` builds a :class:`pubkyproject.admin_actions.ObjectAction` whose access
-check is a ``families.policy`` rule, asked with the staff user's principal (loaded once per
+check is a ``pubkyproject.policy`` rule, asked with the staff user's principal (loaded once per
 request), so an admin action is allowed exactly when the API would allow the same operation.
 A refusal is recorded as an ``access_denied`` security event (``via: admin``), like a 403 of
 the API. Services run "acting as" the staff user, so a private key opened to sign a packet is
@@ -19,9 +19,9 @@ from typing import Any
 from django.db.models import Model
 from django.http import HttpRequest
 
-from families import policy
 from families.models import SecurityEventKind, User
 from families.security import acting_as, security_event_record
+from pubkyproject import policy
 from pubkyproject.admin_actions import (
     AdminActionFunction,
     Confirmation,

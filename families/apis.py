@@ -10,15 +10,12 @@ from typing import Any
 
 from auditlog.models import LogEntry
 from django.conf import settings
-from django.db.models import Model
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from domains.models import DomainRecord, PubkyDomain
-from families import policy
 from families.models import (
     FAMILY_DESCRIPTION_MAX_LENGTH,
     AccessGrant,
@@ -73,6 +70,7 @@ from families.services.key_proofs import (
 )
 from families.services.pubky import family_keypair_rotate, family_pubky_enable
 from families.validators import validate_public_key
+from pubkyproject import policy
 from pubkyproject.api.client import client_ip
 from pubkyproject.api.fields import UsernameField
 from pubkyproject.api.filters import IdField, ordering_field
@@ -407,7 +405,7 @@ class MyPubkyIdentityApi(ApiView):
 
 
 class FamilyKeypairListApi(ApiView):
-    """The family's keypairs: public parts only (``policy.keypair_public_fields``)."""
+    """The family's keypairs: public parts only (``access_rules.keypair_public_fields``)."""
 
     class FilterSerializer(serializers.Serializer):
         is_active = serializers.BooleanField(required=False)
@@ -566,12 +564,6 @@ class KeyProofDetailApi(ApiView):
 
 # --- access grants -----------------------------------------------------------------------------
 
-_GRANT_TARGET_MODELS: dict[str, type[Model]] = {
-    "family": Family,
-    "domain": DomainRecord,
-    "pubky_domain": PubkyDomain,
-}
-
 
 class AccessGrantListApi(ApiView):
     """Grants the caller received, gave or administers; administrators of a target grant."""
@@ -620,7 +612,7 @@ class AccessGrantListApi(ApiView):
     )
     def post(self, request: Request) -> Response:
         data = self.parse(self.InputSerializer)
-        model = _GRANT_TARGET_MODELS[data["target_type"]]
+        model = policy.grant_target_model(data["target_type"])
         target = self.readable(model._default_manager.all(), pk=data["target_id"])
         self.require(Action.ADMINISTER, target, "Only the target's administrators grant access.")
         grant = access_grant_create(

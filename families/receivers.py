@@ -14,13 +14,12 @@ from django.http import HttpRequest
 
 from families.models import SecurityEventKind, User
 from families.security import security_event_record
+from pubkyproject.api.client import client_ip
 
 
 def _ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
-    from pubkyproject.api.client import client_ip
-
     return client_ip(request)
 
 

@@ -3,35 +3,26 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from families.models import SecurityEvent, SecurityEventKind, User
+from pubkyproject import security_port
 
 logger = logging.getLogger("pubky.security")
 
-_acting_user: ContextVar[User | None] = ContextVar("pubky_acting_user", default=None)
 
-
-@contextmanager
-def acting_as(user: User | None) -> Iterator[None]:
-    """Within the block, key use and other events without an explicit user are ``user``'s.
-
-    The API enters it for every authenticated request, so a private key opened deep inside a
-    service (signing a packet) is recorded with the person who asked for it.
-    """
-    token = _acting_user.set(user)
-    try:
-        yield
-    finally:
-        _acting_user.reset(token)
+def acting_as(user: User | None) -> AbstractContextManager[None]:
+    """Within the block, key use and other events without an explicit user are ``user``'s
+    (:func:`pubkyproject.security_port.acting_as`: the API enters it for every request)."""
+    return security_port.acting_as(user)
 
 
 def acting_user() -> User | None:
     """The user on whose behalf the current request acts (``None`` for workers)."""
-    return _acting_user.get()
+    user = security_port.acting_user()
+    return user if isinstance(user, User) else None
 
 
 def security_event_record(
@@ -71,4 +62,27 @@ def private_key_use_record(*, purpose: str, target: str, user: User | None = Non
         user=actor,
         target=target,
         detail={"purpose": purpose, "acting": "user" if actor is not None else "service"},
+    )
+
+
+def record_reported(
+    *,
+    kind: str,
+    user: Any | None,
+    username: str,
+    ip_address: str | None,
+    target: str,
+    detail: Mapping[str, Any],
+) -> None:
+    """The recorder behind :mod:`pubkyproject.security_port` (plugged in by ``families.apps``):
+    events the core reports land in the same trail."""
+    if kind not in SecurityEventKind.values:
+        raise ValueError(f"unknown security event kind {kind!r}")
+    security_event_record(
+        kind=kind,
+        user=user if isinstance(user, User) else None,
+        username=username,
+        ip_address=ip_address,
+        target=target,
+        detail=dict(detail),
     )

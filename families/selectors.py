@@ -1,4 +1,4 @@
-"""Reads for the families app and the audit trails; lists are scoped by ``families.policy``."""
+"""Reads for the families app and the audit trails; lists are scoped by ``pubkyproject.policy``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, Q, QuerySet
 
-from families import policy
 from families.models import (
     AccessGrant,
     Family,
@@ -19,13 +18,11 @@ from families.models import (
     SecurityEvent,
     User,
 )
+from pubkyproject import policy
 
 M = TypeVar("M", bound=Model)
 
 Who = policy.Principal | User | AnonymousUser | None
-
-GRANT_MODELS = {"family": ("families", "family"), "domain": ("domains", "domainrecord")}
-GRANT_MODELS["pubky_domain"] = ("domains", "pubkydomain")
 
 
 def ordered(queryset: QuerySet[M], ordering: str | None, default: str) -> QuerySet[M]:
@@ -90,8 +87,7 @@ def access_grants_list(
         who, AccessGrant.objects.select_related("grantee", "granted_by", "content_type")
     )
     if target_type:
-        app_label, model = GRANT_MODELS[target_type]
-        content_type = ContentType.objects.get_by_natural_key(app_label, model)
+        content_type = ContentType.objects.get_for_model(policy.grant_target_model(target_type))
         queryset = queryset.filter(content_type=content_type)
     if target_id is not None:
         queryset = queryset.filter(object_id=target_id)

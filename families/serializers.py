@@ -1,7 +1,7 @@
 """Output shapes shared by several family APIs (each API nests its own input serializer).
 
 No serializer here (or anywhere in the API) has a private-key field: keypairs are shown through
-``policy.keypair_public_fields()``, the one list of what may be shown of a keypair.
+``access_rules.keypair_public_fields()``, the one list of what may be shown of a keypair.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from families import policy
+from families import access_rules
 from families.models import AccessGrant, Family, FamilyMembership, FamilyRole, PubkyKeypair, User
+from pubkyproject import policy
 
 
 class ReadModelSerializer(serializers.ModelSerializer):
@@ -94,15 +95,15 @@ class MembershipSerializer(ReadModelSerializer):
 
 
 class KeypairSerializer(ReadModelSerializer):
-    """The public parts of a family keypair (``policy.keypair_public_fields``)."""
+    """The public parts of a family keypair (``access_rules.keypair_public_fields``)."""
 
     class Meta:
         model = PubkyKeypair
-        fields = policy.keypair_public_fields()
+        fields = access_rules.keypair_public_fields()
         read_only_fields = fields
 
 
-GRANT_TARGETS = ("family", "domain", "pubky_domain")
+GRANT_TARGETS = policy.SCOPE_KINDS
 
 
 class AccessGrantSerializer(ReadModelSerializer):
@@ -130,13 +131,9 @@ class AccessGrantSerializer(ReadModelSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=GRANT_TARGETS))
     def get_target_type(self, grant: AccessGrant) -> str:
-        return grant_target_type(grant.content_type.model)
-
-
-def grant_target_type(model_name: str) -> str:
-    return {"family": "family", "domainrecord": "domain", "pubkydomain": "pubky_domain"}.get(
-        model_name, model_name
-    )
+        content_type = grant.content_type
+        label = f"{content_type.app_label}.{content_type.model}"
+        return policy.grant_kind(label) or content_type.model
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)

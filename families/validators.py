@@ -6,6 +6,9 @@ import re
 
 from django.core.exceptions import ValidationError
 
+from pubky.errors import PubkyError
+from pubky.keys import PublicKey
+
 _Z32_RE = re.compile(r"^[ybndrfg8ejkmcpqxot1uwisza345h769]{52}$")
 
 
@@ -15,9 +18,6 @@ def validate_public_key(value: str) -> None:
         raise ValidationError(
             "Enter a Pubky public key: 52 z-base-32 characters.", code="invalid_public_key"
         )
-    from pubky.errors import PubkyError
-    from pubky.keys import PublicKey
-
     try:
         PublicKey.parse(value)
     except PubkyError as exc:

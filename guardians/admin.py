@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from domains.admin import explain_service_error, migration_label
 from domains.models import DomainMigration
 from domains.services.facts import guardian_backup_verify
-from families import policy
+from families.admin import FamilyAdmin
 from families.admin_actions import policy_action
 from families.models import User
 from guardians.models import (
@@ -27,6 +27,7 @@ from guardians.services import (
     guardian_migration_approve,
     guardian_migration_reject,
 )
+from pubkyproject import policy
 from pubkyproject.admin_actions import Confirmation, admin_actions_register
 from pubkyproject.admin_mixins import ReadOnlyAdminMixin
 
@@ -160,3 +161,16 @@ class GuardianNotificationAdmin(admin.ModelAdmin):
     list_filter = ("kind", "family")
     search_fields = ("title", "message")
     list_select_related = ("family", "guardian")
+
+
+class GuardianInline(admin.TabularInline):
+    model = FederationGuardian
+    extra = 0
+    fields = ("name", "user", "status", "pubky_backup_status", "pubky_backup_last_updated")
+    readonly_fields = ("pubky_backup_last_updated",)
+    autocomplete_fields = ("user",)
+    show_change_link = True
+
+
+# The family page lists its guardians (families sits below guardians, so the inline is added here).
+FamilyAdmin.inlines = (*FamilyAdmin.inlines, GuardianInline)

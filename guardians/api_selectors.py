@@ -1,14 +1,14 @@
-"""The API's reads of guardians and their notifications, scoped by ``families.policy``."""
+"""The API's reads of guardians and their notifications, scoped by ``pubkyproject.policy``."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
-from families import policy
 from families.models import Family, User
 from families.selectors import ordered
 from guardians.models import FederationGuardian, GuardianNotification
+from pubkyproject import policy
 
 Who = policy.Principal | User | AnonymousUser | None
 

@@ -16,7 +16,6 @@ from rest_framework.response import Response
 
 from domains.api_selectors import migration_queryset
 from domains.serializers import MigrationSerializer
-from families import policy
 from families.models import Family, User
 from families.validators import validate_public_key
 from guardians.api_selectors import guardians_list, notifications_list
@@ -35,6 +34,7 @@ from guardians.services import (
     guardian_migration_reject,
     guardian_notification_mark_read,
 )
+from pubkyproject import policy
 from pubkyproject.api.fields import UsernameField
 from pubkyproject.api.filters import ordering_field
 from pubkyproject.api.schema import LIST, READ, WRITE, errors

@@ -1,7 +1,7 @@
 """The family's guardian roster: adding guardians and changing their details or status.
 
 (Decisions, backups and notifications are in ``guardians.services``.) Access is decided by the
-caller through ``families.policy``: administering guardians is a family administrator's job.
+caller through ``pubkyproject.policy``: administering guardians is a family administrator's job.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reads for guardians, always scoped through the one access policy (``families.policy``)."""
+"""Reads for guardians, always scoped through the one access policy (``pubkyproject.policy``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from domains.models import OPEN_MIGRATION_STATES, DomainMigration, DomainRecord
-from families import policy
 from families.models import Family, User
 from guardians.models import (
     BackupStatus,
@@ -17,6 +16,7 @@ from guardians.models import (
     GuardianNotification,
     GuardianStatus,
 )
+from pubkyproject import policy
 
 __all__ = [
     "GuardianStatusSummary",

@@ -1,6 +1,6 @@
 """What guardians do: decide on migrations, report key backups; and notifying them.
 
-Every guardian action is checked by the one access policy (``families.policy``), written
+Every guardian action is checked by the one access policy (``pubkyproject.policy``), written
 through the ORM (so django-auditlog records the change with its actor) and also appended to
 the security audit trail as a ``guardian_action`` event, which is what operators filter on.
 """
@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from domains.models import DomainMigration, DomainRecord, MigrationState
 from domains.services.scoring import sovereignty_score_calculate
-from families import policy
 from families.models import Family, SecurityEventKind, User
 from families.security import security_event_record
 from guardians.models import (
@@ -26,6 +25,7 @@ from guardians.models import (
     GuardianNotification,
     GuardianStatus,
 )
+from pubkyproject import policy
 from pubkyproject.pubky_client import PubkyServiceError
 
 __all__ = [

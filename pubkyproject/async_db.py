@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from django.conf import settings
+from django.db import connections
 from psycopg_pool import AsyncConnectionPool
 
 logger = logging.getLogger("pubky.db")
@@ -45,8 +47,6 @@ _pools = weakref.WeakKeyDictionary()
 def connection_kwargs() -> dict[str, Any]:
     """libpq parameters of Django's default database (read when the pool opens, so the test
     database pytest-django switches to is the one used)."""
-    from django.db import connections
-
     params = connections["default"].get_connection_params()
     return {k: v for k, v in params.items() if k not in _NOT_LIBPQ and v not in (None, "")}
 
@@ -66,8 +66,6 @@ async def _open(max_size: int) -> AsyncConnectionPool:
 
 async def get_pool() -> AsyncConnectionPool:
     """The running event loop's pool (one per process under daphne or uvicorn)."""
-    from django.conf import settings
-
     loop = asyncio.get_running_loop()
     task = _pools.get(loop)
     if task is None or (task.done() and task.exception() is not None):

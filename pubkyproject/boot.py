@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 DEFAULT_SETTINGS = "pubkyproject.settings.local"
@@ -13,8 +14,6 @@ DEFAULT_SETTINGS = "pubkyproject.settings.local"
 def configure_settings() -> None:
     """Select the settings module and import it now, so bad configuration fails fast and clearly."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", DEFAULT_SETTINGS)
-    from django.conf import settings
-
     try:
         settings._setup()  # type: ignore[misc]  # force the import to surface errors here
     except ImproperlyConfigured as exc:

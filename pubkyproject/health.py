@@ -21,9 +21,15 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
+
+from pubkyproject.metrics import allowed
+from realtime.models import DbChange
 
 logger = logging.getLogger("pubky.health")
 
@@ -36,8 +42,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def _check_database() -> None:
-    from django.db import connection
-
     with connection.cursor() as cursor:
         timeout_ms = int(settings.READYZ_TIMEOUT_SECONDS * 1000)
         cursor.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
@@ -46,8 +50,6 @@ def _check_database() -> None:
 
 def _check_redis() -> None:
     """The cache (and with it the Redis that the connection registry uses) round-trips."""
-    from django.core.cache import cache
-
     token = f"{time.time_ns()}"
     cache.set("readyz", token, timeout=30)
     if cache.get("readyz") != token:
@@ -56,8 +58,6 @@ def _check_redis() -> None:
 
 def _check_channel_layer() -> None:
     """The channel layer accepts a group message (what every published event goes through)."""
-    from channels.layers import get_channel_layer
-
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("no channel layer is configured")
@@ -72,8 +72,6 @@ def _check_channel_layer() -> None:
 
 
 def _check_outbox_lag() -> None:
-    from realtime.models import DbChange
-
     bound = settings.READYZ_MAX_OUTBOX_LAG_SECONDS
     if not bound:
         return
@@ -98,8 +96,6 @@ CHECKS: dict[str, Callable[[], None]] = {
 
 def run_checks() -> tuple[bool, dict[str, dict[str, Any]]]:
     """Run every readiness check (each on its own; one failing does not skip the others)."""
-    from django.db import transaction
-
     results: dict[str, dict[str, Any]] = {}
     ok = True
     for name, check in CHECKS.items():
@@ -126,8 +122,6 @@ def readyz(request: HttpRequest) -> JsonResponse:
     Why a check failed (host names, error text) is told only to callers that may read the
     metrics (METRICS_TOKEN or METRICS_ALLOWED_IPS, loopback by default): probes and operators.
     """
-    from pubkyproject.metrics import allowed
-
     ok, checks = run_checks()
     if not allowed(
         remote_addr=request.META.get("REMOTE_ADDR", ""),

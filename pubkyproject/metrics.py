@@ -7,7 +7,8 @@ Two kinds of series:
   the outbox, gaps filled, HTTP request latency. With several server processes per host (e.g.
   ``uvicorn --workers N``) set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory shared by them
   (emptied at start); each answer then sums every live process.
-- **Service-wide**, read from PostgreSQL at scrape time: events published (the outbox's id
+- **Service-wide**, read from PostgreSQL at scrape time by the collectors the composition root
+  registers (``pubkyproject.service_metrics``): events published (the outbox's id
   sequence), outbox lag and NOTIFY backlog (changes queued for ``pubky_listen``), each configured
   relay's state and latency, migrations per state, key proofs per status. Every replica reports
   the same values; aggregate them with ``max``.
@@ -15,15 +16,13 @@ Two kinds of series:
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import logging
 import os
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
-from django.utils import timezone
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -33,8 +32,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 logger = logging.getLogger("pubky.metrics")
 
@@ -51,6 +50,7 @@ __all__ = [
     "SUBSCRIPTIONS",
     "exposition",
     "observe_request",
+    "register_service_collector",
     "slow_reader_closed",
     "subscription_kind",
 ]
@@ -119,106 +119,14 @@ def observe_request(*, method: str, route: str, status: int, seconds: float) -> 
 # Service-wide figures from PostgreSQL
 
 
-class DatabaseCollector:
-    """Reads the service-wide figures at scrape time (a handful of indexed queries)."""
-
-    def describe(self) -> list[Metric]:
-        return []
-
-    def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily(
-            "pubky_metrics_database_up", "Whether the service-wide figures could be read"
-        )
-        try:
-            families = list(self._collect())
-        except Exception:
-            logger.warning("metrics: reading the service-wide figures failed", exc_info=True)
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
-        yield up
-        yield from families
-
-    def _collect(self) -> Iterable[Metric]:
-        from django.db import connection
-
-        from domains.models import DomainMigration
-        from domains.selectors import relay_statuses_active
-        from realtime.models import DbChange
-
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT last_value, is_called FROM realtime_outbox_id_seq")
-            last_value, is_called = cursor.fetchone()
-        published = CounterMetricFamily(
-            "pubky_events_published", "Events written to the outbox (all processes)"
-        )
-        published.add_metric([], float(last_value if is_called else 0))
-        yield published
-
-        backlog = DbChange.objects.count()
-        oldest = DbChange.objects.order_by("id").values_list("created_at", flat=True).first()
-        lag = max(0.0, (timezone.now() - oldest).total_seconds()) if oldest else 0.0
-        yield GaugeMetricFamily(
-            "pubky_notify_backlog",
-            "Changes made outside Django queued by the NOTIFY triggers for pubky_listen",
-            value=backlog,
-        )
-        yield GaugeMetricFamily(
-            "pubky_outbox_lag_seconds",
-            "Age of the oldest committed change not yet in the outbox (0 when none waits)",
-            value=lag,
-        )
-
-        relay_up = GaugeMetricFamily(
-            "pubky_relay_up", "1 if the relay answered its last check, 0 if not", labels=["relay"]
-        )
-        latency = GaugeMetricFamily(
-            "pubky_relay_latency_seconds", "Latency of the relay's last check", labels=["relay"]
-        )
-        for status in relay_statuses_active():
-            if status.is_up is None:
-                continue  # not checked yet
-            relay_up.add_metric([status.url], 1.0 if status.is_up else 0.0)
-            if status.latency_ms is not None:
-                latency.add_metric([status.url], status.latency_ms / 1000)
-        yield relay_up
-        yield latency
-
-        migrations = GaugeMetricFamily(
-            "pubky_domain_migrations",
-            "Domain migrations per direction and state",
-            labels=["direction", "state"],
-        )
-        for (direction, state), count in _count(
-            DomainMigration.objects.all(), "direction", "state"
-        ).items():
-            migrations.add_metric([direction, state], count)
-        yield migrations
-
-        proofs = GaugeMetricFamily(
-            "pubky_key_proofs", "Proofs of key possession per status", labels=["status"]
-        )
-        model = _key_proof_model()
-        if model is not None:
-            for (proof_status,), count in _count(model._default_manager.all(), "status").items():
-                proofs.add_metric([str(proof_status)], count)
-        yield proofs
+_service_collectors: list[Callable[[], Collector]] = []
 
 
-def _count(rows: QuerySet[Any], *fields: str) -> dict[tuple[str, ...], int]:
-    counted = rows.order_by().values_list(*fields).annotate(n=Count("pk"))
-    return {tuple(row[:-1]): row[-1] for row in counted}
-
-
-def _key_proof_model() -> Any:
-    """The proof-of-key-possession model (a ``KeyProof`` with a ``status``), if installed."""
-    from django.apps import apps
-
-    for model in apps.get_models():
-        if model.__name__ == "KeyProof" and any(f.name == "status" for f in model._meta.fields):
-            return model
-    return None
+def register_service_collector(factory: Callable[[], Collector]) -> None:
+    """Add a collector of service-wide figures to every scrape (the composition root adds the
+    one reading the apps' tables: ``pubkyproject.service_metrics``)."""
+    if factory not in _service_collectors:
+        _service_collectors.append(factory)
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,14 +143,13 @@ def exposition() -> bytes:
     else:
         local = generate_latest(REGISTRY)
     service = CollectorRegistry(auto_describe=False)
-    service.register(DatabaseCollector())
+    for factory in _service_collectors:
+        service.register(factory())
     return local + generate_latest(service)
 
 
 def allowed(*, remote_addr: str, authorization: str) -> bool:
     """Whether a scrape may read the metrics (METRICS_TOKEN or METRICS_ALLOWED_IPS)."""
-    import hmac
-
     token = settings.METRICS_TOKEN
     if token and authorization.startswith("Bearer "):
         return hmac.compare_digest(authorization[7:].strip().encode(), token.encode())

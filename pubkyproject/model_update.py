@@ -25,13 +25,14 @@ def model_update(
     instance: M,
     fields: Iterable[str],
     data: Mapping[str, Any],
-    clean: Callable[[M], None] | None = None,
+    clean: Callable[[M], object] | None = None,
 ) -> tuple[M, bool]:
     """Apply ``data`` to a locked copy of ``instance``; return it and whether anything changed.
 
     Must run inside a transaction (the row is locked with ``SELECT ... FOR UPDATE``). Fields
     outside ``fields`` raise :class:`NotEditable` before anything is read. ``clean`` replaces
-    ``full_clean()`` when the model needs more checking than its own validators.
+    ``full_clean()`` when the model needs more checking than its own validators (whatever it
+    returns is ignored).
     """
     editable = set(fields)
     unknown = set(data) - editable

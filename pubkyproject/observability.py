@@ -24,6 +24,8 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
+from pubkyproject import metrics
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 user_id_var: ContextVar[int | None] = ContextVar("user_id", default=None)
 socket_id_var: ContextVar[str | None] = ContextVar("socket_id", default=None)
@@ -164,8 +166,6 @@ class RequestContextMiddleware:
     def _finish(
         request: HttpRequest, response: HttpResponseBase, request_id: str, started: float
     ) -> None:
-        from pubkyproject import metrics
-
         response["X-Request-ID"] = request_id
         metrics.observe_request(
             method=request.method or "GET",
@@ -184,8 +184,6 @@ class SocketContextMiddleware:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        from pubkyproject import metrics
-
         if scope.get("type") != "websocket":
             return await self.app(scope, receive, send)
         socket_id = uuid.uuid4().hex

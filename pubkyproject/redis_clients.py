@@ -43,6 +43,8 @@ from django.core.cache.backends.redis import RedisCacheClient
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from pubkyproject.env import parse_redis_url
+
 # How long to wait for one sentinel before asking the next: a dead sentinel must not hold up
 # finding the primary.
 SENTINEL_TIMEOUT = 1.0
@@ -209,8 +211,6 @@ def channel_layer_shards(
                     f"them) when REDIS_SENTINELS is set, got {name!r}"
                 )
         return [replace(config, master=name) for name in shards]
-    from pubkyproject.env import parse_redis_url
-
     return [replace(config, url=parse_redis_url(url, var=var)) for url in shards]
 
 

@@ -16,9 +16,9 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from families.models import SecurityEventKind, User
-from families.policy import Principal, aprincipal_for_user_id
 from families.security import security_event_record
 from pubkyproject.api.sessions import keys_for, local_revocations, refused, session_of
+from pubkyproject.policy import Principal, aprincipal_for_user_id
 from realtime.limits import admission, connection_registry
 
 logger = logging.getLogger("pubky.realtime")

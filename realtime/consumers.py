@@ -24,10 +24,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from families.models import SecurityEventKind
-from families.policy import ANONYMOUS, Principal, aprincipal_for_user_id
 from families.security import security_event_record
 from pubkyproject import metrics
 from pubkyproject.api.sessions import SESSION_REVOKED_EVENT, socket_is_revoked
+from pubkyproject.policy import ANONYMOUS, Principal, aprincipal_for_user_id
 from realtime import protocol, topics
 from realtime.auth import AuthenticationFailed, Identity, aauthenticate_token, client_ip
 from realtime.events import dumps
@@ -654,9 +654,9 @@ def _topic_for(key: str, value: Any) -> str | None:
 
 
 def _resolve(principal: Principal | None, url: str) -> dict[str, Any]:
-    from families import policy
     from pubky.errors import PubkyError
     from pubky.urls import PubkyUrl
+    from pubkyproject import policy
     from realtime.cache import PubkyContentCache
     from realtime.selectors import NO_SUCH_URL, SubscriptionDenied
 

@@ -218,7 +218,7 @@ def membership_data(obj: Any, deleted: bool = False) -> dict[str, Any]:
 
 def access_grant_family(obj: Any) -> int | None:
     """The family an access grant's target belongs to (None when the target is gone)."""
-    from families.policy import paths_for
+    from pubkyproject.policy import paths_for
 
     model = obj.content_type.model_class()
     if model is None:

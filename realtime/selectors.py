@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db import connection
 
-from families import policy
-from families.policy import Principal
+from pubkyproject import policy
+from pubkyproject.policy import Principal
 from realtime import topics
 from realtime.events import frame_from_row
 from realtime.models import OutboxEvent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -63,8 +64,6 @@ def family_member_add(
 def family_member_remove(*, family: Family, user: User) -> None:
     """Remove a member; the owner cannot be removed (transfer ownership first)."""
     if family.owner_id == user.pk:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError("The family owner cannot be removed; transfer ownership first.")
     # Delete through the instance so post_delete receivers (auditlog, realtime) see it.
     for membership in FamilyMembership.objects.filter(family=family, user=user):

@@ -1,6 +1,6 @@
 """What a family's administrators change: the family's settings and its members' roles.
 
-Access is decided by the caller (the API asks ``families.policy``); these functions keep the
+Access is decided by the caller (the API asks ``pubkyproject.policy``); these functions keep the
 family's own invariants: the owner stays the owner, and nobody else becomes one.
 """
 

@@ -21,6 +21,7 @@ from families.models import (
 )
 from families.security import security_event_record
 from families.services.key_proofs import key_proof_for_claim
+from families.signals import family_homeserver_changed
 from pubky.urls import PubkyUrl
 
 __all__ = [
@@ -134,10 +135,8 @@ def family_homeserver_attach(
     *, family: Family, user: User, public_key: str, key_proof: int | None
 ) -> Family:
     """Record the key of the homeserver the family runs itself, proven; then check which of
-    its domains' packets point at it (network, no transaction open) and rescore them."""
-    from domains.models import DomainRecord
-    from domains.services.facts import domain_self_hosting_verify
-
+    its domains' packets point at it (network, no transaction open) and rescore them: the app
+    keeping domains does, on :data:`~families.signals.family_homeserver_changed`."""
     key = (public_key or "").strip()
     with transaction.atomic():
         proof = key_proof_for_claim(user=user, public_key=key, proof_id=key_proof)
@@ -148,16 +147,12 @@ def family_homeserver_attach(
         locked.full_clean()
         locked.save()
         _attached(user=user, target=f"family:{family.pk}", key=key, proof=proof, what="homeserver")
-    for domain in DomainRecord.objects.filter(family=locked).select_related("family"):
-        domain_self_hosting_verify(domain=domain)
+    family_homeserver_changed.send(sender=Family, family=locked)
     return locked
 
 
 def family_homeserver_detach(*, family: Family, user: User) -> Family:
     """Forget the family's homeserver key; its domains stop counting as self-hosted."""
-    from domains.models import DomainRecord
-    from domains.services.facts import domain_self_hosting_verify
-
     with transaction.atomic():
         locked = Family.objects.select_for_update().get(pk=family.pk)
         previous = locked.homeserver_public_key
@@ -171,6 +166,5 @@ def family_homeserver_detach(*, family: Family, user: User) -> Family:
             target=f"family:{family.pk}",
             detail={"public_key": previous, "what": "homeserver", "reason": "detached"},
         )
-    for domain in DomainRecord.objects.filter(family=locked).select_related("family"):
-        domain_self_hosting_verify(domain=domain)
+    family_homeserver_changed.send(sender=Family, family=locked)
     return locked

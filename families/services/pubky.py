@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from families.models import Family, KeyVerification, PubkyKeypair, User
+from families.signals import family_key_rotated
 from pubky.keys import Keypair
 from pubky.urls import PubkyUrl
 from pubkyproject.pubky_client import PubkyClient, PubkyServiceError, SignupResult, pubky_client
@@ -100,13 +101,9 @@ def _store_identity(
     locked.pubky_key_proof = None
     locked.full_clean()
     locked.save()
-    # A new family key makes every guardian backup of the old one stale until verify_facts
-    # sees a backup written after this rotation.
-    from guardians.models import FederationGuardian
-
-    FederationGuardian.objects.filter(family=locked).exclude(pubky_backup_verified_at=None).update(
-        pubky_backup_verified_at=None
-    )
+    # A new family key makes every guardian backup of the old one stale: the guardians app
+    # forgets their verification on this signal (same transaction).
+    family_key_rotated.send(sender=Family, family=locked)
     # The caller's instance reflects what was stored.
     for name in (
         "pubky_public_key",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers, status
@@ -21,8 +23,7 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
-from families.models import SecurityEventKind, User
-from families.security import security_event_record
+from pubkyproject import security_port
 from pubkyproject.api.client import client_ip
 from pubkyproject.api.exceptions import exception_handler
 from pubkyproject.api.schema import errors
@@ -104,9 +105,9 @@ class TokenObtainApi(_TokenViewMixin, TokenObtainPairView):
         except TokenError as exc:
             raise InvalidToken(exc.args[0]) from exc
         user = getattr(serializer, "user", None)
-        security_event_record(
-            kind=SecurityEventKind.LOGIN_SUCCEEDED,
-            user=user if isinstance(user, User) else None,
+        security_port.record(
+            kind=security_port.LOGIN_SUCCEEDED,
+            user=user if isinstance(user, AbstractBaseUser) else None,
             ip_address=client_ip(request),
             target=f"{request.method} {request.path}",
             detail={"method": "password"},
@@ -185,9 +186,9 @@ class LogoutApi(ApiView):
             end_session(user_id=user_id, session_id=session_of(refresh.payload))
         except RevocationUnavailable as exc:
             raise ServiceUnavailable() from exc
-        security_event_record(
-            kind=SecurityEventKind.LOGOUT,
-            user=User.objects.filter(pk=user_id).first(),
+        security_port.record(
+            kind=security_port.LOGOUT,
+            user=get_user_model()._default_manager.filter(pk=user_id).first(),
             ip_address=client_ip(request),
             target=f"{request.method} {request.path}",
             detail={"refresh_token_jti": str(refresh.payload.get("jti", ""))},

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -38,8 +39,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from families.models import SecurityEventKind, User
-from families.security import security_event_record
+from pubkyproject import security_port
 from pubkyproject.api.client import client_ip
 from pubkyproject.api.limits import RequestTooLarge, max_body_bytes
 from pubkyproject.pubky_client import InvalidPubkyKey, PubkyNetworkError, PubkyServiceError
@@ -101,9 +101,9 @@ def _record(kind: str, context: dict[str, Any], detail: dict[str, Any], username
         return
     user = getattr(request, "user", None)
     view = context.get("view")
-    security_event_record(
+    security_port.record(
         kind=kind,
-        user=user if isinstance(user, User) else None,
+        user=user if isinstance(user, AbstractBaseUser) else None,
         username=username,
         ip_address=client_ip(request),
         target=f"{request.method} {request.path}",
@@ -122,14 +122,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF's handler, after translating service errors and recording security events."""
     exc = _translate(exc)
     if isinstance(exc, exceptions.PermissionDenied):
-        _record(SecurityEventKind.ACCESS_DENIED, context, {"reason": str(exc.detail)})
+        _record(security_port.ACCESS_DENIED, context, {"reason": str(exc.detail)})
     elif isinstance(exc, exceptions.Throttled):
-        _record(SecurityEventKind.RATE_LIMITED, context, {"wait": getattr(exc, "wait", None)})
+        _record(security_port.RATE_LIMITED, context, {"wait": getattr(exc, "wait", None)})
     elif isinstance(exc, exceptions.AuthenticationFailed):
         # The token endpoint says what the caller claimed to be; elsewhere a bad bearer token.
         view = context.get("view")
         claimed = getattr(view, "claimed_username", lambda: "")()
-        kind = SecurityEventKind.LOGIN_FAILED if claimed else SecurityEventKind.TOKEN_INVALID
+        kind = security_port.LOGIN_FAILED if claimed else security_port.TOKEN_INVALID
         _record(kind, context, {"reason": _reason(exc)}, username=claimed)
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -1,8 +1,8 @@
-"""DRF permission classes: thin wrappers that ask the one access policy (``families.policy``).
+"""DRF permission classes: thin wrappers that ask the one access policy (``pubkyproject.policy``).
 
 Object-level decisions are not made here but in :class:`pubkyproject.api.views.ApiView`
-(``readable`` → 404, ``require`` → 403), which ask :func:`families.policy.scope` and
-:func:`families.policy.can` with the caller's principal.
+(``readable`` → 404, ``require`` → 403), which ask :func:`pubkyproject.policy.scope` and
+:func:`pubkyproject.policy.can` with the caller's principal.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from families import policy
+from pubkyproject import policy
 
 
 def _principal(request: Request, view: Any) -> policy.Principal:

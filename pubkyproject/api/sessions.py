@@ -32,10 +32,15 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
+import jwt
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import is_password_usable
 from django.db import transaction
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from pubkyproject import event_port, topics
 from pubkyproject.redis_clients import redis_config, sync_client
@@ -191,11 +196,6 @@ def end_all_sessions(*, user_id: int) -> None:
     Every outstanding (not yet blacklisted, not expired) refresh token is blacklisted, every
     session id found in them denylisted, and tokens without one refused up to now.
     """
-    from rest_framework_simplejwt.token_blacklist.models import (
-        BlacklistedToken,
-        OutstandingToken,
-    )
-
     live = list(
         OutstandingToken.objects.filter(user_id=user_id, expires_at__gt=timezone.now())
         .filter(blacklistedtoken__isnull=True)
@@ -219,8 +219,6 @@ def end_all_sessions(*, user_id: int) -> None:
 
 def _sid_in(token: str) -> str | None:
     """The session id in a stored refresh token (read without verifying: it is our own row)."""
-    import jwt
-
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
@@ -259,8 +257,6 @@ def _note_credentials_change(sender: type, instance: Any, raw: bool = False, **k
     changed = False
     if getattr(instance, "_password", None) is not None:
         # A first password (the user had none that could sign in) ends no session.
-        from django.contrib.auth.hashers import is_password_usable
-
         old = type(instance).objects.filter(pk=instance.pk).values_list("password", flat=True)
         changed = any(p and is_password_usable(p) for p in old)
     if not changed and not instance.is_active:
@@ -275,9 +271,6 @@ def _end_sessions_after_save(sender: type, instance: Any, raw: bool = False, **k
 
 
 def connect_receivers() -> None:
-    from django.contrib.auth import get_user_model
-    from django.db.models.signals import post_save, pre_save
-
     user_model = get_user_model()
     pre_save.connect(_note_credentials_change, sender=user_model, dispatch_uid="sessions-pre")
     post_save.connect(_end_sessions_after_save, sender=user_model, dispatch_uid="sessions-post")

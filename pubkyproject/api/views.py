@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import ExitStack
 from functools import cached_property
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from auditlog.context import set_actor
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema_serializer
@@ -32,15 +34,17 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from families import policy
-from families.models import User
-from families.security import acting_as
+from pubkyproject import policy, security_port
 from pubkyproject.api.client import client_ip
 from pubkyproject.api.exceptions import exception_handler
 from pubkyproject.api.limits import control_character_errors
 from pubkyproject.api.pagination import Pagination
 from pubkyproject.api.permissions import ReadOrAuthenticated
 from pubkyproject.api.throttles import AnonThrottle, UserThrottle
+
+if TYPE_CHECKING:
+    # The configured user model (AUTH_USER_MODEL) as the type checker sees it; no app imported.
+    from django.contrib.auth.models import _User
 
 M = TypeVar("M", bound=Model)
 
@@ -81,20 +85,20 @@ class ApiView(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         user = request.user
-        if isinstance(user, User) and user.is_authenticated:
+        if isinstance(user, AbstractBaseUser) and user.is_authenticated:
             self._request_context.enter_context(set_actor(user, remote_addr=client_ip(request)))
             # Security events written deep inside services (a key opened to sign) name the user.
-            self._request_context.enter_context(acting_as(user))
+            self._request_context.enter_context(security_port.acting_as(user))
 
     @cached_property
     def principal(self) -> policy.Principal:
         return policy.principal_for(self.request.user)
 
     @property
-    def user(self) -> User:
+    def user(self) -> _User:
         """The authenticated caller (only for views that require authentication)."""
         user = self.request.user
-        assert isinstance(user, User)
+        assert isinstance(user, get_user_model())
         return user
 
     # --- the policy ---

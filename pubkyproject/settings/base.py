@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "domains",
     "guardians",
     "realtime",
+    # The composition root (demo data, service-wide metrics): above every app.
+    "pubkyproject.apps.ProjectConfig",
 ]
 
 MIDDLEWARE = [

@@ -1,7 +1,7 @@
 """Every endpoint and action, called by every kind of caller, answers what the policy says.
 
 The expected status codes are written out by hand below (one row per endpoint and action, one
-column per caller), not computed by asking ``families.policy``: this table *is* the policy's
+column per caller), not computed by asking ``pubkyproject.policy``: this table *is* the policy's
 specification as the API shows it. Reading:
 
 * 404 — the caller may not see the object (or it does not exist: the two are indistinguishable);

@@ -19,9 +19,9 @@ from domains.models import (
     PubkyDomain,
     PubkyDomainStatus,
 )
-from families.services.demo import DEMO_MIGRATING_DOMAIN, DEMO_PUBKY_DOMAIN, demo_seed
 from guardians.models import FederationGuardian
 from pubky.testnet import Testnet
+from pubkyproject.demo import DEMO_MIGRATING_DOMAIN, DEMO_PUBKY_DOMAIN, demo_seed
 from tests.domains.conftest import resolved
 
 pytestmark = pytest.mark.django_db

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from families.models import Family, PubkyKeypair, User
 from families.services.pubky import (
@@ -21,6 +22,7 @@ from pubky.keys import Keypair
 from pubky.testnet import Testnet
 from pubkyproject.pubky_client import PubkyNetworkError, PublishFailed, pubky_client
 from tests.domains.conftest import resolved
+from tests.factories import GuardianFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +85,23 @@ def test_a_family_has_one_active_keypair_and_rotation_deactivates_the_old_one(
     family.refresh_from_db()
     assert family.pubky_public_key == second.public_key
     assert homeserver_of_packet(resolved(second.public_key)) is not None
+
+
+def test_rotating_the_family_key_makes_every_guardian_backup_of_the_old_one_unverified(
+    family: Family,
+) -> None:
+    family_pubky_enable(family=family)
+    verified = GuardianFactory(family=family, pubky_backup_verified_at=timezone.now())
+    never = GuardianFactory(family=family)
+    elsewhere = GuardianFactory(pubky_backup_verified_at=timezone.now())
+
+    family_keypair_rotate(family=family)
+
+    for guardian in (verified, never, elsewhere):
+        guardian.refresh_from_db()
+    assert verified.pubky_backup_verified_at is None
+    assert never.pubky_backup_verified_at is None
+    assert elsewhere.pubky_backup_verified_at is not None  # another family's key did not change
 
 
 def test_rotating_needs_an_enabled_family(family: Family) -> None:

@@ -17,9 +17,9 @@ from domains.models import (
     PubkyDomain,
     SovereigntyScore,
 )
-from families import policy
 from families.models import AccessGrant, FamilyMembership, PubkyKeypair
 from guardians.models import FederationGuardian
+from pubkyproject import policy
 from tests.factories import DomainFactory, FamilyFactory, GuardianFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

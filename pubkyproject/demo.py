@@ -1,5 +1,8 @@
 """The local demo: one user owning one family, for ./scripts/run and the dashboard.
 
+It seeds every app (families, domains, guardians), so it belongs to the composition root, the
+top layer: no app imports it.
+
 Unless ``DEMO_DATA`` is off, the family also gets something to look at on a first start: a
 Pubky domain registered and published to the (local test) relays, a registrar domain halfway
 through its migration to Pubky (its DNS challenge issued, waiting for verification) and two
@@ -15,8 +18,14 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
+from domains.models import DomainRecord, MigrationDirection
+from domains.services.migration import domain_migration_create
+from domains.services.records import dns_record_create, domain_record_create
+from domains.services.registration import pubky_domain_register
 from families.models import Family, User
 from families.services.families import family_create
+from guardians.models import FederationGuardian
+from guardians.roster import guardian_create
 
 logger = logging.getLogger("pubky.demo")
 
@@ -61,9 +70,6 @@ def _demo_user_and_family(*, password: str, username: str) -> tuple[User, Family
 
 
 def _demo_guardians(family: Family) -> list[str]:
-    from guardians.models import FederationGuardian
-    from guardians.roster import guardian_create
-
     added = []
     for name, email, status in DEMO_GUARDIANS:
         if not FederationGuardian.objects.filter(family=family, name=name).exists():
@@ -73,10 +79,6 @@ def _demo_guardians(family: Family) -> list[str]:
 
 
 def _demo_migrating_domain(family: Family, user: User) -> list[str]:
-    from domains.models import DomainRecord, MigrationDirection
-    from domains.services.migration import domain_migration_create
-    from domains.services.records import dns_record_create, domain_record_create
-
     if DomainRecord.objects.filter(name=DEMO_MIGRATING_DOMAIN).exists():
         return []
     with transaction.atomic():
@@ -97,9 +99,6 @@ def _demo_migrating_domain(family: Family, user: User) -> list[str]:
 
 
 def _demo_pubky_domain(family: Family, user: User) -> tuple[list[str], list[str]]:
-    from domains.models import DomainRecord
-    from domains.services.registration import pubky_domain_register
-
     if DomainRecord.objects.filter(name=DEMO_PUBKY_DOMAIN).exists():
         return [], []
     if not settings.PUBKY_TESTNET:

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from families.services.demo import demo_seed
+from pubkyproject.demo import demo_seed
 
 
 class Command(BaseCommand):
