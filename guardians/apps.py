@@ -8,9 +8,14 @@ class GuardiansConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported here, not at the top: models (and what imports them) load only once the
+        # app registry is ready.
+        from domains import guardianship
         from guardians import (
             audit,  # noqa: F401  (registers models with django-auditlog)
             receivers,
         )
+        from guardians.guardianship import GuardiansGuardianship
 
         receivers.connect()
+        guardianship.register(GuardiansGuardianship())

@@ -36,10 +36,10 @@ from domains.models import (
 from domains.services.key_claims import proven_claim_fields, pubky_domain_claims_clear
 from domains.services.publishing import (
     PublishOutcome,
-    _apply_publish_to_domain,
     dns_records_to_packet_records,
     packet_publish,
     packet_sign,
+    publish_outcome_apply,
     with_pubky_record,
 )
 from domains.services.scoring import sovereignty_score_calculate
@@ -312,7 +312,7 @@ def _register_store(
     pubky_domain = pubky_domain_create(
         domain=domain, keypair=keypair, homeserver_url=homeserver_url, homeserver_key=homeserver_key
     )
-    _apply_publish_to_domain(
+    publish_outcome_apply(
         pubky_domain=pubky_domain, outcome=outcome, reason="pubky_domain_registered"
     )
     return pubky_domain
