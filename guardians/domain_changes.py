@@ -34,6 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from domains.models import DomainRecord
+
 # Columns of domain_records whose change is an edit the guardians hear about.
 EDIT_COLUMNS = (
     "name",
@@ -190,8 +192,6 @@ def _family_changes(old: Row | None, new: Row | None) -> list[tuple[str, str, di
 def domain_changes(table: str, old: Row | None, new: Row | None) -> list[DomainChange]:
     """What guardians should hear about a write to ``table`` (``old``/``new`` are ``None``
     for an insert/delete). Reads the domain's family and name when the row has no family."""
-    from domains.models import DomainRecord
-
     if table == "dns_records":
         described = _dns_changes(old, new)
     elif table == "domain_records":

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
@@ -16,7 +15,7 @@ NETWORK_THROTTLES = (AnonThrottle, UserThrottle, PubkyNetworkThrottle)
 MAX_TTL = 2_147_483_647
 
 
-def domains_queryset() -> Any:
+def domains_queryset() -> QuerySet[DomainRecord]:
     """Domains with what their output shows."""
     return DomainRecord.objects.select_related("owner", "pubky_domain")
 
