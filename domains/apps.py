@@ -8,4 +8,6 @@ class DomainsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from domains import audit  # noqa: F401  (registers models with django-auditlog)
+        # Imported once the app registry is ready (it registers the models with
+        # django-auditlog, which needs them loaded).
+        from domains import audit  # noqa: F401

@@ -57,7 +57,7 @@ from families.services.key_proofs import key_proof_for_claim
 from families.validators import validate_public_key
 from pubky.keys import Keypair
 from pubky.packet import SignedPacket
-from pubky.urls import PubkyUrl
+from pubky.urls import PubkyUrl, canonical_pubky_url
 from pubkyproject.pubky_client import PubkyClient, PubkyServiceError, pubky_client
 
 __all__ = [
@@ -173,7 +173,7 @@ def pubky_domain_create(
         domain=domain,
         public_key=key_text,
         key_custody=key_custody,
-        pubky_url=str(PubkyUrl.of(key_text, "/")),
+        pubky_url=canonical_pubky_url(PubkyUrl.of(key_text)),
         homeserver_url=homeserver_url,
         homeserver_key=homeserver_key,
         visibility=visibility or domain.visibility,
