@@ -14,6 +14,7 @@ service (a deletion once it is committed). Writes outside Django take the NOTIFY
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -21,11 +22,12 @@ from django.db.models import Model
 from django.db.models.signals import post_delete, post_save, pre_save
 
 from domains import signals as domain_signals
-from domains.models import DnsRecord, DomainRecord, PubkyDomain
+from domains.models import DnsRecord, DomainMigration, DomainRecord, PubkyDomain
 from families.models import Family
 from guardians import notifications
 from guardians.domain_changes import EDIT_COLUMNS
 from guardians.services import guardian_domain_changes_notify
+from pubky.relay_client import RelayResult
 
 _OLD = "_guardians_stored_row"
 # Saves that write only these columns of a domain are no edit (scores, status, timestamps).
@@ -82,20 +84,22 @@ def on_post_delete(sender: type[Model], instance: Model, **_: Any) -> None:
     )
 
 
-def on_migration_opened(sender: Any, *, migration: Any, **_: Any) -> None:
+def on_migration_opened(sender: Any, *, migration: DomainMigration, **_: Any) -> None:
     notifications.migration_opened_notify(migration=migration)
 
 
-def on_migration_failed(sender: Any, *, migration: Any, reason: str, **_: Any) -> None:
+def on_migration_failed(sender: Any, *, migration: DomainMigration, reason: str, **_: Any) -> None:
     notifications.migration_failed_notify(migration=migration, reason=reason)
 
 
-def on_migration_cancelled(sender: Any, *, migration: Any, reason: str, **_: Any) -> None:
+def on_migration_cancelled(
+    sender: Any, *, migration: DomainMigration, reason: str, **_: Any
+) -> None:
     notifications.migration_cancelled_notify(migration=migration, reason=reason)
 
 
 def on_pubky_domain_suspended(
-    sender: Any, *, pubky_domain: Any, reason: str, was_active: bool, **_: Any
+    sender: Any, *, pubky_domain: PubkyDomain, reason: str, was_active: bool, **_: Any
 ) -> None:
     notifications.pubky_domain_suspended_notify(
         pubky_domain=pubky_domain, reason=reason, was_active=was_active
@@ -103,13 +107,19 @@ def on_pubky_domain_suspended(
 
 
 def on_pubky_domain_republished(
-    sender: Any, *, pubky_domain: Any, relays: list[str], **_: Any
+    sender: Any, *, pubky_domain: PubkyDomain, relays: list[str], **_: Any
 ) -> None:
     notifications.pubky_domain_republished_notify(pubky_domain=pubky_domain, relays=relays)
 
 
 def on_relay_transition(
-    sender: Any, *, url: str, transition: str, result: Any, affected: Any, **_: Any
+    sender: Any,
+    *,
+    url: str,
+    transition: str,
+    result: RelayResult,
+    affected: Mapping[int, Sequence[str]],
+    **_: Any,
 ) -> None:
     notifications.relay_transition_notify(
         url=url, transition=transition, result=result, affected=affected
