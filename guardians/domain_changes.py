@@ -25,8 +25,10 @@ What is notified (the notification ``kind``):
                                         was proven by its holder, or is no longer proven
 ======================================  ==========================================================
 
-The hourly keep-alive republish of unchanged packets notifies nobody. Other code (key proofs)
-notifies through :func:`guardians.services.guardian_domain_change_notify`.
+The hourly keep-alive republish of unchanged packets notifies nobody. Changes no row shows (a
+republish the family asked for) are announced by domain code (``domains.signals``) and
+notified by ``guardians.notifications`` through
+:func:`guardians.services.guardian_domain_change_notify`.
 """
 
 from __future__ import annotations
