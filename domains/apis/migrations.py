@@ -15,12 +15,12 @@ from domains.apis.common import NETWORK_THROTTLES
 from domains.models import DomainMigration, DomainRecord, MigrationDirection, MigrationState
 from domains.serializers import MigrationSerializer
 from domains.services.migration import (
+    domain_migration_advance,
     domain_migration_cancel,
     domain_migration_create,
     domain_migration_retry,
     domain_migration_rollback,
 )
-from domains.services.migration_steps import domain_migration_advance
 from families import policy
 from pubkyproject.api.filters import IdField, ordering_field
 from pubkyproject.api.schema import LIST, READ, WRITE, errors

@@ -41,11 +41,13 @@ Every transition is checked: anything else raises :class:`InvalidTransition` nam
 The modules: ``errors``; ``dns`` (resolver set-up, TXT and record lookups); ``state`` (the
 state machine's primitives); ``approvals``; ``lifecycle`` (open, verify, fail, retry,
 cancel); ``record_import`` (live DNS or a PKARR packet into stored records); ``execute``;
-``rollback`` (the snapshot and its restoration). Their public names are importable from here.
+``rollback`` (the snapshot and its restoration); ``advance`` (the next step, whatever it is).
+Their public names are importable from here.
 """
 
 from __future__ import annotations
 
+from domains.services.migration.advance import domain_migration_advance
 from domains.services.migration.approvals import (
     domain_migration_approvals,
     domain_migration_approvals_required,
@@ -84,6 +86,7 @@ __all__ = [
     "dns_records_import",
     "dns_resolver",
     "dns_txt_lookup",
+    "domain_migration_advance",
     "domain_migration_approvals",
     "domain_migration_approvals_required",
     "domain_migration_cancel",
