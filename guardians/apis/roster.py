@@ -3,8 +3,7 @@ backups guardians report (through ``guardians.services``, which asks the policy 
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -26,7 +25,7 @@ from pubkyproject.api.views import ApiView
 Action = policy.Action
 
 
-def _guardians() -> Any:
+def _guardians() -> QuerySet[FederationGuardian]:
     return FederationGuardian.objects.select_related("user")
 
 
