@@ -31,7 +31,7 @@ from domains.services.migration import (
     domain_migration_retry,
     domain_migration_rollback,
 )
-from domains.services.migration_steps import domain_migration_advance
+from domains.services.migration.advance import domain_migration_advance
 from domains.services.publishing import PublishOutcome, pubky_domain_publish
 from domains.services.relays import RelayCheck, relay_statuses_check, relay_urls_to_check
 from domains.services.scoring import sovereignty_score_calculate

@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 
+from domains.guardianship import guardianship
 from domains.models import (
     DnsRecord,
     DomainMigration,
@@ -22,7 +23,7 @@ from domains.models import (
     SovereigntyScore,
 )
 from domains.scoring import RUBRIC_VERSION, explain, score
-from domains.selectors import fact_verifications, facts_of
+from domains.selectors import fact_verifications, facts_of, relay_statuses_active
 from families.models import User
 from families.selectors import ordered
 from pubkyproject import policy
@@ -103,11 +104,8 @@ def pkarr_records_list(
 
 
 def _with_approvals(queryset: QuerySet[DomainMigration]) -> QuerySet[DomainMigration]:
-    from guardians.models import GuardianApproval
-
-    approvals = GuardianApproval.objects.order_by("created_at", "pk")
     return queryset.select_related("created_by").prefetch_related(
-        Prefetch("approvals", queryset=approvals)
+        guardianship().approvals_prefetch()
     )
 
 
@@ -172,8 +170,6 @@ def current_score(*, domain: DomainRecord) -> dict[str, Any]:
 
 def relay_statuses() -> list[RelayStatus]:
     """Every configured relay with its last check (relays no longer configured are retired)."""
-    from domains.selectors import relay_statuses_active
-
     return relay_statuses_active()
 
 

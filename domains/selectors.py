@@ -20,15 +20,18 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from domains.guardianship import guardianship
 from domains.models import (
     SCORE_COMPONENTS,
     DnsRecord,
     DomainMigration,
     DomainRecord,
+    KeyCustody,
     MigrationDirection,
     MigrationState,
     PkarrPublishStatus,
     PkarrRecord,
+    PubkyDomain,
     PubkyDomainStatus,
     RelayStatus,
     SovereigntyScore,
@@ -55,8 +58,6 @@ def _count(queryset: QuerySet) -> SubqueryCount:
 
 def domains_with_score_facts(queryset: QuerySet[DomainRecord]) -> QuerySet[DomainRecord]:
     """Annotate every fact the rubric needs, in one query however many domains."""
-    from guardians.models import BackupStatus, FederationGuardian, GuardianStatus
-
     now = timezone.now()
     # A relay counts while the copy it last served (on publish, or when verify_facts asked it)
     # is the domain's current packet and that copy has not outlived its lifetime.
@@ -78,16 +79,8 @@ def domains_with_score_facts(queryset: QuerySet[DomainRecord]) -> QuerySet[Domai
         f_key_verification=Coalesce("pubky_domain__key_verification", Value("")),
         f_relays=_count(serving),
         f_dns=_count(DnsRecord.objects.filter(domain_id=OuterRef("pk"))),
-        # "Current" is the guardian's word; it counts once verify_facts saw the backup answer
-        # on its homeserver, written after the family key's last rotation.
-        f_backup=Exists(
-            FederationGuardian.objects.filter(
-                family_id=OuterRef("family_id"),
-                status=GuardianStatus.ACTIVE,
-                pubky_backup_status=BackupStatus.CURRENT,
-                pubky_backup_verified_at__isnull=False,
-            )
-        ),
+        # A guardian's backup counts once verify_facts saw it (the guardians decide).
+        f_backup=guardianship().verified_backup_exists(family=OuterRef("family_id")),
         f_migrated=Exists(
             DomainMigration.objects.filter(
                 domain_id=OuterRef("pk"),
@@ -166,8 +159,6 @@ def fact_verifications(domain: DomainRecord) -> dict[str, dict[str, Any]]:
     ``verified`` is true when this service checked the fact itself rather than taking the
     family's word for it; ``verified_at`` is when (ISO 8601), where a check has a time.
     """
-    from domains.models import KeyCustody, PubkyDomain
-    from guardians.models import FederationGuardian, GuardianStatus
 
     def entry(verified: bool, at: Any, how: str) -> dict[str, Any]:
         return {"verified": verified, "verified_at": at.isoformat() if at else None, "how": how}
@@ -190,13 +181,7 @@ def fact_verifications(domain: DomainRecord) -> dict[str, dict[str, Any]]:
         .values_list("verified_at", flat=True)
         .first()
     )
-    backup_checked = (
-        FederationGuardian.objects.filter(family_id=domain.family_id, status=GuardianStatus.ACTIVE)
-        .exclude(pubky_backup_verified_at=None)
-        .order_by("-pubky_backup_verified_at")
-        .values_list("pubky_backup_verified_at", flat=True)
-        .first()
-    )
+    backup_checked = guardianship().backup_verified_at(family_id=domain.family_id)
     return {
         "pubky": pubky_entry,
         "key": key,

@@ -12,10 +12,10 @@ from django.http import HttpRequest
 
 from domains.admin import explain_service_error, migration_label
 from domains.models import DomainMigration
-from domains.services.facts import guardian_backup_verify
 from families.admin import FamilyAdmin
 from families.admin_actions import policy_action
 from families.models import User
+from guardians.backups import guardian_backup_verify
 from guardians.models import (
     APPROVAL_COMMENT_MAX_LENGTH,
     FederationGuardian,

@@ -25,14 +25,18 @@ What is notified (the notification ``kind``):
                                         was proven by its holder, or is no longer proven
 ======================================  ==========================================================
 
-The hourly keep-alive republish of unchanged packets notifies nobody. Other code (key proofs)
-notifies through :func:`guardians.services.guardian_domain_change_notify`.
+The hourly keep-alive republish of unchanged packets notifies nobody. Changes no row shows (a
+republish the family asked for) are announced by domain code (``domains.signals``) and
+notified by ``guardians.notifications`` through
+:func:`guardians.services.guardian_domain_change_notify`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from domains.models import DomainRecord
 
 # Columns of domain_records whose change is an edit the guardians hear about.
 EDIT_COLUMNS = (
@@ -190,8 +194,6 @@ def _family_changes(old: Row | None, new: Row | None) -> list[tuple[str, str, di
 def domain_changes(table: str, old: Row | None, new: Row | None) -> list[DomainChange]:
     """What guardians should hear about a write to ``table`` (``old``/``new`` are ``None``
     for an insert/delete). Reads the domain's family and name when the row has no family."""
-    from domains.models import DomainRecord
-
     if table == "dns_records":
         described = _dns_changes(old, new)
     elif table == "domain_records":

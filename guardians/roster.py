@@ -10,8 +10,9 @@ from typing import Any
 
 from django.db import transaction
 
+from domains.models import OPEN_MIGRATION_STATES, MigrationState
 from families.models import Family, User
-from guardians.models import FederationGuardian, GuardianStatus
+from guardians.models import FederationGuardian, GuardianApproval, GuardianStatus
 from pubkyproject.model_update import model_update
 
 __all__ = [
@@ -67,9 +68,6 @@ def guardian_update(*, guardian: FederationGuardian, **changes: Any) -> Federati
 
 def guardian_pending_votes_drop(*, guardian: FederationGuardian) -> int:
     """Delete the guardian's decisions on unfinished (open or failed) migrations."""
-    from domains.models import OPEN_MIGRATION_STATES, MigrationState
-    from guardians.models import GuardianApproval
-
     unfinished = (*OPEN_MIGRATION_STATES, MigrationState.FAILED)
     deleted, _ = GuardianApproval.objects.filter(
         guardian=guardian, migration__state__in=unfinished

@@ -14,9 +14,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from domains.models import DomainMigration, DomainRecord, MigrationState
+from domains.services.migration import (
+    InvalidTransition,
+    domain_migration_approvals,
+    domain_migration_approvals_required,
+    domain_migration_fail,
+)
 from domains.services.scoring import sovereignty_score_calculate
 from families.models import Family, SecurityEventKind, User
 from families.security import security_event_record
+from guardians.domain_changes import domain_changes
 from guardians.models import (
     ApprovalDecision,
     BackupStatus,
@@ -134,8 +141,6 @@ def guardian_domain_changes_notify(
 ) -> list[GuardianNotification]:
     """Notify the guardians of whatever a write to ``table`` changed (see
     ``guardians.domain_changes``); ``old``/``new`` are the row's columns before and after."""
-    from guardians.domain_changes import domain_changes
-
     notifications = []
     for change in domain_changes(table, old, new):
         if not Family.objects.filter(pk=change.family_id).exists():
@@ -209,13 +214,6 @@ def guardian_migration_decide(
 def _decide(
     *, user: User, migration: DomainMigration, decision: str, comment: str
 ) -> GuardianApproval:
-    from domains.services.migration import (
-        InvalidTransition,
-        domain_migration_approvals,
-        domain_migration_approvals_required,
-        domain_migration_fail,
-    )
-
     migration = (
         DomainMigration.objects.select_for_update()
         .select_related("domain__family")

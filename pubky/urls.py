@@ -38,6 +38,7 @@ __all__ = [
     "Endpoint",
     "PubkyUrl",
     "ResolvedUrl",
+    "canonical_pubky_url",
     "endpoint_base_url",
     "endpoints_in_packet",
     "resolve_base_url",
@@ -106,6 +107,10 @@ class PubkyUrl:
         return cls(key, path)
 
     def __str__(self) -> str:
+        return self.canonical()
+
+    def canonical(self) -> str:
+        """``pubky://<z32><path>``: the one text form stored, compared and put in events."""
         return f"{_SCHEME}{self.public_key.z32()}{self.path}"
 
     @property
@@ -133,6 +138,22 @@ class PubkyUrl:
         Send it with the header ``pubky-host: <z32>`` (see :func:`resolve_url`).
         """
         return resolve_url(str(self), relays, testnet_host=testnet_host).url
+
+
+def canonical_pubky_url(url: str | PubkyUrl | PublicKey) -> str:
+    """The canonical ``pubky://<z32><path>`` text of a Pubky URL: the one place URLs are made
+    canonical, so stored URLs, subscriptions and topics agree on one spelling.
+
+    ``url`` is any form :meth:`PubkyUrl.parse` accepts (``pubky://<z32>/…``, the display form
+    ``pubky<z32>/…``, the transport form ``https://_pubky.<z32>/…``; surrounding space, a query
+    and a fragment are dropped), a parsed :class:`PubkyUrl`, or a :class:`PublicKey` (its
+    root, ``pubky://<z32>/``). Raises :class:`InvalidPublicKey` (a ``PubkyError``) otherwise.
+    """
+    if isinstance(url, PublicKey):
+        return PubkyUrl(url, "/").canonical()
+    if isinstance(url, PubkyUrl):
+        return url.canonical()
+    return PubkyUrl.parse(url).canonical()
 
 
 @dataclass(frozen=True)

@@ -644,10 +644,10 @@ def _topic_for(key: str, value: Any) -> str | None:
         return topics.RELAYS
     if key == "pubkyUrl":
         from pubky.errors import PubkyError
-        from pubky.urls import PubkyUrl
+        from pubky.urls import canonical_pubky_url
 
         try:
-            return topics.pubky_url(str(PubkyUrl.parse(str(value))))
+            return topics.pubky_url(canonical_pubky_url(str(value)))
         except PubkyError:
             return None
     return topics.ID_TOPICS[key](int(value))
@@ -655,13 +655,13 @@ def _topic_for(key: str, value: Any) -> str | None:
 
 def _resolve(principal: Principal | None, url: str) -> dict[str, Any]:
     from pubky.errors import PubkyError
-    from pubky.urls import PubkyUrl
+    from pubky.urls import canonical_pubky_url
     from pubkyproject import policy
     from realtime.cache import PubkyContentCache
     from realtime.selectors import NO_SUCH_URL, SubscriptionDenied
 
     try:
-        canonical = str(PubkyUrl.parse(url))
+        canonical = canonical_pubky_url(url)
     except PubkyError as exc:
         raise SubscriptionDenied("invalid", f"not a Pubky URL: {exc}") from None
     if not policy.can_read_pubky_url(principal, canonical):

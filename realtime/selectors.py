@@ -164,10 +164,10 @@ def authorize(principal: Principal, key: str, value: str | int | bool) -> Target
         return Target(entity, key, True, topics.RELAYS)
     if key == "pubkyUrl":
         from pubky.errors import PubkyError
-        from pubky.urls import PubkyUrl
+        from pubky.urls import canonical_pubky_url
 
         try:
-            url = str(PubkyUrl.parse(str(value)))
+            url = canonical_pubky_url(str(value))
         except PubkyError as exc:
             raise SubscriptionDenied("invalid", f"not a Pubky URL: {exc}") from None
         if not policy.can_read_pubky_url(principal, url):

@@ -5,8 +5,9 @@
 * :func:`domain_self_hosting_verify` reads the packet the relays serve for the domain's key:
   the domain is self-hosted only when its ``_pubky`` points at the homeserver key the family
   proved (``families.services.key_claims.family_homeserver_attach``).
-* :func:`guardian_backup_verify` fetches a guardian's backup URL from its homeserver: a backup
-  is current only when it answers and was written after the family key's last rotation.
+* guardians' key backups are checked by the guardians app (``guardians.backups``), asked
+  through :func:`domains.guardianship.guardianship`: a backup is current only when its URL
+  answers on its homeserver and was written after the family key's last rotation.
 
 Each check does its network work with no transaction open, then records the result and
 rescores the affected domains. ``manage.py verify_facts [--loop]`` runs them all.
@@ -16,11 +17,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
+from domains.guardianship import guardianship
 from domains.models import (
     DomainRecord,
     PkarrPublishStatus,
@@ -31,21 +32,21 @@ from domains.models import (
 from domains.services.scoring import sovereignty_score_calculate
 from pubky.errors import PubkyError
 from pubky.homeserver_client import homeserver_of_packet
-from pubky.http import parse_http_date
 from pubkyproject.pubky_client import PubkyClient, pubky_client
 
 __all__ = [
     "FactCheckReport",
     "domain_self_hosting_verify",
+    "domains_rescore",
     "facts_verify_all",
-    "guardian_backup_verify",
     "pkarr_records_verify",
 ]
 
 log = logging.getLogger(__name__)
 
 
-def _rescore(domain_ids: set[int], reason: str) -> None:
+def domains_rescore(*, domain_ids: set[int], reason: str) -> None:
+    """Rescore the given domains (in id order) because a fact behind their score changed."""
     for domain in DomainRecord.objects.filter(pk__in=domain_ids).order_by("pk"):
         sovereignty_score_calculate(domain=domain, reason=reason)
 
@@ -85,7 +86,7 @@ def pkarr_records_verify(*, pubky_domain: PubkyDomain, client: PubkyClient | Non
             ):
                 serving += 1
         if changed and locked.domain_id is not None:
-            _rescore({locked.domain_id}, "relays_verified")
+            domains_rescore(domain_ids={locked.domain_id}, reason="relays_verified")
     return serving
 
 
@@ -120,68 +121,6 @@ def domain_self_hosting_verify(*, domain: DomainRecord, client: PubkyClient | No
     return holds
 
 
-def _family_key_rotated_at(family_id: int) -> datetime | None:
-    from families.models import PubkyKeypair
-
-    return (
-        PubkyKeypair.objects.filter(family_id=family_id, is_active=True)
-        .values_list("created_at", flat=True)
-        .first()
-    )
-
-
-def guardian_backup_verify(*, guardian: object, client: PubkyClient | None = None) -> bool:
-    """Is ``guardian``'s backup current? Its URL must answer on its homeserver with a file
-    written after the family key's last rotation. Records the outcome and rescores."""
-    from guardians.models import BackupStatus, FederationGuardian
-
-    assert isinstance(guardian, FederationGuardian)
-    client = client or pubky_client()
-    error = ""
-    verified_at: datetime | None = None
-    now = timezone.now()
-    if guardian.pubky_backup_status != BackupStatus.CURRENT or not guardian.pubky_backup_url:
-        error = "no backup reported as current"
-    else:
-        try:
-            result = client.homeservers.head(guardian.pubky_backup_url)
-        except PubkyError as exc:
-            error = f"the backup URL does not answer: {exc}"[:2000]
-        else:
-            written = parse_http_date(result.last_modified)
-            rotated = _family_key_rotated_at(guardian.family_id)
-            if written is None:
-                error = "the homeserver did not say when the backup was written"
-            elif rotated is not None and written < int(rotated.timestamp()):
-                error = "the backup was written before the family key's last rotation"
-            else:
-                verified_at = now
-    with transaction.atomic():
-        locked = FederationGuardian.objects.select_for_update().get(pk=guardian.pk)
-        before = locked.pubky_backup_verified_at is not None
-        locked.pubky_backup_verified_at = verified_at
-        locked.pubky_backup_checked_at = now
-        locked.pubky_backup_check_error = error
-        locked.save(
-            update_fields=[
-                "pubky_backup_verified_at",
-                "pubky_backup_checked_at",
-                "pubky_backup_check_error",
-                "updated_at",
-            ]
-        )
-        if before != (verified_at is not None):
-            _rescore(
-                set(
-                    DomainRecord.objects.filter(family_id=locked.family_id).values_list(
-                        "pk", flat=True
-                    )
-                ),
-                "guardian_backup_verified",
-            )
-    return verified_at is not None
-
-
 @dataclass
 class FactCheckReport:
     relays_checked: int = 0
@@ -194,8 +133,6 @@ def facts_verify_all(*, client: PubkyClient | None = None) -> FactCheckReport:
     """One round of every check: relays of live Pubky domains, self-hosting of the domains of
     families with a proven homeserver (and those still marked self-hosted), backups reported
     current."""
-    from guardians.models import BackupStatus, FederationGuardian, GuardianStatus
-
     client = client or pubky_client()
     report = FactCheckReport()
     live = PubkyDomain.objects.filter(status=PubkyDomainStatus.ACTIVE).order_by("pk")
@@ -216,14 +153,7 @@ def facts_verify_all(*, client: PubkyClient | None = None) -> FactCheckReport:
         except Exception as exc:
             log.exception("self-hosting check of %s failed", domain.name)
             report.errors.append(f"{domain.name}: {exc}")
-    guardians = FederationGuardian.objects.filter(status=GuardianStatus.ACTIVE).filter(
-        pubky_backup_status=BackupStatus.CURRENT
-    ) | FederationGuardian.objects.exclude(pubky_backup_verified_at=None)
-    for guardian in guardians.distinct().order_by("pk").iterator():
-        try:
-            guardian_backup_verify(guardian=guardian, client=client)
-            report.backups_checked += 1
-        except Exception as exc:
-            log.exception("backup check of guardian %s failed", guardian.pk)
-            report.errors.append(f"guardian {guardian.pk}: {exc}")
+    backups = guardianship().backups_verify(client=client)
+    report.backups_checked = backups.checked
+    report.errors.extend(backups.errors)
     return report

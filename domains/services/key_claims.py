@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from domains.models import DomainRecord, KeyCustody, PubkyDomain, PubkyDomainStatus
 from domains.services.scoring import sovereignty_score_calculate
+from domains.signals import announce_pubky_domain_suspended
 from families.models import KeyProof, KeyVerification, SecurityEventKind, User
 from families.security import security_event_record
 from families.services.key_proofs import key_proof_for_claim
@@ -30,12 +31,8 @@ KEY_ALREADY_PROVEN = "already_proven"
 
 
 def pubky_domain_suspend(*, pubky_domain: PubkyDomain, reason: str, by: User | None) -> None:
-    """Suspend an unproven claim: off the score, off the republisher; its guardians are told."""
-    from guardians.services import guardian_notification_create
-
-    # An active domain that stops being active is announced to the guardians by the change
-    # receivers (guardians.domain_changes, with the reason); only a claim that was never live
-    # needs its own notification here.
+    """Suspend an unproven claim: off the score, off the republisher; the suspension is
+    announced (``domains.signals.pubky_domain_suspended``: its family's guardians are told)."""
     was_active = pubky_domain.status == PubkyDomainStatus.ACTIVE
     pubky_domain.status = PubkyDomainStatus.SUSPENDED
     pubky_domain.suspended_reason = reason
@@ -55,18 +52,7 @@ def pubky_domain_suspend(*, pubky_domain: PubkyDomain, reason: str, by: User | N
             "reason": reason,
         },
     )
-    if not was_active:
-        guardian_notification_create(
-            family=pubky_domain.family,
-            kind="pubky_domain_suspended",
-            title=f"{pubky_domain.name} was suspended",
-            message=reason,
-            payload={
-                "pubky_domain_id": pubky_domain.pk,
-                "domain": pubky_domain.name,
-                "public_key": pubky_domain.public_key,
-            },
-        )
+    announce_pubky_domain_suspended(pubky_domain=pubky_domain, reason=reason, was_active=was_active)
     if domain is not None:
         sovereignty_score_calculate(domain=domain, reason="pubky_domain_suspended")
 

@@ -37,6 +37,7 @@ from domains.models import (
 )
 from domains.services.scoring import sovereignty_score_calculate
 from domains.services.usage import pubky_domain_usage_record, usage_kind_for_publish
+from domains.signals import announce_pubky_domain_republished
 from families.models import KeyVerification
 from families.security import private_key_use_record
 from pubky.errors import CasConflict, InvalidRecord, NotMostRecent, PacketTooLarge
@@ -65,8 +66,10 @@ __all__ = [
     "packet_sign",
     "pkarr_records_store",
     "pkarr_republish_due",
+    "pubky_domain_keypair_open",
     "pubky_domain_publish",
     "pubky_domains_due_for_republish",
+    "publish_outcome_apply",
 ]
 
 log = logging.getLogger(__name__)
@@ -334,11 +337,14 @@ def pkarr_records_store(*, pubky_domain: PubkyDomain, outcome: PublishOutcome) -
     return rows
 
 
-def _apply_publish_to_domain(
+def publish_outcome_apply(
     *, pubky_domain: PubkyDomain, outcome: PublishOutcome, reason: str
 ) -> None:
     """Record an outcome: relay rows, the domain's last timestamp and status, the usage
-    counters (a publish or republish), the score."""
+    counters (a publish or republish), the score.
+
+    Call inside the transaction that holds ``pubky_domain`` locked (publishing, registration
+    and migrations all record their outcome through this one function)."""
     pkarr_records_store(pubky_domain=pubky_domain, outcome=outcome)
     pubky_domain_usage_record(
         pubky_domain=pubky_domain, kind=usage_kind_for_publish(reason), ok=outcome.ok
@@ -367,7 +373,7 @@ def _apply_publish_to_domain(
 # --- whole flows -------------------------------------------------------------------------------
 
 
-def _open_keypair(pubky_domain: PubkyDomain, purpose: str) -> Keypair:
+def pubky_domain_keypair_open(*, pubky_domain: PubkyDomain, purpose: str) -> Keypair:
     """Unseal the domain's key, recording the use in the security audit trail."""
     private_key_use_record(purpose=purpose, target=f"pubky_domain:{pubky_domain.pk}")
     return Keypair.from_secret(pubky_domain.get_private_key())
@@ -389,7 +395,7 @@ def pubky_domain_publish(
     """
     client = client or pubky_client()
     if pubky_domain.key_custody == KeyCustody.SERVICE:
-        keypair = _open_keypair(pubky_domain, "sign PKARR packet")
+        keypair = pubky_domain_keypair_open(pubky_domain=pubky_domain, purpose="sign PKARR packet")
         domain = pubky_domain.domain
         records = packet_records_for(domain) if domain is not None else []
         packet = packet_sign(
@@ -430,28 +436,14 @@ def pubky_domain_publish(
     with transaction.atomic():
         locked = PubkyDomain.objects.select_for_update().get(pk=pubky_domain.pk)
         was_active = locked.status == PubkyDomainStatus.ACTIVE
-        _apply_publish_to_domain(pubky_domain=locked, outcome=outcome, reason=reason)
+        publish_outcome_apply(pubky_domain=locked, outcome=outcome, reason=reason)
         if was_active and outcome.ok and reason == "pkarr_published":
             # Asked for by the family (the hourly keep-alive is "pkarr_republished" and tells
-            # nobody); a domain coming back from suspension is told by the change receivers.
-            _notify_republished(locked, outcome)
+            # nobody); a domain coming back from suspension is seen as a change of its row.
+            announce_pubky_domain_republished(pubky_domain=locked, relays=outcome.succeeded)
     pubky_domain.refresh_from_db()
     outcome.raise_if_nothing_stored(pubky_domain.name)
     return outcome
-
-
-def _notify_republished(pubky_domain: PubkyDomain, outcome: PublishOutcome) -> None:
-    from guardians.services import guardian_domain_change_notify
-
-    guardian_domain_change_notify(
-        family_id=pubky_domain.family_id,
-        kind="pubky_domain_republished",
-        title=f"{pubky_domain.name} was published again",
-        domain_id=pubky_domain.domain_id,
-        domain_name=pubky_domain.name,
-        message=f"{len(outcome.succeeded)} relay(s) hold its current packet.",
-        detail={"public_key": pubky_domain.public_key, "relays": outcome.succeeded},
-    )
 
 
 def pubky_domains_due_for_republish(

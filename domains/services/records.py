@@ -92,14 +92,14 @@ def domain_record_delete(*, domain: DomainRecord) -> None:
     domain.delete()
 
 
-def _checked(row: DnsRecord) -> DnsRecord:
+def _check(row: DnsRecord) -> None:
+    """``full_clean()`` and the packet's own check (the type upper-cased first)."""
     row.rtype = row.rtype.upper()
     row.full_clean()
     try:
         dns_records_to_packet_records([row])
     except InvalidDnsRecordError as exc:
         raise ValidationError({"value": str(exc)}) from exc
-    return row
 
 
 @transaction.atomic
@@ -107,7 +107,8 @@ def dns_record_create(
     *, domain: DomainRecord, rtype: str, value: str, name: str = "@", ttl: int = 3600
 ) -> DnsRecord:
     """Add a DNS record (validated as it would be put in a PKARR packet) and rescore."""
-    row = _checked(DnsRecord(domain=domain, name=name or "@", rtype=rtype, value=value, ttl=ttl))
+    row = DnsRecord(domain=domain, name=name or "@", rtype=rtype, value=value, ttl=ttl)
+    _check(row)
     row.save()
     sovereignty_score_calculate(domain=domain, reason="dns_record_created")
     return row
@@ -116,7 +117,7 @@ def dns_record_create(
 @transaction.atomic
 def dns_record_update(*, record: DnsRecord, **changes: Any) -> DnsRecord:
     """Change a DNS record (``DNS_EDITABLE_FIELDS``)."""
-    row, _ = model_update(instance=record, fields=DNS_EDITABLE_FIELDS, data=changes, clean=_checked)
+    row, _ = model_update(instance=record, fields=DNS_EDITABLE_FIELDS, data=changes, clean=_check)
     return row
 
 

@@ -36,10 +36,10 @@ from domains.models import (
 from domains.services.key_claims import proven_claim_fields, pubky_domain_claims_clear
 from domains.services.publishing import (
     PublishOutcome,
-    _apply_publish_to_domain,
     dns_records_to_packet_records,
     packet_publish,
     packet_sign,
+    publish_outcome_apply,
     with_pubky_record,
 )
 from domains.services.scoring import sovereignty_score_calculate
@@ -57,7 +57,7 @@ from families.services.key_proofs import key_proof_for_claim
 from families.validators import validate_public_key
 from pubky.keys import Keypair
 from pubky.packet import SignedPacket
-from pubky.urls import PubkyUrl
+from pubky.urls import PubkyUrl, canonical_pubky_url
 from pubkyproject.pubky_client import PubkyClient, PubkyServiceError, pubky_client
 
 __all__ = [
@@ -173,7 +173,7 @@ def pubky_domain_create(
         domain=domain,
         public_key=key_text,
         key_custody=key_custody,
-        pubky_url=str(PubkyUrl.of(key_text, "/")),
+        pubky_url=canonical_pubky_url(PubkyUrl.of(key_text)),
         homeserver_url=homeserver_url,
         homeserver_key=homeserver_key,
         visibility=visibility or domain.visibility,
@@ -312,7 +312,7 @@ def _register_store(
     pubky_domain = pubky_domain_create(
         domain=domain, keypair=keypair, homeserver_url=homeserver_url, homeserver_key=homeserver_key
     )
-    _apply_publish_to_domain(
+    publish_outcome_apply(
         pubky_domain=pubky_domain, outcome=outcome, reason="pubky_domain_registered"
     )
     return pubky_domain

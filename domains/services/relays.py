@@ -4,9 +4,10 @@ Only the configured relays (``PUBKY_RELAYS``) are checked; the status of a relay
 configuration is retired (kept as history, never shown or alerted about). A relay is probed
 with a GET of a well-known key (200 or 404 = healthy). Each probe updates
 its :class:`RelayStatus` row; a *transition* (first seen down, down → up, up → down) is also
-written to the security audit trail (``relay_down``/``relay_up``) and notified to the
-guardians of every family with an active Pubky domain on that relay, because an outage
-lowers how censorship-resistant their domains are. Steady states write only the status
+written to the security audit trail (``relay_down``/``relay_up``) and announced
+(``domains.signals.relay_transition``) with every family that has an active Pubky domain on
+that relay, whose guardians are told, because an outage lowers how censorship-resistant
+their domains are. Steady states write only the status
 row, so a relay that stays down does not flood anybody.
 
 Every probe is also kept as a :class:`RelayProbe` row (uptime and latency history); every
@@ -25,14 +26,15 @@ from django.utils import timezone
 
 from domains.models import PkarrRecord, PubkyDomainStatus, RelayProbe, RelayStatus
 from domains.selectors import relay_urls_configured
-from domains.services.wording import relay_problem
-from families.models import Family, SecurityEventKind
+from domains.signals import announce_relay_transition
+from families.models import SecurityEventKind
 from families.security import security_event_record
 from pubky.relay_client import RelayResult
 from pubkyproject.pubky_client import PubkyClient, pubky_client
 
 __all__ = [
     "RelayCheck",
+    "relay_families_affected",
     "relay_probes_prune",
     "relay_status_record",
     "relay_statuses_check",
@@ -87,10 +89,8 @@ def relay_probes_prune(*, now: datetime | None = None, days: int | None = None) 
     return deleted
 
 
-def _notify_families(url: str, transition: str, result: RelayResult) -> int:
-    """One notification per family with active Pubky domains on ``url``."""
-    from guardians.services import guardian_notification_create
-
+def relay_families_affected(url: str) -> dict[int, list[str]]:
+    """Family id → names of its active Pubky domains published on ``url`` (by name)."""
     affected: dict[int, list[str]] = {}
     rows = (
         PkarrRecord.objects.filter(relay_url=url, pubky_domain__status=PubkyDomainStatus.ACTIVE)
@@ -99,30 +99,7 @@ def _notify_families(url: str, transition: str, result: RelayResult) -> int:
     )
     for family_id, name in rows:
         affected.setdefault(family_id, []).append(name)
-    families = Family.objects.in_bulk(list(affected))
-    for family_id, names in affected.items():
-        if transition == DOWN:
-            title = f"Relay {url} is down"
-            problem = relay_problem(result.error or "", result.status, url=url)
-            if len(names) == 1:
-                message = "1 of your Pubky domains is published on it; it stays reachable "
-                message += "through the other relays. "
-            else:
-                message = f"{len(names)} of your Pubky domains are published on it; they stay "
-                message += "reachable through the other relays. "
-            message += problem
-        else:
-            title = f"Relay {url} is back up"
-            verb = "is" if len(names) == 1 else "are"
-            message = f"{len(names)} of your Pubky domains {verb} served by it again."
-        guardian_notification_create(
-            family=families[family_id],
-            kind=f"relay_{transition}",
-            title=title,
-            message=message,
-            payload={"relay_url": url, "domains": names, "error": result.error or ""},
-        )
-    return len(affected)
+    return affected
 
 
 @transaction.atomic
@@ -172,7 +149,9 @@ def relay_status_record(
                 "consecutive_failures": status.consecutive_failures,
             },
         )
-        notified = _notify_families(url, transition, result)
+        affected = relay_families_affected(url)
+        announce_relay_transition(url=url, transition=transition, result=result, affected=affected)
+        notified = len(affected)
     return RelayCheck(
         url=url, result=result, status=status, transition=transition, notified_families=notified
     )

@@ -41,6 +41,8 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from domains.models import DomainRecord, PkarrPublishStatus, PkarrRecord
+from domains.selectors import domain_facts
+from domains.services.scoring import _recalculate_batch
 from pubkyproject.sql import int_array
 
 __all__ = [
@@ -176,9 +178,6 @@ def domain_rescores_process(*, debounce: float | None = None, limit: int = 500) 
     commit together. Domains are grouped by what changed so each score's ``reason`` names the
     tables (``facts_changed:dns_records,pubky_domains``).
     """
-    from domains.selectors import domain_facts
-    from domains.services.scoring import _recalculate_batch
-
     if limit < 1:
         raise ValueError("limit must be at least 1")
     wait = _debounce(debounce)

@@ -22,7 +22,7 @@ from families.models import (
 from families.security import security_event_record
 from families.services.key_proofs import key_proof_for_claim
 from families.signals import family_homeserver_changed
-from pubky.urls import PubkyUrl
+from pubky.urls import PubkyUrl, canonical_pubky_url
 
 __all__ = [
     "family_homeserver_attach",
@@ -84,7 +84,7 @@ def family_identity_attach(
     _refuse_service_held(key)
     _clear_unproven_family_identity(key=key, by=user, keep=family)
     family.pubky_public_key = key
-    family.pubky_url = str(PubkyUrl.of(key, "/"))
+    family.pubky_url = canonical_pubky_url(PubkyUrl.of(key))
     if homeserver_url:
         family.pubky_homeserver_url = homeserver_url
     family.pubky_enabled = True
@@ -122,7 +122,7 @@ def user_identity_attach(*, user: User, public_key: str, key_proof: int | None) 
             {"public_key": "Your identity key is held by this service; it cannot be replaced."}
         )
     locked.pubky_public_key = key
-    locked.pubky_url = str(PubkyUrl.of(key, "/"))
+    locked.pubky_url = canonical_pubky_url(PubkyUrl.of(key))
     locked.pubky_key_verification = KeyVerification.PROVEN
     locked.pubky_key_proof = proof
     locked.full_clean()

@@ -18,7 +18,7 @@ from django.utils import timezone
 from families.models import Family, KeyVerification, PubkyKeypair, User
 from families.signals import family_key_rotated
 from pubky.keys import Keypair
-from pubky.urls import PubkyUrl
+from pubky.urls import canonical_pubky_url
 from pubkyproject.pubky_client import PubkyClient, PubkyServiceError, SignupResult, pubky_client
 
 __all__ = [
@@ -93,7 +93,7 @@ def _store_identity(
     )
     first_ok = signup.report.succeeded[0].relay_url if signup.report.succeeded else ""
     locked.pubky_public_key = row.public_key
-    locked.pubky_url = str(PubkyUrl(keypair.public_key, "/"))
+    locked.pubky_url = canonical_pubky_url(keypair.public_key)
     locked.pubky_homeserver_url = signup.homeserver_url
     locked.pubky_relay_url = first_ok
     locked.pubky_enabled = True

@@ -13,9 +13,10 @@ import pytest
 from django.utils import timezone
 
 from domains.models import DomainRecord, KeyCustody, PkarrRecord, PubkyDomain
-from domains.services.facts import guardian_backup_verify, pkarr_records_verify
+from domains.services.facts import pkarr_records_verify
 from domains.services.registration import pubky_domain_create, pubky_domain_register
 from families.models import Family, KeyVerification, SecurityEvent, SecurityEventKind, User
+from guardians.backups import guardian_backup_verify
 from guardians.models import GuardianNotification
 from pubky.homeserver_client import build_pubky_packet
 from pubky.keys import Keypair

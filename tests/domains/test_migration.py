@@ -35,7 +35,7 @@ from domains.services.migration import (
     domain_migration_rollback,
     domain_migration_verify,
 )
-from domains.services.migration_steps import domain_migration_advance
+from domains.services.migration.advance import domain_migration_advance
 from domains.services.publishing import PacketTooLargeError
 from domains.services.registration import pubky_domain_register
 from families.models import Family, User

@@ -11,6 +11,7 @@ from pubky.urls import (
     HTTP_PORT_PARAM,
     Endpoint,
     PubkyUrl,
+    canonical_pubky_url,
     endpoint_base_url,
     endpoints_in_packet,
     resolve_base_url,
@@ -80,6 +81,37 @@ def test_bad_urls_raise_typed_errors(text: str) -> None:
 def test_non_string_is_rejected() -> None:
     with pytest.raises(PubkyError):
         PubkyUrl.parse(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"pubky://{USER}/pub/app/a b.txt",
+        f"pubky://{USER}/pub/app/a%20b.txt",
+        f"  pubky://{USER}/pub/app/a%20b.txt  ",
+        f"pubky://{USER}/pub/app/a b.txt?x=1#frag",
+        f"pubky{USER}/pub/app/a b.txt",
+        f"https://_pubky.{USER}/pub/app/a%20b.txt",
+        f"http://{USER}/pub/app/a%20b.txt",
+    ],
+)
+def test_every_spelling_of_a_url_has_one_canonical_form(text: str) -> None:
+    assert canonical_pubky_url(text) == f"pubky://{USER}/pub/app/a b.txt"
+
+
+def test_canonical_form_of_a_parsed_url_a_key_and_a_bare_root() -> None:
+    url = PubkyUrl.of(USER, "/pub/x")
+    assert canonical_pubky_url(url) == url.canonical() == str(url) == f"pubky://{USER}/pub/x"
+    assert canonical_pubky_url(PublicKey.from_z32(USER)) == f"pubky://{USER}/"
+    assert canonical_pubky_url(f"pubky://{USER}") == f"pubky://{USER}/"
+    # Canonical text is a fixed point: making it canonical again changes nothing.
+    assert canonical_pubky_url(canonical_pubky_url(f"pubky{USER}/pub/x")) == f"pubky://{USER}/pub/x"
+
+
+@pytest.mark.parametrize("text", ["", f"pubky://pubky{USER}/pub/x", "https://example.com/x", USER])
+def test_canonical_form_of_a_bad_url_is_a_typed_error(text: str) -> None:
+    with pytest.raises(InvalidPublicKey):
+        canonical_pubky_url(text)
 
 
 def test_endpoints_in_homeserver_packet(testnet) -> None:

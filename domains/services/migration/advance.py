@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from domains.models import DomainMigration, MigrationState
-from domains.services.migration import (
-    InvalidTransition,
-    domain_migration_execute,
-    domain_migration_verify,
-)
+from domains.services.migration.errors import InvalidTransition
+from domains.services.migration.execute import domain_migration_execute
+from domains.services.migration.lifecycle import domain_migration_verify
 from pubkyproject.pubky_client import PubkyClient
+
+__all__ = ["domain_migration_advance"]
 
 
 def domain_migration_advance(

@@ -1,39 +1,21 @@
-"""Guardians: the roster, their key-backup reports, their notifications and their decisions.
-
-Decisions (approve/reject a migration) and backup reports go through ``guardians.services``,
-which ask the policy themselves (``can_decide_migration``; the guardian or an administrator):
-a refusal there is the same 403, recorded as ``access_denied``.
-"""
+"""A family's guardians: the roster (administrators add and change guardians) and the key
+backups guardians report (through ``guardians.services``, which asks the policy itself)."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from domains.api_selectors import migration_queryset
-from domains.serializers import MigrationSerializer
 from families.models import Family, User
 from families.validators import validate_public_key
-from guardians.api_selectors import guardians_list, notifications_list
-from guardians.models import (
-    APPROVAL_COMMENT_MAX_LENGTH,
-    BackupStatus,
-    FederationGuardian,
-    GuardianNotification,
-    GuardianStatus,
-)
+from guardians.api_selectors import guardians_list
+from guardians.models import BackupStatus, FederationGuardian, GuardianStatus
 from guardians.roster import guardian_create, guardian_update
-from guardians.serializers import GuardianSerializer, NotificationSerializer
-from guardians.services import (
-    guardian_backup_status_record,
-    guardian_migration_approve,
-    guardian_migration_reject,
-    guardian_notification_mark_read,
-)
+from guardians.serializers import GuardianSerializer
+from guardians.services import guardian_backup_status_record
 from pubkyproject import policy
 from pubkyproject.api.fields import UsernameField
 from pubkyproject.api.filters import ordering_field
@@ -43,7 +25,7 @@ from pubkyproject.api.views import ApiView
 Action = policy.Action
 
 
-def _guardians() -> Any:
+def _guardians() -> QuerySet[FederationGuardian]:
     return FederationGuardian.objects.select_related("user")
 
 
@@ -160,93 +142,3 @@ class GuardianBackupStatusApi(ApiView):
             user=self.user, guardian=guardian, status=data["status"], url=data["url"]
         )
         return self.output(self.OutputSerializer, _guardians().get(pk=guardian.pk))
-
-
-# --- notifications -----------------------------------------------------------------------------
-
-
-class NotificationListApi(ApiView):
-    """What the family's guardians were told (approval requests, relay outages, …)."""
-
-    class FilterSerializer(serializers.Serializer):
-        unread = serializers.BooleanField(required=False)
-        kind = serializers.CharField(required=False, max_length=64)
-
-    OutputSerializer = NotificationSerializer
-
-    @extend_schema(
-        tags=["guardians"],
-        operation_id="notifications_list",
-        parameters=[FilterSerializer],
-        responses={200: OutputSerializer(many=True), **errors(*LIST, 404)},
-    )
-    def get(self, request: Request, family_id: int) -> Response:
-        family = self.readable(Family.objects.all(), pk=family_id)
-        filters = self.query(self.FilterSerializer)
-        notifications = notifications_list(who=self.principal, family=family, **filters)
-        return self.page(self.OutputSerializer, notifications)
-
-
-class NotificationReadApi(ApiView):
-    OutputSerializer = NotificationSerializer
-
-    @extend_schema(
-        tags=["guardians"],
-        operation_id="notifications_mark_read",
-        request=None,
-        responses={200: OutputSerializer, **errors(*WRITE)},
-    )
-    def post(self, request: Request, notification_id: int) -> Response:
-        notification = self.readable(GuardianNotification.objects.all(), pk=notification_id)
-        notification = guardian_notification_mark_read(user=self.user, notification=notification)
-        return self.output(self.OutputSerializer, notification)
-
-
-# --- decisions on migrations -------------------------------------------------------------------
-
-
-class MigrationDecisionApi(ApiView):
-    class InputSerializer(serializers.Serializer):
-        comment = serializers.CharField(
-            required=False, default="", allow_blank=True, max_length=APPROVAL_COMMENT_MAX_LENGTH
-        )
-
-    OutputSerializer = MigrationSerializer
-
-    decide: Any = None
-
-    def post(self, request: Request, migration_id: int) -> Response:
-        migration = self.readable(migration_queryset(), pk=migration_id)
-        data = self.parse(self.InputSerializer)
-        self.decide(user=self.user, migration=migration, comment=data["comment"])
-        return self.output(self.OutputSerializer, migration_queryset().get(pk=migration.pk))
-
-
-class MigrationApproveApi(MigrationDecisionApi):
-    """An active guardian of the domain's family approves the migration."""
-
-    decide = staticmethod(guardian_migration_approve)
-
-    @extend_schema(
-        tags=["migrations"],
-        operation_id="migrations_approve",
-        request=MigrationDecisionApi.InputSerializer,
-        responses={200: MigrationSerializer, **errors(*WRITE, 409)},
-    )
-    def post(self, request: Request, migration_id: int) -> Response:
-        return super().post(request, migration_id)
-
-
-class MigrationRejectApi(MigrationDecisionApi):
-    """An active guardian of the domain's family rejects the migration, which fails it."""
-
-    decide = staticmethod(guardian_migration_reject)
-
-    @extend_schema(
-        tags=["migrations"],
-        operation_id="migrations_reject",
-        request=MigrationDecisionApi.InputSerializer,
-        responses={200: MigrationSerializer, **errors(*WRITE, 409)},
-    )
-    def post(self, request: Request, migration_id: int) -> Response:
-        return super().post(request, migration_id)
