@@ -92,14 +92,6 @@ def repository() -> dict[str, set[tuple[str, str]]]:
     return check_repository()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "until the domains and admin restructuring lands: domains.{selectors,api_selectors,"
-        "services.facts,services.migration,services.publishing,services.relays,"
-        "services.key_claims} import guardians; families.admin imports guardians.models"
-    ),
-)
 def test_the_repository_keeps_every_import_contract(
     repository: dict[str, set[tuple[str, str]]],
 ) -> None:
