@@ -16,8 +16,8 @@ WebSocket ``pubky_sovereignty_score`` reply and the ``pubky_sovereignty_score`` 
 save and bulk recalculation alike) share its field names.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: TypedDict tells required from NotRequired
+# keys from the evaluated annotations (Python 3.11 cannot see NotRequired inside a string).
 import types
 from collections.abc import Mapping
 from datetime import datetime
