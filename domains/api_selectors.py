@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
@@ -27,6 +26,8 @@ from domains.selectors import fact_verifications, facts_of, relay_statuses_activ
 from families.models import User
 from families.selectors import ordered
 from pubkyproject import policy
+from pubkyproject.event_types import SovereigntyScore as SovereigntyScoreObject
+from pubkyproject.event_types import sovereignty_score_object
 from pubkyproject.pubky_client import PubkyClient, pubky_client
 
 Who = policy.Principal | User | AnonymousUser | None
@@ -149,8 +150,11 @@ def score_history_list(
     return queryset.order_by("-calculated_at", "-pk")
 
 
-def current_score(*, domain: DomainRecord) -> dict[str, Any]:
-    """The domain's score from its stored facts now, explained (read only: nothing is stored)."""
+def current_score(*, domain: DomainRecord) -> SovereigntyScoreObject:
+    """The domain's score from its stored facts now, explained (read only: nothing is stored).
+
+    The same object the WebSocket ``pubky_sovereignty_score`` reply carries.
+    """
     result = score(facts_of(domain))
     latest = (
         SovereigntyScore.objects.filter(domain=domain)
@@ -158,14 +162,14 @@ def current_score(*, domain: DomainRecord) -> dict[str, Any]:
         .values_list("calculated_at", flat=True)
         .first()
     )
-    return {
-        "domain": domain.pk,
-        "total": result.total,
-        "components": result.components,
-        "explanation": explain(result.breakdown, fact_verifications(domain)),
-        "rubric_version": RUBRIC_VERSION,
-        "calculated_at": latest,
-    }
+    return sovereignty_score_object(
+        domain_id=domain.pk,
+        total=result.total,
+        components=result.components,
+        rubric_version=RUBRIC_VERSION,
+        calculated_at=latest,
+        explanation=explain(result.breakdown, fact_verifications(domain)),
+    )
 
 
 def relay_statuses() -> list[RelayStatus]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -155,8 +156,22 @@ class MigrationSerializer(ReadModelSerializer):
         ]
 
 
+class _IsoDateTimeField(serializers.DateTimeField):
+    """A timestamp the score object already holds as ISO 8601 text, written as DRF writes
+    datetimes (UTC as ``Z``)."""
+
+    def to_representation(self, value: Any) -> Any:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return super().to_representation(value)
+
+
 class CurrentScoreSerializer(serializers.Serializer):
-    """The domain's score from its facts now: total, five components, each rule explained."""
+    """The domain's score from its facts now: total, five components, each rule explained.
+
+    The fields of the score object (``pubkyproject.event_types.SovereigntyScore``) that the
+    WebSocket reply and the score events carry under the same names.
+    """
 
     domain = serializers.IntegerField()
     total = serializers.IntegerField(min_value=0, max_value=100)
@@ -165,7 +180,7 @@ class CurrentScoreSerializer(serializers.Serializer):
         help_text="Per component: points, maximum and each rule of the rubric with its points."
     )
     rubric_version = serializers.IntegerField()
-    calculated_at = serializers.DateTimeField(
+    calculated_at = _IsoDateTimeField(
         allow_null=True, help_text="When the latest stored calculation was made."
     )
 

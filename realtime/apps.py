@@ -8,6 +8,8 @@ class RealtimeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported here, not at the top: these modules import models, which exist only once
+        # the app registry is ready (Django imports this module before that).
         from pubkyproject import event_port
         from pubkyproject.api import sessions
         from realtime import lifecycle, receivers

@@ -3,25 +3,36 @@
 ``publish`` writes an outbox row in the caller's transaction and hands the event to the
 transport once that transaction commits, so a rolled-back write is never sent and every sent
 event can be replayed from the outbox (``subscribe`` with ``since``). The client frame is
-serialised here, once per event, never once per socket.
+serialised here, once per event, never once per socket (its format: ``realtime.wire``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
 from realtime.models import EventSource
+from realtime.payloads import changes_for
+from realtime.transport import broadcast_sync
+from realtime.wire import Event, dumps, frame_from_row
+
+__all__ = [
+    "Event",
+    "OutboxPublisher",
+    "dumps",
+    "flush_bulk_sends",
+    "frame_from_row",
+    "publish",
+    "publish_many",
+    "publish_model_change",
+    "send_now",
+]
 
 logger = logging.getLogger("pubky.realtime")
 
@@ -37,60 +48,11 @@ RETURNING id, seq
 """
 
 
-@dataclass(frozen=True)
-class Event:
-    """A committed (or about to be committed) outbox event, ready for the wire."""
-
-    event_id: int
-    topic: str
-    seq: int
-    type: str
-    frame: str  # the JSON text sent to clients
-
-    def as_message(self) -> dict[str, Any]:
-        """The channel-layer message that carries this event between processes."""
-        return {
-            "type": "hub.event",
-            "topic": self.topic,
-            "seq": self.seq,
-            "event_id": self.event_id,
-            "event_type": self.type,
-            "frame": self.frame,
-        }
-
-
-_django_default = DjangoJSONEncoder().default
-# Datetimes go through Django's encoder (millisecond ISO 8601, like DRF and the replay path);
-# orjson writes the rest itself, about ten times faster than json.dumps.
-_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON text for the wire and the outbox (the same text ``json.dumps`` with
-    ``DjangoJSONEncoder`` and compact separators would write)."""
-    try:
-        return orjson.dumps(value, default=_django_default, option=_ORJSON_OPTIONS).decode()
-    except TypeError:  # what orjson refuses (integers past 64 bits, say): the slow path
-        return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
-
-
-def frame_from_row(event_type: str, event_id: int, topic: str, payload_json: str) -> str:
-    """Build a client frame from a payload already in JSON text (no re-parse on replay).
-
-    ``topic`` names the subscription the event belongs to (the ``subscribed`` reply carries it
-    too), so a client keeps a separate ``since`` per subscription.
-    """
-    return (
-        f'{{"type":{json.dumps(event_type)},"event_id":{event_id},'
-        f'"topic":{json.dumps(topic)},"data":{payload_json}}}'
-    )
-
-
 def publish(
     *,
     topic: str,
     type: str,
-    payload: dict[str, Any],
+    payload: Mapping[str, Any],
     source: str = EventSource.ORM,
 ) -> Event:
     """Record an event in the outbox now and send it when the current transaction commits."""
@@ -122,7 +84,7 @@ _COPY_OUTBOX = "COPY realtime_outbox (id, topic, seq, type, payload, source, cre
 
 
 def publish_many(
-    events: Iterable[tuple[str, str, dict[str, Any]]], *, source: str = EventSource.SERVICE
+    events: Iterable[tuple[str, str, Mapping[str, Any]]], *, source: str = EventSource.SERVICE
 ) -> list[Event]:
     """Publish many (topic, type, payload) events in three statements, sent after commit.
 
@@ -206,8 +168,6 @@ def flush_bulk_sends() -> None:
 def send_now(events: list[Event]) -> None:
     """Hand committed events to the transport (Redis). Failures are logged, never raised:
     the events are in the outbox, and clients recover them with ``since``."""
-    from realtime.transport import broadcast_sync
-
     try:
         broadcast_sync(events)
     except Exception:
@@ -232,7 +192,5 @@ def publish_model_change(
     instance: Any, *, deleted: bool = False, source: str = EventSource.ORM
 ) -> None:
     """Publish what a saved or deleted model instance means to subscribers (if anything)."""
-    from realtime.payloads import changes_for
-
     for topic, event_type, data in changes_for(instance, deleted=deleted):
         publish(topic=topic, type=event_type, payload=data, source=source)

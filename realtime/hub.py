@@ -26,8 +26,10 @@ from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from pubkyproject import metrics
+from realtime.selectors import atopic_heads, outbox_range
 
 logger = logging.getLogger("pubky.realtime")
 
@@ -38,8 +40,6 @@ class Subscriber(Protocol):
 
 
 def _missing_events(topic: str, after_seq: int, before_seq: int) -> list[tuple[int, int, str, str]]:
-    from realtime.selectors import outbox_range
-
     return outbox_range(topic, after_seq, before_seq)
 
 
@@ -93,8 +93,6 @@ class Hub:
         (clients replay them with ``since``). Without this, the first check against the outbox
         would have to guess, and an event still in flight at that moment would be taken for
         history and dropped."""
-        from realtime.selectors import atopic_heads
-
         try:
             heads = await atopic_heads([topic])
         except Exception:
@@ -166,8 +164,6 @@ class Hub:
         self._fan_out(topic, message["event_id"], message["event_type"], message["frame"])
 
     async def _catch_up_loop(self) -> None:
-        from django.conf import settings
-
         interval = float(settings.REALTIME["CATCH_UP_SECONDS"])
         behind: dict[str, int] = {}
         while True:
@@ -182,8 +178,6 @@ class Hub:
     async def catch_up(self, behind: dict[str, int]) -> dict[str, int]:
         """One check: fill topics that were behind their outbox head at the previous check and
         still are; return the topics behind now (the next check's ``behind``)."""
-        from realtime.selectors import atopic_heads
-
         heads = await atopic_heads(list(self.subscribers))
         still_behind: dict[str, int] = {}
         for topic, head in heads.items():

@@ -14,11 +14,14 @@ The ORM path uses the signal receivers below; the NOTIFY bridge (``realtime.serv
 Adding a model is one entry in :func:`_registrations`, e.g.::
 
     "families.KeyProof": Lifecycle("key_proof", fields=("id", "family_id", "public_key")),
+
+and its shape in ``pubkyproject.event_types.LIFECYCLE_SHAPES`` (a test checks that every
+registered name has one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +29,13 @@ from django.apps import apps
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 
+from pubkyproject.event_types import GuardianListedData
 from realtime import payloads, topics
 from realtime.events import publish
 from realtime.models import EventSource
 from realtime.payloads import Change
 
-Describe = Callable[[Any, bool], dict[str, Any]]
+Describe = Callable[[Any, bool], Mapping[str, Any]]
 
 
 def _camel(name: str) -> str:
@@ -53,7 +57,7 @@ class Lifecycle:
     describe: Describe | None = None
     fields: tuple[str, ...] = ()
 
-    def data(self, instance: Any, deleted: bool) -> dict[str, Any]:
+    def data(self, instance: Any, deleted: bool) -> Mapping[str, Any]:
         if self.describe is not None:
             return self.describe(instance, deleted)
         data: dict[str, Any] = {}
@@ -77,11 +81,17 @@ def _registrations() -> dict[str, Lifecycle]:
     }
 
 
-def _guardian_data(obj: Any, deleted: bool) -> dict[str, Any]:
+def _guardian_data(obj: Any, deleted: bool) -> GuardianListedData:
     data = payloads.guardian_data(obj)
-    if deleted:
-        data["status"] = "removed"
-    return {**data, "familyId": obj.family_id}
+    return GuardianListedData(
+        id=data["id"],
+        name=data["name"],
+        status="removed" if deleted else data["status"],
+        backupStatus=data["backupStatus"],
+        backupUrl=data["backupUrl"],
+        backupLastUpdated=data["backupLastUpdated"],
+        familyId=obj.family_id,
+    )
 
 
 _REGISTRY: dict[type[Model], Lifecycle] | None = None

@@ -1,4 +1,5 @@
-"""Reads for the realtime service: outbox replay, subscription targets, status snapshots."""
+"""Reads for the realtime service: outbox replay, subscription targets, status snapshots,
+Pubky content."""
 
 from __future__ import annotations
 
@@ -7,13 +8,28 @@ from typing import Any
 
 from django.db import connection
 
+from domains.api_selectors import current_score
+from domains.models import DomainMigration, DomainRecord, PubkyDomain
+from domains.selectors import relay_statuses_active
+from families.models import Family
+from guardians.models import FederationGuardian
+from pubky.errors import PubkyError
+from pubky.keys import PublicKey
+from pubky.urls import canonical_pubky_url
 from pubkyproject import policy
+from pubkyproject.async_db import fetchall
+from pubkyproject.event_types import (
+    RelayData,
+    SovereigntyScoreSnapshot,
+    sovereignty_score_snapshot,
+)
 from pubkyproject.policy import Principal
 from realtime import topics
-from realtime.events import frame_from_row
+from realtime.cache import PubkyContentCache
 from realtime.models import OutboxEvent
-from realtime.payloads import guardian_data, iso, relay_data
+from realtime.payloads import guardian_data, relay_data
 from realtime.topics import Target
+from realtime.wire import frame_from_row
 
 
 def outbox_range(topic: str, after_seq: int, before_seq: int) -> list[tuple[int, int, str, str]]:
@@ -33,8 +49,6 @@ async def atopic_heads(topic_names: list[str]) -> dict[str, int]:
 
     On the event loop, through the asyncio pool: the hub asks every few seconds.
     """
-    from pubkyproject.async_db import fetchall
-
     if not topic_names:
         return {}
     rows = await fetchall(
@@ -156,20 +170,11 @@ def authorize(principal: Principal, key: str, value: str | int | bool) -> Target
 
     Missing objects and existing ones the caller may not read both answer ``not_found``.
     """
-    from domains.models import DomainMigration, DomainRecord, PubkyDomain
-    from families.models import Family
-
     entity = topics.SUBSCRIPTION_KEYS[key]
     if key == "relays":
         return Target(entity, key, True, topics.RELAYS)
     if key == "pubkyUrl":
-        from pubky.errors import PubkyError
-        from pubky.urls import canonical_pubky_url
-
-        try:
-            url = canonical_pubky_url(str(value))
-        except PubkyError as exc:
-            raise SubscriptionDenied("invalid", f"not a Pubky URL: {exc}") from None
+        url = canonical_url(value)
         if not policy.can_read_pubky_url(principal, url):
             raise _hidden(NO_SUCH_URL)
         return Target(entity, key, url, topics.pubky_url(url))
@@ -187,6 +192,37 @@ def authorize(principal: Principal, key: str, value: str | int | bool) -> Target
     return Target(entity, key, value, topics.ID_TOPICS[key](value))
 
 
+def canonical_url(value: object) -> str:
+    """A subscription's or request's Pubky URL in canonical form, or ``invalid``."""
+    try:
+        return canonical_pubky_url(str(value))
+    except PubkyError as exc:
+        raise SubscriptionDenied("invalid", f"not a Pubky URL: {exc}") from None
+
+
+def topic_for(key: str, value: str | int | bool) -> str | None:
+    """The topic a subscription key names, without checking access (None: not a Pubky URL)."""
+    if key == "relays":
+        return topics.RELAYS
+    if key == "pubkyUrl":
+        try:
+            return topics.pubky_url(canonical_pubky_url(str(value)))
+        except PubkyError:
+            return None
+    return topics.ID_TOPICS[key](int(value))
+
+
+def resolve_url(principal: Principal | None, url: str) -> dict[str, Any]:
+    """The content of a ``pubky://`` URL the principal may read, through the content cache."""
+    canonical = canonical_url(url)
+    if not policy.can_read_pubky_url(principal, canonical):
+        raise SubscriptionDenied("not_found", NO_SUCH_URL, forbidden=True)
+    try:
+        return PubkyContentCache().resolve(canonical)
+    except PubkyError as exc:
+        return {"url": canonical, "found": False, "error": str(exc)}
+
+
 def still_allowed(principal: Principal, target: Target) -> bool:
     try:
         authorize(principal, target.key, target.value)
@@ -200,22 +236,25 @@ def latest_event_id() -> int:
     return last or 0
 
 
-def relay_snapshot() -> list[dict[str, Any]]:
+def relay_snapshot() -> list[RelayData]:
     """Every configured relay with its last status (relays no longer configured are retired)."""
-    from domains.selectors import relay_statuses_active
-
-    unknown = {"isUp": None, "latencyMs": None, "statusCode": None, "error": ""}
-    never = {"lastCheckedAt": None, "lastChangedAt": None}
     return [
-        relay_data(row) if row.pk is not None else {"url": row.url, **unknown, **never}
+        relay_data(row)
+        if row.pk is not None
+        else RelayData(
+            url=row.url,
+            isUp=None,
+            latencyMs=None,
+            statusCode=None,
+            error="",
+            lastCheckedAt=None,
+            lastChangedAt=None,
+        )
         for row in relay_statuses_active()
     ]
 
 
 def guardian_status(principal: Principal, family_id: int) -> dict[str, Any]:
-    from families.models import Family
-    from guardians.models import FederationGuardian
-
     family = _get(Family, family_id)
     if not policy.can_read(principal, family):
         raise _hidden(NO_SUCH_OBJECT)
@@ -230,18 +269,12 @@ def guardian_status(principal: Principal, family_id: int) -> dict[str, Any]:
 
 def score_snapshot(
     principal: Principal, *, domain_id: int | None = None, url: str | None = None
-) -> dict[str, Any]:
-    """The domain's current score with its components, computed from stored facts (no write)."""
-    from domains.models import DomainRecord, PubkyDomain
-    from domains.scoring import explain, score
-    from domains.selectors import fact_verifications, facts_of
-
+) -> SovereigntyScoreSnapshot:
+    """The domain's current score with its components, computed from stored facts (no write):
+    the REST score object plus the URL and name of the domain."""
     if domain_id is not None:
         domain = _get(DomainRecord, domain_id)
     else:
-        from pubky.errors import PubkyError
-        from pubky.keys import PublicKey
-
         try:
             key = PublicKey.parse(url or "").z32()
         except PubkyError:
@@ -257,15 +290,9 @@ def score_snapshot(
         domain = pubky_domain.domain
     if not policy.can_read(principal, domain):
         raise _hidden(NO_SUCH_OBJECT if domain_id is not None else NO_SUCH_DOMAIN)
-    result = score(facts_of(domain))
-    latest = domain.sovereignty_scores.order_by("-calculated_at", "-id").first()
     pubky_url = PubkyDomain.objects.filter(domain=domain).values_list("pubky_url", flat=True)
-    return {
-        "url": url or next(iter(pubky_url), "") or None,
-        "domainId": domain.pk,
-        "domain": domain.name,
-        "sovereignty_score": result.total,
-        "components": result.components,
-        "breakdown": explain(result.breakdown, fact_verifications(domain)),
-        "calculatedAt": iso(latest.calculated_at) if latest else None,
-    }
+    return sovereignty_score_snapshot(
+        current_score(domain=domain),
+        url=url or next(iter(pubky_url), "") or None,
+        name=domain.name,
+    )

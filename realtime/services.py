@@ -1,4 +1,5 @@
-"""Realtime write operations: the NOTIFY bridge's claim-and-publish, outbox pruning."""
+"""Realtime write operations: the NOTIFY bridge's claim-and-publish, the rows that tell the
+homeserver watcher which URLs sockets follow, outbox pruning."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from django.utils import timezone
 
 from guardians.domain_changes import WATCHED_TABLES
 from guardians.receivers import row_of
+from guardians.services import guardian_domain_changes_notify
 from pubkyproject.leader import take_turn
 from realtime.events import publish_many
 from realtime.lifecycle import lifecycle_changes
-from realtime.models import EventSource, OutboxEvent
+from realtime.models import EventSource, OutboxEvent, PubkySubscription
 from realtime.payloads import changes_for
 
 # The tables the NOTIFY triggers watch (realtime/migrations/0003, 0005, 0006) and their models.
@@ -121,8 +123,6 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
         if table in WATCHED_TABLES:
             # Guardians hear about domain changes whoever made them (their notification is
             # saved through the ORM, so it is published like any other).
-            from guardians.services import guardian_domain_changes_notify
-
             new = None if deleted else after.get(change_id, _CURRENT)
             guardian_domain_changes_notify(
                 table=table,
@@ -134,11 +134,30 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
     return ClaimResult(len(claimed), len(events))
 
 
+def url_subscription_remember(*, url: str, user_id: int, connection_id: str) -> None:
+    """A socket follows ``url``: the homeserver watcher watches it while the row lives."""
+    PubkySubscription.objects.get_or_create(
+        channel_name=connection_id, url=url, defaults={"user_id": user_id}
+    )
+
+
+def url_subscriptions_touch(*, connection_id: str) -> None:
+    """The socket is still open: keep its rows (those of sockets that died with their process
+    stop being refreshed and are pruned by :func:`stale_subscriptions_prune`)."""
+    PubkySubscription.objects.filter(channel_name=connection_id).update(last_seen_at=timezone.now())
+
+
+def url_subscriptions_forget(*, connection_id: str, url: str | None = None) -> None:
+    """The socket stopped following ``url`` (or closed: every URL of it)."""
+    rows = PubkySubscription.objects.filter(channel_name=connection_id)
+    if url is not None:
+        rows = rows.filter(url=url)
+    rows.delete()
+
+
 def stale_subscriptions_prune(*, older_than: timedelta) -> int:
     """Forget pubkyUrl subscriptions no socket refreshed lately (their process died), so the
     homeserver watcher stops following URLs nobody listens to."""
-    from realtime.models import PubkySubscription
-
     cutoff = timezone.now() - older_than
     deleted, _ = PubkySubscription.objects.filter(last_seen_at__lt=cutoff).delete()
     return deleted

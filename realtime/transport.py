@@ -13,17 +13,16 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.utils import _consistent_hash
 from django.conf import settings
 
 from pubkyproject.redis_clients import client_for_layer_host
-
-if TYPE_CHECKING:
-    from realtime.events import Event
+from realtime.wire import Event
 
 _local = threading.local()
 
@@ -80,8 +79,6 @@ def broadcast_sync(events: Sequence[Event]) -> None:
         return
     if not _uses_pubsub_layer():
         # Other layers (the stock RedisChannelLayer) keep per-channel queues: go through them.
-        from asgiref.sync import async_to_sync
-
         async def send_all() -> None:
             for event in events:
                 await layer.group_send(event.topic, event.as_message())

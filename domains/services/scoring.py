@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -15,6 +16,7 @@ from domains.models import SCORE_COMPONENTS, DomainRecord, SovereigntyScore
 from domains.scoring import RUBRIC_VERSION, DomainFacts, ScoreResult, score
 from domains.selectors import domain_facts, fact_verifications, facts_of, latest_scores
 from pubkyproject import event_port, topics
+from pubkyproject.event_types import sovereignty_score_event, sovereignty_score_object
 from pubkyproject.sql import int_array
 
 DEFAULT_BATCH_SIZE = 5000
@@ -85,11 +87,10 @@ _COPY_COLUMNS = (
 )
 
 
-def _copy_scores(rows: list[tuple[int, ScoreResult]], reason: str) -> None:
+def _copy_scores(rows: list[tuple[int, ScoreResult]], reason: str, now: datetime) -> None:
     """Insert many score rows with one ``COPY``: an order of magnitude faster than INSERT."""
     if not rows:
         return
-    now = timezone.now()
     serialized: dict[int, str] = {}
     with connection.cursor() as cursor:
         copy_sql = f"COPY sovereignty_scores ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
@@ -112,21 +113,24 @@ def _copy_scores(rows: list[tuple[int, ScoreResult]], reason: str) -> None:
                 )
 
 
-def _publish_changes(rows: list[tuple[int, ScoreResult]], reason: str) -> None:
-    """COPY bypasses post_save: publish the changed scores explicitly, in bulk."""
-    now = timezone.now().isoformat()
+def _publish_changes(rows: list[tuple[int, ScoreResult]], reason: str, now: datetime) -> None:
+    """COPY bypasses post_save: publish the changed scores explicitly, in bulk, as the same
+    event a single save publishes (without the row id, which COPY does not return)."""
     events = [
         (
             topics.sovereignty_score(domain_id),
             "pubky_sovereignty_score",
-            {
-                "domainId": domain_id,
-                "scoreId": None,
-                "sovereignty_score": result.total,
-                "components": result.components,
-                "reason": reason,
-                "calculatedAt": now,
-            },
+            sovereignty_score_event(
+                sovereignty_score_object(
+                    domain_id=domain_id,
+                    total=result.total,
+                    components=result.components,
+                    rubric_version=RUBRIC_VERSION,
+                    calculated_at=now,
+                ),
+                score_id=None,
+                reason=reason[:100],
+            ),
         )
         for domain_id, result in rows
     ]
@@ -172,10 +176,11 @@ def _recalculate_batch(
             rows.append((domain_id, result))
         if differs:
             changed.append((domain_id, result))
-    _copy_scores(rows, reason)
+    now = timezone.now()  # the rows' calculated_at, and their events'
+    _copy_scores(rows, reason, now)
     # Only a score that changed is news: --force stores history without re-publishing it.
     _update_totals({domain_id: result.total for domain_id, result in changed})
-    _publish_changes(changed, reason)
+    _publish_changes(changed, reason, now)
     statements = 2 + (1 if rows else 0) + (4 if changed else 0)
     return len(batch), len(rows), statements
 

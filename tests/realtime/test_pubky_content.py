@@ -12,6 +12,7 @@ from asgiref.sync import sync_to_async
 from pubky.homeserver_client import HomeserverClient
 from pubky.keys import Keypair
 from pubky.testnet import Testnet
+from pubkyproject.event_types import check_payload
 from realtime.models import HomeserverCursor
 from tests.factories import UserFactory
 from tests.realtime.conftest import connect, subprocess_env, token_for
@@ -80,6 +81,7 @@ async def test_a_subscriber_receives_content_updates_from_the_homeserver(stack, 
     assert update["data"]["url"] == url
     assert json.loads(update["data"]["content"]) == {"mood": "excited"}
     assert update["event_id"] > 0
+    check_payload("pubky_content_update", update["data"])  # the shape its type promises
     # The cache was refreshed by the watcher: resolving now gives the new content.
     await client.send("pubky_resolve", {"url": url}, id="r2")
     resolved = await client.expect("pubky_resolve_result")
@@ -89,6 +91,7 @@ async def test_a_subscriber_receives_content_updates_from_the_homeserver(stack, 
     deleted = await client.expect("pubky_content_update", timeout=10)
     assert deleted["data"]["deleted"] is True
     assert deleted["data"]["content"] is None
+    check_payload("pubky_content_update", deleted["data"])
 
 
 async def test_a_directory_subscription_covers_every_file_under_it(stack, author) -> None:

@@ -1,0 +1,172 @@
+"""The socket writer: every frame a socket sends goes through one bounded queue.
+
+A frame goes out at once while nothing is waiting; when the ASGI server applies back-pressure
+(uvicorn does when the client does not read), later frames queue behind it and one task writes
+them in order. A queue that reaches its bounds means a reader this slow would grow the
+process's memory without limit: the queue is dropped and the socket closed with 4408; the
+client reconnects and resumes with ``since``. With ``?batch=1`` waiting frames leave as one
+``batch`` frame of up to ``MAX_BATCH`` messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any
+
+from django.conf import settings
+
+from pubkyproject import metrics
+from realtime.wire import dumps
+
+logger = logging.getLogger("pubky.realtime")
+
+CLOSE_SLOW_CONSUMER = 4408
+MAX_BATCH = 200
+
+Send = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+Close = Callable[..., Coroutine[Any, Any, None]]
+
+
+class _Resume:
+    """Awaits the rest of a coroutine that was started by hand and is suspended on ``waiting``
+    (what ``yield from`` does for a coroutine it started itself): the task waits on what the
+    coroutine waits on, then drives it on; a cancellation is thrown into it."""
+
+    __slots__ = ("coro", "waiting")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
+        self.coro = coro
+        self.waiting = waiting
+
+    def __await__(self) -> Generator[Any, None, None]:
+        waiting = self.waiting
+        while True:
+            try:
+                yield waiting
+            except BaseException as exc:
+                try:
+                    waiting = self.coro.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                waiting = self.coro.send(None)
+            except StopIteration:
+                return
+
+
+class SocketWriter:
+    """The send side of one socket.
+
+    ``closing`` is the socket's "no more frames" flag: once set (by the consumer when it closes,
+    or here when the reader is dropped), frames are discarded.
+    """
+
+    def __init__(self, send: Send, close: Close, *, batch: bool, label: str) -> None:
+        self._base_send = send
+        self._close = close
+        self.batch = batch
+        self.label = label
+        self.queue: deque[str] = deque()
+        self.queued_bytes = 0
+        self.task: asyncio.Task[None] | None = None
+        self.closing = False
+
+    def send_obj(self, message: dict[str, Any]) -> None:
+        self.enqueue(dumps(message))
+
+    def enqueue(self, frame: str) -> None:
+        if self.closing:
+            return
+        if self.task is None and not self.batch:
+            # Nothing is waiting to be written (the queue drains before the writer ends): send
+            # now instead of creating a task per frame, the cost that dominated fan-out.
+            self._send_now(frame)
+            return
+        limits = settings.REALTIME
+        if (
+            len(self.queue) >= limits["SEND_QUEUE_FRAMES"]
+            or self.queued_bytes + len(frame) > limits["SEND_QUEUE_BYTES"]
+        ):
+            self.drop_slow_reader()
+            return
+        self.queue.append(frame)
+        self.queued_bytes += len(frame)
+        if self.task is None:
+            # Batched sockets always go through the writer: what arrives before it runs (the
+            # rest of this loop iteration's events) leaves as one frame.
+            self.task = asyncio.get_running_loop().create_task(self._write())
+
+    def drop_slow_reader(self) -> None:
+        """A reader this slow would grow our memory without bound: drop it; it reconnects and
+        resubscribes with `since` to get what it missed."""
+        metrics.slow_reader_closed(dropped=len(self.queue) + 1)
+        self.discard()
+        asyncio.get_running_loop().create_task(self._close(code=CLOSE_SLOW_CONSUMER))
+
+    def discard(self) -> None:
+        """Forget every waiting frame and accept no more (the socket is going away)."""
+        self.queue.clear()
+        self.queued_bytes = 0
+        self.closing = True
+
+    async def room(self) -> None:
+        """Wait until the queue is back under half its bounds (a replay goes at the reader's
+        pace instead of filling the queue at once)."""
+        limits = settings.REALTIME
+        while (
+            self.task is not None
+            and not self.closing
+            and (
+                len(self.queue) * 2 >= limits["SEND_QUEUE_FRAMES"]
+                or self.queued_bytes * 2 >= limits["SEND_QUEUE_BYTES"]
+            )
+        ):
+            await asyncio.wait({self.task})
+
+    async def drain(self, seconds: float) -> None:
+        """Give what is queued up to ``seconds`` to leave (before a close frame)."""
+        if self.task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self.task), timeout=seconds)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def _send_now(self, text: str) -> None:
+        """Run the server's ``send`` by hand; it finishes at once unless the transport applies
+        back-pressure, and then its rest (and every frame queued behind it) goes to the writer.
+        """
+        send = self._base_send({"type": "websocket.send", "text": text})
+        try:
+            waiting = send.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            logger.debug("send failed on %s", self.label, exc_info=True)
+            return
+        self.task = asyncio.get_running_loop().create_task(self._write(_Resume(send, waiting)))
+
+    async def _write(self, unfinished: _Resume | None = None) -> None:
+        try:
+            if unfinished is not None:
+                await unfinished
+            while self.queue:
+                if self.batch and len(self.queue) > 1:
+                    frames = [self.queue.popleft() for _ in range(min(len(self.queue), MAX_BATCH))]
+                    text = '{"type":"batch","messages":[' + ",".join(frames) + "]}"
+                    self.queued_bytes -= sum(len(f) for f in frames)
+                else:
+                    text = self.queue.popleft()
+                    self.queued_bytes -= len(text)
+                await self._base_send({"type": "websocket.send", "text": text})
+        except Exception:
+            logger.debug("send failed on %s", self.label, exc_info=True)
+        finally:
+            self.task = None
