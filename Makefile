@@ -1,4 +1,4 @@
-# Shortcuts for the commands in the README. The scripts do the work; see scripts/devstack.py.
+# Shortcuts for the commands in the README. The scripts do the work; see scripts/stack/.
 #   make run | test | test-fast | lint | format | typecheck | migrations-check | migrate | reset | compose-check
 # Pass pytest arguments with ARGS: make test ARGS="-k relay -x"
 
