@@ -21,7 +21,7 @@ run: ## serve the app with embedded PostgreSQL, Valkey, testnet and workers
 test: ## lint, type-check and run pytest against real servers (ARGS go to pytest)
 	./scripts/test $(ARGS)
 
-test-fast: ## pytest without browser, npm-interop and server-process tests, no lint (ARGS too)
+test-fast: ## the inner loop: no browser, npm-interop or process tests, fewer examples, parallel
 	SKIP_LINT=1 ./scripts/test --fast $(ARGS)
 
 lint: bootstrap ## ruff check and ruff format --check

@@ -1,10 +1,18 @@
-"""Suite-wide fixtures, and the markers that let ``./scripts/test --fast`` leave slow tests out."""
+"""Suite-wide fixtures, and what makes ``./scripts/test --fast`` fast.
+
+``--fast`` leaves out the tests marked ``e2e``, ``interop`` or ``browser`` (marked here by
+directory and by name, or by their modules), and runs the property tests under the Hypothesis
+profile ``fast``: at most :data:`FAST_MAX_EXAMPLES` examples each, whatever the test asks for
+(the full run keeps every test's own count).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 TESTS = Path(__file__).resolve().parent
 
@@ -44,8 +52,32 @@ def markers_for(relative_path: str, test_name: str) -> set[str]:
     return markers
 
 
+#: The most examples a property test runs under the ``fast`` profile (``--fast``).
+FAST_MAX_EXAMPLES = 5
+hypothesis_settings.register_profile("fast", max_examples=FAST_MAX_EXAMPLES)
+
+
+def cap_examples(test: Any, most: int) -> bool:
+    """Lower the examples of the Hypothesis test ``test`` to ``most``; False if it is none.
+
+    A test's own ``@settings(max_examples=…)`` wins over any profile, so the profile alone
+    cannot shorten it: the settings Hypothesis reads when the test runs are replaced instead.
+    """
+    if not getattr(test, "is_hypothesis_test", False):
+        return False
+    current = getattr(test, "_hypothesis_internal_use_settings", None)
+    if current is None:  # a Hypothesis that keeps its settings elsewhere: fail loudly
+        raise RuntimeError("cannot find the settings of Hypothesis test " + repr(test))
+    if current.max_examples > most:
+        test._hypothesis_internal_use_settings = hypothesis_settings(current, max_examples=most)
+    return True
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    fast = hypothesis_settings.get_current_profile_name() == "fast"
     for item in items:
+        if fast:
+            cap_examples(getattr(item, "obj", None), FAST_MAX_EXAMPLES)
         try:
             relative = item.path.resolve().relative_to(TESTS).as_posix()
         except ValueError:

@@ -16,9 +16,10 @@ from .commands.bootstrap import cmd_bootstrap
 from .commands.exec import cmd_exec
 from .commands.reset import cmd_reset
 from .commands.run import cmd_run
-from .commands.test import FAST_TESTS, cmd_test
+from .commands.test import cmd_test
 from .console import fail
 from .errors import ConfigError, Interrupted, StackError
+from .fast import FAST_TESTS
 from .paths import REPO
 from .profiles import PROFILES
 from .signals import SIGNALS

@@ -6,11 +6,14 @@ fixtures, so endpoints that publish, resolve or verify talk to real servers on l
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -105,6 +108,40 @@ def build_world() -> World:
     )
 
 
+def commits(item: pytest.Item) -> bool:
+    """Whether the test ``item`` commits to the database (transactional, live server)."""
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and (
+        marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback")
+    ):
+        return True
+    names = getattr(item, "fixturenames", ())
+    return bool({"transactional_db", "live_server", "django_db_reset_sequences"} & set(names))
+
+
+@pytest.fixture(scope="module")
+def _module_world(
+    request: pytest.FixtureRequest, django_db_setup: None, django_db_blocker: Any
+) -> Iterator[World | None]:
+    """One world for the whole module, in a transaction rolled back when the module is done.
+
+    Building it costs about 150 queries; most API tests only need it to exist. Each test still
+    runs in its own savepoint inside this transaction (pytest-django's ``db``), so whatever a
+    test changes is gone before the next one, as if it had built its own world. A module with a
+    test that commits (which the open transaction would swallow) builds a world per test.
+    """
+    module = request.node
+    if any(commits(item) for item in request.session.items if item.module is module.obj):
+        yield None
+        return
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield build_world()
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def world(db: None) -> World:
-    return build_world()
+def world(_module_world: World | None, db: None) -> World:
+    """The world, fresh for this test: its rows in the database and its objects in memory."""
+    if _module_world is None:
+        return build_world()
+    return copy.deepcopy(_module_world)  # what a test sets on an object stays in its copy

@@ -20,6 +20,7 @@ from scripts.stack import (
     cli,
     envfile,
     errors,
+    fast,
     manage_py,
     pids,
     ports,
@@ -28,7 +29,6 @@ from scripts.stack import (
     system_packages,
     venv,
 )
-from scripts.stack.commands import test as devstack_test
 
 
 def test_env_file_parsing_accepts_export_comments_and_quotes(tmp_path: Path) -> None:
@@ -234,18 +234,18 @@ def test_the_fast_flag_is_listed_in_the_test_help(capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ([], ["-m", devstack_test.FAST_TESTS]),
-        (["tests/pubky", "-x"], ["-m", devstack_test.FAST_TESTS, "tests/pubky", "-x"]),
-        (["-m", "django_db", "-q"], ["-m", f"(django_db) and ({devstack_test.FAST_TESTS})", "-q"]),
-        (["-mdjango_db"], [f"-m(django_db) and ({devstack_test.FAST_TESTS})"]),
-        (["-m=django_db"], [f"-m=(django_db) and ({devstack_test.FAST_TESTS})"]),
+        ([], ["-m", fast.FAST_TESTS]),
+        (["tests/pubky", "-x"], ["-m", fast.FAST_TESTS, "tests/pubky", "-x"]),
+        (["-m", "django_db", "-q"], ["-m", f"(django_db) and ({fast.FAST_TESTS})", "-q"]),
+        (["-mdjango_db"], [f"-m(django_db) and ({fast.FAST_TESTS})"]),
+        (["-m=django_db"], [f"-m=(django_db) and ({fast.FAST_TESTS})"]),
     ],
 )
 def test_fast_narrows_pytest_to_tests_without_browser_npm_or_server_processes(
     given: list[str], expected: list[str]
 ) -> None:
-    assert devstack_test.FAST_TESTS == "not e2e and not interop and not browser"
-    assert devstack_test.fast_pytest_args(given) == expected
+    assert fast.FAST_TESTS == "not e2e and not interop and not browser"
+    assert fast.fast_markers(given) == expected
 
 
 @pytest.mark.parametrize(

@@ -8,20 +8,21 @@ import os
 import shutil
 import signal
 import sys
+import time
 import tomllib
-from collections.abc import Sequence
 from pathlib import Path
 
 from ..console import rel, say
 from ..environment import Setup, prepare, start_databases
 from ..errors import Interrupted
+from ..fast import fast_pytest_args, worker_count
 from ..manage_py import manage
 from ..npm import npm_ci
 from ..paths import REPO, VENV
 from ..profiles import PROFILES
 from ..signals import SIGNALS, run_step
 from ..system_packages import OPTIONAL_TEST_SYSTEM_PACKAGES, ensure_system_packages
-from ..venv import ensure_venv
+from ..venv import ensure_venv, site_packages
 
 
 def mypy_args() -> list[str]:
@@ -47,41 +48,27 @@ def drop_ci_tmp_data(setup: Setup) -> None:
         shutil.rmtree(plan.data.parent, ignore_errors=True)
 
 
-#: What `test --fast` runs: no browser, no npm clients, no real server processes.
-FAST_TESTS = "not e2e and not interop and not browser"
+def xdist_installed() -> bool:
+    return (site_packages() / "xdist" / "__init__.py").exists()
 
 
-def fast_pytest_args(pytest_args: Sequence[str]) -> list[str]:
-    """``pytest_args`` narrowed to the fast tests; a ``-m`` of the caller's is kept and combined.
-
-    ``-m slow`` becomes ``-m "(slow) and (not e2e and …)"``, so ``--fast`` never widens what the
-    caller asked for and never runs a test it is meant to leave out.
-    """
-    args = list(pytest_args)
-    combined = False
-    for index, arg in enumerate(args):
-        if arg == "-m" and index + 1 < len(args):
-            args[index + 1] = f"({args[index + 1]}) and ({FAST_TESTS})"
-            combined = True
-        elif arg.startswith("-m") and len(arg) > 2 and not arg.startswith("-m="):
-            args[index] = f"-m({arg[2:]}) and ({FAST_TESTS})"
-            combined = True
-        elif arg.startswith("-m="):
-            args[index] = f"-m=({arg[3:]}) and ({FAST_TESTS})"
-            combined = True
-        if arg == "--":
-            break
-    return args if combined else ["-m", FAST_TESTS, *args]
+def finished_line(started: float) -> str:
+    """How long ``--fast`` took, with the load that explains a slow run on a shared machine."""
+    seconds = time.monotonic() - started
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"test --fast took {seconds:.1f}s (servers and pytest; load average {load})"
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    started = time.monotonic()
     profile = PROFILES["test"]
+    fast = bool(getattr(args, "fast", False))
+    workers = worker_count(os.environ) if fast else 1  # a bad DEVSTACK_TEST_WORKERS stops here
     setup = prepare(profile)
     env = setup.env
     results: list[tuple[str, int]] = []
     try:
         ensure_venv(profile.requirements)
-        fast = bool(getattr(args, "fast", False))
         if not fast:  # the npm clients and Chromium serve only the tests --fast leaves out
             npm_ci(REPO / "tests" / "interop" / "js")
             ensure_system_packages(OPTIONAL_TEST_SYSTEM_PACKAGES)
@@ -101,7 +88,11 @@ def cmd_test(args: argparse.Namespace) -> int:
                         manage("makemigrations", "--check", "--dry-run", "--verbosity", "1"),
                     )
                 )
-        pytest_args = fast_pytest_args(args.pytest_args) if fast else list(args.pytest_args)
+        if fast:
+            workers = workers if workers > 1 and xdist_installed() else 1
+            pytest_args = fast_pytest_args(args.pytest_args, workers=workers)
+        else:
+            pytest_args = list(args.pytest_args)
         migrations_stamp = setup.data_dir / "migrations.sha256"
         migrations_now = migrations_digest()
         stale = not migrations_stamp.exists() or migrations_stamp.read_text() != migrations_now
@@ -120,6 +111,8 @@ def cmd_test(args: argparse.Namespace) -> int:
         SIGNALS.stopping = True
         setup.stack.stop_all()
         drop_ci_tmp_data(setup)
+    if fast:
+        say(finished_line(started))
     failed = [(name, rc) for name, rc in results if rc != 0]
     if failed:
         summary = ", ".join(f"{name} (exit {rc})" for name, rc in failed)
