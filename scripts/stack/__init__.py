@@ -4,8 +4,8 @@ Standard library only: it runs with any Python 3.11 before ``.venv`` exists. The
 ``scripts/devstack.py`` (``./scripts/devstack --help``); each module does one job:
 
 - ``cli``: the command line and the exit codes (2 for bad configuration, 1 for a failed start).
-- ``commands/``: one module per subcommand: ``run``, ``test`` (with ``--fast``), ``bootstrap``,
-  ``exec`` and ``reset``.
+- ``commands/``: one module per subcommand: ``run``, ``test``, ``bootstrap``, ``exec`` and
+  ``reset``; ``fast``: what ``test --fast`` runs (markers, Hypothesis profile, xdist workers).
 - ``profiles``: the ``run`` and ``test`` profiles (settings, requirements, ports);
   ``ports``: port numbers from the environment and the check that they are free;
   ``environment``: the environment of Django processes and the checks before anything starts.

@@ -33,7 +33,7 @@ from families.models import AccessGrant, SecurityEvent
 from families.services.pubky import family_keypair_create, family_pubky_enable
 from tests.api.conftest import ROLES, World
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_world]
 
 #                     owner admin member viewer guardian granted stranger anonymous
 READ_FAMILY = "        200   200   200    200    200      404     404      404"

@@ -40,7 +40,7 @@ from domains.services.migration import domain_migration_create
 from families.models import AccessGrant
 from tests.api.conftest import World
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_world]
 
 
 def test_the_schema_validates_without_warnings() -> None:
