@@ -1,4 +1,4 @@
-# Shortcuts for the commands in the README. The scripts do the work; see scripts/devstack.py.
+# Shortcuts for the commands in the README. The scripts do the work; see scripts/stack/.
 #   make run | test | test-fast | lint | format | typecheck | migrations-check | migrate | reset | compose-check
 # Pass pytest arguments with ARGS: make test ARGS="-k relay -x"
 
@@ -21,7 +21,7 @@ run: ## serve the app with embedded PostgreSQL, Valkey, testnet and workers
 test: ## lint, type-check and run pytest against real servers (ARGS go to pytest)
 	./scripts/test $(ARGS)
 
-test-fast: ## pytest without browser, npm-interop and server-process tests, no lint (ARGS too)
+test-fast: ## the inner loop: no browser, npm-interop or process tests, fewer examples, parallel
 	SKIP_LINT=1 ./scripts/test --fast $(ARGS)
 
 lint: bootstrap ## ruff check and ruff format --check

@@ -1,5 +1,6 @@
-# Sourced by the entry points in scripts/: run scripts/devstack.py with a Python 3.11.
-# devstack.py uses the standard library only, so any 3.11 will do before .venv exists.
+# Sourced by the entry points in scripts/: run scripts/devstack.py, the entry point of the
+# scripts/stack package, with a Python 3.11 (standard library only, so any 3.11 will do before
+# .venv exists).
 
 devstack() {
   local root py

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from pubkyproject.settings.base import *  # noqa: F403
-from pubkyproject.settings.base import PUBKY_KEY_ENCRYPTION_KEY as _KEY
-from pubkyproject.settings.base import REST_FRAMEWORK as _REST_FRAMEWORK
-from pubkyproject.settings.base import SECRET_KEY as _SECRET
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+
+def _worker_redis_url(url: str, worker: str) -> str:
+    """``url`` on Valkey database N + 1 for the pytest-xdist worker ``gwN`` (``--fast``).
+
+    The workers share one Valkey; keys named by user id (the session denylist, the socket
+    counts, the cache) would cross between their databases, whose ids overlap.
+    """
+    parts = urlsplit(url)
+    if not worker.startswith("gw") or not worker[2:].isdigit() or parts.scheme == "unix":
+        return url
+    return urlunsplit(parts._replace(path=f"/{int(worker[2:]) + 1}"))
+
+
+if os.environ.get("REDIS_URL") and os.environ.get("PYTEST_XDIST_WORKER"):
+    # Before base reads it; subprocesses a worker starts inherit the same database.
+    os.environ["REDIS_URL"] = _worker_redis_url(
+        os.environ["REDIS_URL"], os.environ["PYTEST_XDIST_WORKER"]
+    )
+
+from pubkyproject.settings.base import *  # noqa: E402, F403
+from pubkyproject.settings.base import PUBKY_KEY_ENCRYPTION_KEY as _KEY  # noqa: E402
+from pubkyproject.settings.base import REST_FRAMEWORK as _REST_FRAMEWORK  # noqa: E402
+from pubkyproject.settings.base import SECRET_KEY as _SECRET  # noqa: E402
 
 DEBUG = False
 SECRET_KEY = _SECRET or "test-only-not-secret-0123456789abcdef0123456789"

@@ -20,7 +20,7 @@ from guardians.models import APPROVAL_COMMENT_MAX_LENGTH
 from pubkyproject.api.exceptions import exception_handler
 from tests.api.conftest import World, client_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_world]
 
 DEEP = b"[" * 50_000 + b"]" * 50_000
 

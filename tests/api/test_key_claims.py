@@ -25,7 +25,7 @@ from tests.api.conftest import World, client_for
 from tests.api.test_key_proofs import approve_in_background, prove, read_proof, request_proof
 from tests.factories import DomainFactory, GuardianFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_world]
 
 
 def register(user: User, family: Family, name: str, key: str, proof: int | None) -> Any:

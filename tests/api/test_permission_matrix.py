@@ -31,9 +31,9 @@ from domains.models import DomainMigration, MigrationState
 from domains.services.migration import domain_migration_create, domain_migration_fail
 from families.models import AccessGrant, SecurityEvent
 from families.services.pubky import family_keypair_create, family_pubky_enable
-from tests.api.conftest import ROLES, World, build_world
+from tests.api.conftest import ROLES, World
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_world]
 
 #                     owner admin member viewer guardian granted stranger anonymous
 READ_FAMILY = "        200   200   200    200    200      404     404      404"
@@ -405,8 +405,9 @@ def _call(world: World, role: str, method: str, path: str, body: dict[str, Any] 
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_every_caller_gets_what_the_policy_table_says(case: Case, dns_server: Any) -> None:
-    world = build_world()
+def test_every_caller_gets_what_the_policy_table_says(
+    case: Case, world: World, dns_server: Any
+) -> None:
     method, path, body = case.prepare(world, dns_server)
     actual: dict[str, int] = {}
     for role in ROLES:

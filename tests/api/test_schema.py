@@ -38,9 +38,9 @@ from schemathesis.specs.openapi.checks import (
 
 from domains.services.migration import domain_migration_create
 from families.models import AccessGrant
-from tests.api.conftest import build_world
+from tests.api.conftest import World
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_world]
 
 
 def test_the_schema_validates_without_warnings() -> None:
@@ -283,7 +283,7 @@ def flatmap_query(context: Any, query: Any) -> Any:
 
 
 @pytest.fixture
-def staff_token(db: None) -> Iterator[str]:
+def staff_token(world: World) -> Iterator[str]:
     """A family's worth of data, and the token of its owner (also staff: the audit trail).
 
     Django closes the database connection when a WSGI request starts and finishes; the test
@@ -293,14 +293,13 @@ def staff_token(db: None) -> Iterator[str]:
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        yield _token()
+        yield _token(world)
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
 
 
-def _token() -> str:
-    world = build_world()
+def _token(world: World) -> str:
     owner = world.people["owner"]
     viewer = world.people["viewer"]
     assert owner is not None and viewer is not None

@@ -6,7 +6,7 @@ import pytest
 
 from tests.api.conftest import World, client_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_world]
 
 
 @pytest.fixture

@@ -1,30 +1,12 @@
-"""scripts/devstack.py loaded as a module (it is a script, not a package), plus shared helpers."""
+"""Shared helpers of the tests of the development stack (``scripts/stack``) and its scripts."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
-import sys
 from pathlib import Path
-from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _load() -> ModuleType:
-    if "devstack" in sys.modules:
-        return sys.modules["devstack"]
-    spec = importlib.util.spec_from_file_location("devstack", REPO / "scripts" / "devstack.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["devstack"] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-devstack = _load()
 
 
 def free_port() -> int:

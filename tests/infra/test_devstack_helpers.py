@@ -1,4 +1,4 @@
-"""The idempotence helpers of scripts/devstack.py: secrets, stamps, locks, leftovers."""
+"""The idempotence helpers of scripts/stack: secrets, stamps, locks, leftovers."""
 
 from __future__ import annotations
 
@@ -14,30 +14,44 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra._devstack import devstack
+from scripts.stack import (
+    app,
+    children,
+    cli,
+    envfile,
+    errors,
+    fast,
+    manage_py,
+    pids,
+    ports,
+    postgres,
+    stackfile,
+    system_packages,
+    venv,
+)
 
 
 def test_env_file_parsing_accepts_export_comments_and_quotes(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_text("# comment\n\nexport A=1\nB = 'two words'\nC=\"x=y\"\nD=\n")
 
-    assert devstack.parse_env_file(path) == {"A": "1", "B": "two words", "C": "x=y", "D": ""}
-    assert devstack.parse_env_file(tmp_path / "missing.env") == {}
+    assert envfile.parse_env_file(path) == {"A": "1", "B": "two words", "C": "x=y", "D": ""}
+    assert envfile.parse_env_file(tmp_path / "missing.env") == {}
 
 
 def test_env_file_parsing_names_the_bad_line(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_text("A=1\nnot an assignment\n")
 
-    with pytest.raises(devstack.ConfigError, match=r"line 2: expected KEY=value"):
-        devstack.parse_env_file(path)
+    with pytest.raises(errors.ConfigError, match=r"line 2: expected KEY=value"):
+        envfile.parse_env_file(path)
 
 
 def test_local_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
     path = tmp_path / "local.env"
 
-    first = devstack.ensure_local_secrets(path)
-    second = devstack.ensure_local_secrets(path)
+    first = envfile.ensure_local_secrets(path)
+    second = envfile.ensure_local_secrets(path)
 
     assert first == second
     assert len(first["SECRET_KEY"]) >= 50
@@ -49,10 +63,10 @@ def test_local_secrets_keep_values_already_in_the_file(tmp_path: Path) -> None:
     path = tmp_path / "local.env"
     path.write_text("SECRET_KEY=mine\n")
 
-    values = devstack.ensure_local_secrets(path)
+    values = envfile.ensure_local_secrets(path)
 
     assert values["SECRET_KEY"] == "mine"
-    assert "PUBKY_KEY_ENCRYPTION_KEY" in devstack.parse_env_file(path)
+    assert "PUBKY_KEY_ENCRYPTION_KEY" in envfile.parse_env_file(path)
 
 
 def test_requirements_hash_follows_included_files(tmp_path: Path) -> None:
@@ -61,19 +75,19 @@ def test_requirements_hash_follows_included_files(tmp_path: Path) -> None:
     base.write_text("Django==5.2.19\n")
     dev.write_text("-r requirements.txt\npytest==9.2.0\n")
 
-    before = devstack.requirements_hash(dev)
+    before = venv.requirements_hash(dev)
     base.write_text("Django==5.2.20\n")
 
-    assert devstack.requirements_closure(dev) == [dev.resolve(), base.resolve()]
-    assert devstack.requirements_hash(dev) != before
+    assert venv.requirements_closure(dev) == [dev.resolve(), base.resolve()]
+    assert venv.requirements_hash(dev) != before
 
 
 def test_a_missing_included_requirements_file_is_a_config_error(tmp_path: Path) -> None:
     dev = tmp_path / "requirements-dev.txt"
     dev.write_text("--requirement nope.txt\n")
 
-    with pytest.raises(devstack.ConfigError, match=r"nope\.txt"):
-        devstack.requirements_closure(dev)
+    with pytest.raises(errors.ConfigError, match=r"nope\.txt"):
+        venv.requirements_closure(dev)
 
 
 def test_port_is_free_sees_a_listener() -> None:
@@ -81,12 +95,12 @@ def test_port_is_free_sees_a_listener() -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        assert not devstack.port_is_free(port)
-    assert devstack.port_is_free(port)
+        assert not ports.port_is_free(port)
+    assert ports.port_is_free(port)
 
 
 def test_a_crashed_runs_children_are_stopped_by_the_next_run(tmp_path: Path) -> None:
-    crashed = devstack.Stack(tmp_path)
+    crashed = children.Stack(tmp_path)
     child = crashed.spawn(
         "sleeper",
         [sys.executable, "-c", "import time; time.sleep(120)"],
@@ -98,7 +112,7 @@ def test_a_crashed_runs_children_are_stopped_by_the_next_run(tmp_path: Path) -> 
     assert (tmp_path / "pids.json").exists()
     # The runner "crashes": nothing stops the child; the next run finds it in the registry.
 
-    stopped = devstack.Stack(tmp_path).reap_leftovers()
+    stopped = children.Stack(tmp_path).reap_leftovers()
     child.popen.wait(10)  # reap the zombie (it is our child in this test)
 
     assert stopped == [f"sleeper (pid {pid})"]
@@ -113,11 +127,11 @@ def test_leftover_registry_ignores_reused_pids(tmp_path: Path) -> None:
         ' "tier": 0}]'
     )
 
-    assert devstack.Stack(tmp_path).reap_leftovers() == []
+    assert children.Stack(tmp_path).reap_leftovers() == []
 
 
 def test_stop_all_stops_children_and_their_process_groups(tmp_path: Path) -> None:
-    stack = devstack.Stack(tmp_path)
+    stack = children.Stack(tmp_path)
     # A child that starts a grandchild in the same session and ignores SIGTERM itself.
     script = (
         "import signal, subprocess, sys, time;"
@@ -138,7 +152,7 @@ def test_stop_all_stops_children_and_their_process_groups(tmp_path: Path) -> Non
     stack.stop_all()
 
     assert child.popen.returncode == -signal.SIGKILL
-    assert devstack.wait_gone(grandchild, None, 5)
+    assert pids.wait_gone(grandchild, None, 5)
 
 
 def test_stale_postmaster_pid_of_another_process_is_removed(tmp_path: Path) -> None:
@@ -147,24 +161,24 @@ def test_stale_postmaster_pid_of_another_process_is_removed(tmp_path: Path) -> N
     # Our own PID: alive, but not a postgres for this data dir (as after a reboot and PID reuse).
     (data / "postmaster.pid").write_text(f"{os.getpid()}\n{data}\n")
 
-    devstack.reap_stale_postmaster(data)
+    postgres.reap_stale_postmaster(data)
 
     assert not (data / "postmaster.pid").exists()
 
 
 def test_command_support_check_reports_missing_commands_and_options() -> None:
-    ok, why = devstack.command_supports("no_such_command_here", ["--loop"])
+    ok, why = manage_py.command_supports("no_such_command_here", ["--loop"])
     assert not ok
     assert "does not exist" in why
-    seed = devstack.management_command_path("seed_demo")
+    seed = manage_py.management_command_path("seed_demo")
     if seed is not None:
-        ok, why = devstack.command_supports("seed_demo", ["--no-such-option-xyz"])
+        ok, why = manage_py.command_supports("seed_demo", ["--no-such-option-xyz"])
         assert not ok
         assert "--no-such-option-xyz" in why
 
 
 def test_workers_are_listed_once_with_unique_commands() -> None:
-    names = [worker.command for worker in devstack.WORKERS]
+    names = [worker.command for worker in app.WORKERS]
 
     assert len(names) == len(set(names))
     assert {"pubky_listen", "watch_homeservers", "check_relays"} <= set(names)
@@ -175,8 +189,8 @@ def test_optional_system_packages_hook_changes_nothing_when_installed() -> None:
     if shutil.which("dpkg-query") is None:
         pytest.skip("not a Debian system")
 
-    assert devstack.ensure_system_packages([]) == []
-    assert devstack.ensure_system_packages(["bash", "coreutils"]) == []
+    assert system_packages.ensure_system_packages([]) == []
+    assert system_packages.ensure_system_packages(["bash", "coreutils"]) == []
 
 
 @pytest.mark.parametrize(
@@ -189,7 +203,7 @@ def test_optional_system_packages_hook_changes_nothing_when_installed() -> None:
     ],
 )
 def test_everything_after_test_goes_to_pytest(argv: list[str], expected: list[str]) -> None:
-    args = devstack.parse_args(argv)
+    args = cli.parse_args(argv)
     assert (args.cmd, args.pytest_args, args.fast) == ("test", expected, False)
 
 
@@ -207,31 +221,31 @@ def test_everything_after_test_goes_to_pytest(argv: list[str], expected: list[st
 def test_a_leading_fast_flag_is_the_devstacks_and_the_rest_goes_to_pytest(
     argv: list[str], fast: bool, expected: list[str]
 ) -> None:
-    args = devstack.parse_args(argv)
+    args = cli.parse_args(argv)
     assert (args.cmd, args.fast, args.pytest_args) == ("test", fast, expected)
 
 
 def test_the_fast_flag_is_listed_in_the_test_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        devstack.parse_args(["test", "--help"])
+        cli.parse_args(["test", "--help"])
     assert "--fast" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ([], ["-m", devstack.FAST_TESTS]),
-        (["tests/pubky", "-x"], ["-m", devstack.FAST_TESTS, "tests/pubky", "-x"]),
-        (["-m", "django_db", "-q"], ["-m", f"(django_db) and ({devstack.FAST_TESTS})", "-q"]),
-        (["-mdjango_db"], [f"-m(django_db) and ({devstack.FAST_TESTS})"]),
-        (["-m=django_db"], [f"-m=(django_db) and ({devstack.FAST_TESTS})"]),
+        ([], ["-m", fast.FAST_TESTS]),
+        (["tests/pubky", "-x"], ["-m", fast.FAST_TESTS, "tests/pubky", "-x"]),
+        (["-m", "django_db", "-q"], ["-m", f"(django_db) and ({fast.FAST_TESTS})", "-q"]),
+        (["-mdjango_db"], [f"-m(django_db) and ({fast.FAST_TESTS})"]),
+        (["-m=django_db"], [f"-m=(django_db) and ({fast.FAST_TESTS})"]),
     ],
 )
 def test_fast_narrows_pytest_to_tests_without_browser_npm_or_server_processes(
     given: list[str], expected: list[str]
 ) -> None:
-    assert devstack.FAST_TESTS == "not e2e and not interop and not browser"
-    assert devstack.fast_pytest_args(given) == expected
+    assert fast.FAST_TESTS == "not e2e and not interop and not browser"
+    assert fast.fast_markers(given) == expected
 
 
 @pytest.mark.parametrize(
@@ -262,16 +276,16 @@ def test_every_test_the_suite_marks_as_starting_processes_exists() -> None:
 
 
 def test_the_web_server_is_uvicorn_with_websockets_sansio_unless_daphne_is_asked_for() -> None:
-    assert devstack.asgi_server({}) == "uvicorn"
-    assert devstack.asgi_server({"ASGI_SERVER": " Daphne "}) == "daphne"
-    uvicorn = devstack.asgi_server_argv("uvicorn", 8123)
+    assert app.asgi_server({}) == "uvicorn"
+    assert app.asgi_server({"ASGI_SERVER": " Daphne "}) == "daphne"
+    uvicorn = app.asgi_server_argv("uvicorn", 8123)
     assert uvicorn[0].endswith("/uvicorn")
     assert uvicorn[uvicorn.index("--ws") + 1] == "websockets-sansio"
     assert uvicorn[uvicorn.index("--port") + 1] == "8123"
     assert uvicorn[uvicorn.index("--ws-max-size") + 1] == "1048576"
-    assert devstack.asgi_server_argv("daphne", 8123)[0].endswith("/daphne")
-    with pytest.raises(devstack.ConfigError, match="ASGI_SERVER must be one of uvicorn, daphne"):
-        devstack.asgi_server({"ASGI_SERVER": "gunicorn"})
+    assert app.asgi_server_argv("daphne", 8123)[0].endswith("/daphne")
+    with pytest.raises(errors.ConfigError, match="ASGI_SERVER must be one of uvicorn, daphne"):
+        app.asgi_server({"ASGI_SERVER": "gunicorn"})
 
 
 def test_the_stack_state_is_read_only_while_its_run_holds_the_lock(tmp_path: Path) -> None:
@@ -281,14 +295,14 @@ def test_the_stack_state_is_read_only_while_its_run_holds_the_lock(tmp_path: Pat
         "PUBKY_KEY_ENCRYPTION_KEY": "never-copied",
         "UNRELATED": "dropped",
     }
-    devstack.stack_state_path(tmp_path).write_text(json.dumps(state))
+    stackfile.stack_state_path(tmp_path).write_text(json.dumps(state))
 
-    assert devstack.running_stack_state(tmp_path) is None  # nobody holds the lock: stale
+    assert stackfile.running_stack_state(tmp_path) is None  # nobody holds the lock: stale
 
-    stack = devstack.Stack(tmp_path)
+    stack = children.Stack(tmp_path)
     stack.lock("./scripts/run")
     try:
-        assert devstack.running_stack_state(tmp_path) == {
+        assert stackfile.running_stack_state(tmp_path) == {
             "DATABASE_URL": state["DATABASE_URL"],
             "PUBKY_RELAYS": state["PUBKY_RELAYS"],
         }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.infra._devstack import REPO, devstack
+from scripts.stack import profiles
+from tests.infra._devstack import REPO
 
 EXAMPLE = REPO / ".env.example"
 # env_str("NAME", …), env_bool(\n "NAME", …) … in the settings readers of pubkyproject/env.py.
@@ -30,7 +31,7 @@ def test_every_compose_and_script_variable_is_documented() -> None:
     script_vars = {"DEMO_PASSWORD", "DEVSTACK_DATA_DIR", "DEVSTACK_PG_USER", "PYTHON", "SKIP_LINT"}
     script_vars |= {"ASGI_SERVER", "FORWARDED_ALLOW_IPS", "GRACEFUL_SHUTDOWN_SECONDS"}
     script_vars |= {"PROMETHEUS_MULTIPROC_DIR", "SECRETS_DIR"}
-    for profile in devstack.PROFILES.values():
+    for profile in profiles.PROFILES.values():
         specs = [profile.pg, profile.valkey, profile.web, *(profile.testnet or ())]
         script_vars |= {spec.env for spec in specs if spec is not None}
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra._devstack import REPO, clean_env, devstack, free_port, run_ports
+from scripts.stack import children, environment, profiles
+from tests.infra._devstack import REPO, clean_env, free_port, run_ports
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ def test_run_ignores_the_embedded_servers_ports_when_urls_are_given(
     )
     monkeypatch.setattr(os, "environ", env)
 
-    setup = devstack.prepare(devstack.PROFILES["run"])
+    setup = environment.prepare(profiles.PROFILES["run"])
     try:
         assert not setup.embedded_pg
         assert not setup.embedded_valkey
@@ -153,7 +154,7 @@ def test_run_rejects_two_services_on_one_port(tmp_path: Path) -> None:
 
 
 def test_a_second_run_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
-    holder = devstack.Stack(tmp_path / "run")
+    holder = children.Stack(tmp_path / "run")
     holder.lock("./scripts/run")
     try:
         env = clean_env(DEVSTACK_DATA_DIR=str(tmp_path), **run_ports())

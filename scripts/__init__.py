@@ -1,0 +1,1 @@
+"""The repository's scripts; ``scripts.stack`` is the development stack behind them."""

@@ -1,0 +1,1 @@
+"""One module per ``devstack`` subcommand, each with its ``cmd_<name>(args) -> exit code``."""
