@@ -207,7 +207,7 @@ def publish_ours(
     """Publish through the real path: outbox row in a transaction, sent on commit."""
     from django.db import transaction
 
-    from realtime.events import publish
+    from realtime.events import emit
 
     names = topics or ["relays"]
     interval = 1.0 / rate if rate else 0.0
@@ -215,7 +215,7 @@ def publish_ours(
     for n in range(count):
         data = payload(n) if payload else {}
         with transaction.atomic():
-            publish(
+            emit(
                 topic=names[n % len(names)],
                 type=event_type,
                 payload={
@@ -956,12 +956,12 @@ def slow_reader(bench: Bench, *, stock: bool) -> dict[str, Any]:
             return
         from django.db import transaction
 
-        from realtime.events import publish_many
+        from realtime.events import emit_many
 
         pad = "x" * 1000
         for start in range(0, count, 2000):  # commits of 2,000 events, sent on commit
             with transaction.atomic():
-                publish_many(
+                emit_many(
                     ("relays", "pubky_relay_status", {"n": n, "t": time.time(), "pad": pad})
                     for n in range(start, min(count, start + 2000))
                 )

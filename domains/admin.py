@@ -34,7 +34,7 @@ from domains.services.migration import (
 from domains.services.migration.advance import domain_migration_advance
 from domains.services.publishing import PublishOutcome, pubky_domain_publish
 from domains.services.relays import RelayCheck, relay_statuses_check, relay_urls_to_check
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from domains.services.wording import count_of, migration_problem, network_problem, relay_problem
 from families.admin_actions import policy_action
 from families.models import Family
@@ -105,7 +105,7 @@ def migration_label(migration: DomainMigration) -> str:
 
 def _recalculated(domain: DomainRecord) -> str:
     before = domain.sovereignty_score
-    row = sovereignty_score_calculate(domain=domain, reason=RECALCULATED)
+    row = calculate_sovereignty_score(domain=domain, reason=RECALCULATED)
     if row.total == before:
         return f"score {row.total}/100, unchanged"
     return f"score {row.total}/100 (was {before})"
@@ -158,7 +158,7 @@ def _recalculate_family(request: HttpRequest, family: Family, reason: str) -> st
     changed = []
     for domain in domains:
         before = domain.sovereignty_score
-        row = sovereignty_score_calculate(domain=domain, reason=RECALCULATED)
+        row = calculate_sovereignty_score(domain=domain, reason=RECALCULATED)
         if row.total != before:
             changed.append(f"{domain.name} {before} → {row.total}")
     text = f"{count_of(len(domains), 'domain')} scored"

@@ -21,7 +21,7 @@ from domains.models import (
     RelayStatus,
     SovereigntyScore,
 )
-from domains.scoring import RUBRIC_VERSION, explain, score
+from domains.rubric import RUBRIC_VERSION, explain, score
 from domains.selectors import fact_verifications, facts_of, relay_statuses_active
 from families.models import User
 from families.selectors import ordered

@@ -36,7 +36,7 @@ from domains.models import (
     RelayStatus,
     SovereigntyScore,
 )
-from domains.scoring import DomainFacts
+from domains.rubric import DomainFacts
 from families.models import KeyVerification, Visibility
 from pubkyproject.sql import int_array
 

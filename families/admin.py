@@ -101,10 +101,7 @@ class FamilyAdmin(RegisteredActionsMixin, PolicyAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ("owner",)
     readonly_fields = ("pubky_public_key", "created_at", "updated_at")
     # The guardians app adds its inline (guardians.admin): families sits below guardians.
-    inlines: tuple[type[admin.options.InlineModelAdmin], ...] = (
-        FamilyMembershipInline,
-        PubkyKeypairInline,
-    )
+    inlines = (FamilyMembershipInline, PubkyKeypairInline)
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", "owner", "visibility")}),
         (

@@ -68,7 +68,7 @@ from families.services.key_proofs import (
     key_proof_check,
     key_proof_request,
 )
-from families.services.pubky import family_keypair_rotate, family_pubky_enable
+from families.services.pubky import enable_pubky_for_family, family_keypair_rotate
 from families.validators import validate_public_key
 from pubkyproject import policy
 from pubkyproject.api.client import client_ip
@@ -283,7 +283,7 @@ class FamilyPubkyEnableApi(ApiView):
     def post(self, request: Request, family_id: int) -> Response:
         family = self.readable(Family.objects.select_related("owner"), pk=family_id)
         self.require(Action.ADMINISTER, family, "Only the family's administrators enable Pubky.")
-        family_pubky_enable(family=family, created_by=self.user)
+        enable_pubky_for_family(family=family, created_by=self.user)
         return self.output(self.OutputSerializer, family)
 
 

@@ -173,4 +173,4 @@ class GuardianInline(admin.TabularInline):
 
 
 # The family page lists its guardians (families sits below guardians, so the inline is added here).
-FamilyAdmin.inlines = (*FamilyAdmin.inlines, GuardianInline)
+FamilyAdmin.inlines = (*FamilyAdmin.inlines, GuardianInline)  # type: ignore[assignment]

@@ -13,14 +13,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from domains.models import DomainMigration, DomainRecord, MigrationState
+from domains.models import OPEN_MIGRATION_STATES, DomainMigration, DomainRecord, MigrationState
 from domains.services.migration import (
     InvalidTransition,
     domain_migration_approvals,
     domain_migration_approvals_required,
     domain_migration_fail,
 )
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from families.models import Family, SecurityEventKind, User
 from families.security import security_event_record
 from guardians.domain_changes import domain_changes
@@ -33,13 +33,16 @@ from guardians.models import (
     GuardianStatus,
 )
 from pubkyproject import policy
+from pubkyproject.model_update import model_update
 from pubkyproject.pubky_client import PubkyServiceError
 
 __all__ = [
+    "GUARDIAN_EDITABLE_FIELDS",
     "AlreadyDecided",
     "GuardianRevoked",
     "guardian_backup_request",
     "guardian_backup_status_record",
+    "guardian_create",
     "guardian_domain_change_notify",
     "guardian_domain_changes_notify",
     "guardian_migration_approve",
@@ -47,6 +50,8 @@ __all__ = [
     "guardian_migration_reject",
     "guardian_notification_create",
     "guardian_notification_mark_read",
+    "guardian_pending_votes_drop",
+    "guardian_update",
 ]
 
 # A guardian decides while the migration is still before publishing.
@@ -326,7 +331,7 @@ def guardian_backup_status_record(
     )
     if previous != status:
         for domain in DomainRecord.objects.filter(family_id=guardian.family_id).order_by("pk"):
-            sovereignty_score_calculate(domain=domain, reason="guardian_backup_status")
+            calculate_sovereignty_score(domain=domain, reason="guardian_backup_status")
     return guardian
 
 
@@ -376,3 +381,58 @@ def guardian_backup_request(
         detail={"family_id": guardian.family_id, "backup_status": guardian.pubky_backup_status},
     )
     return notification
+
+
+# --- the roster: adding guardians and changing them ---------------------------------------------
+
+GUARDIAN_EDITABLE_FIELDS = ("name", "email", "pubky_public_key", "status")
+
+
+@transaction.atomic
+def guardian_create(
+    *,
+    family: Family,
+    name: str,
+    user: User | None = None,
+    email: str = "",
+    pubky_public_key: str = "",
+    status: str = GuardianStatus.INVITED,
+) -> FederationGuardian:
+    """Add a guardian to ``family`` (invited until they accept, unless ``status`` says so)."""
+    guardian = FederationGuardian(
+        family=family,
+        user=user,
+        name=name,
+        email=email,
+        pubky_public_key=pubky_public_key,
+        status=status,
+    )
+    guardian.full_clean()
+    guardian.save()
+    return guardian
+
+
+@transaction.atomic
+def guardian_update(*, guardian: FederationGuardian, **changes: Any) -> FederationGuardian:
+    """Change a guardian's details or status (``GUARDIAN_EDITABLE_FIELDS``).
+
+    A guardian who stops being active (revoked) loses their votes on every migration of the
+    family that is not finished (open or failed): if they are made active again later, they
+    decide anew. (``domain_migration_approvals`` counts active guardians only in any case.)
+    """
+    was_active = FederationGuardian.objects.filter(
+        pk=guardian.pk, status=GuardianStatus.ACTIVE
+    ).exists()
+    guardian, _ = model_update(instance=guardian, fields=GUARDIAN_EDITABLE_FIELDS, data=changes)
+    if was_active and guardian.status != GuardianStatus.ACTIVE:
+        guardian_pending_votes_drop(guardian=guardian)
+    return guardian
+
+
+def guardian_pending_votes_drop(*, guardian: FederationGuardian) -> int:
+    """Delete the guardian's decisions on unfinished (open or failed) migrations."""
+    unfinished = (*OPEN_MIGRATION_STATES, MigrationState.FAILED)
+    deleted, _ = GuardianApproval.objects.filter(
+        guardian=guardian, migration__state__in=unfinished
+    ).delete()
+    return deleted

@@ -19,13 +19,13 @@ from django.conf import settings
 from django.db import transaction
 
 from domains.models import DomainRecord, MigrationDirection
-from domains.services.migration import domain_migration_create
+from domains.services.migration import create_domain_migration
 from domains.services.records import dns_record_create, domain_record_create
-from domains.services.registration import pubky_domain_register
+from domains.services.registration import register_pubky_domain
 from families.models import Family, User
 from families.services.families import family_create
 from guardians.models import FederationGuardian
-from guardians.roster import guardian_create
+from guardians.services import guardian_create
 
 logger = logging.getLogger("pubky.demo")
 
@@ -92,7 +92,7 @@ def _demo_migrating_domain(family: Family, user: User) -> list[str]:
         dns_record_create(domain=domain, rtype="A", value="192.0.2.10")
         dns_record_create(domain=domain, name="www", rtype="CNAME", value=DEMO_MIGRATING_DOMAIN)
         dns_record_create(domain=domain, rtype="TXT", value="v=spf1 -all")
-        domain_migration_create(
+        create_domain_migration(
             domain=domain, direction=MigrationDirection.DNS_TO_PUBKY, created_by=user
         )
     return [f"{DEMO_MIGRATING_DOMAIN} (registrar DNS, migration to Pubky pending verification)"]
@@ -105,7 +105,7 @@ def _demo_pubky_domain(family: Family, user: User) -> tuple[list[str], list[str]
         # Demo records belong on a local testnet, never on the relays of a real network.
         return [], [f"{DEMO_PUBKY_DOMAIN}: PUBKY_TESTNET is off, nothing published"]
     try:
-        pubky_domain_register(
+        register_pubky_domain(
             name=DEMO_PUBKY_DOMAIN,
             family=family,
             owner=user,

@@ -2,7 +2,7 @@
 
 Services in ``families``, ``domains`` and ``guardians`` (and the API core) say *what happened*
 on *which topic*; they never import ``realtime``, which sits above them. ``realtime`` plugs its
-outbox publisher in here when its app is ready (``realtime.apps``). Every event still goes
+outbox emitter in here when its app is ready (``realtime.apps``). Every event still goes
 through that one outbox: written in the caller's transaction, sent after commit, replayable.
 
 Topic names live here too (``pubkyproject.topics``), since whoever announces an event names
@@ -19,47 +19,47 @@ from django.core.exceptions import ImproperlyConfigured
 EventSpec = tuple[str, str, Mapping[str, Any]]  # (topic, event type, payload)
 
 
-class Publisher(Protocol):
+class Emitter(Protocol):
     """What the live-update layer provides."""
 
-    def publish(self, *, topic: str, type: str, payload: Mapping[str, Any]) -> None:
+    def emit(self, *, topic: str, type: str, payload: Mapping[str, Any]) -> None:
         """Record one event in the caller's transaction; send it after commit."""
 
-    def publish_many(self, events: Iterable[EventSpec]) -> None:
+    def emit_many(self, events: Iterable[EventSpec]) -> None:
         """The same for many events at once (bulk writes that bypass signals)."""
 
     def flush(self) -> None:
         """Wait until bulk events handed over so far are on the wire."""
 
 
-_publisher: Publisher | None = None
+_emitter: Emitter | None = None
 
 
-def register(publisher: Publisher) -> None:
-    """Plug in the publisher (called once, from the live-update app's ``ready()``)."""
-    global _publisher
-    _publisher = publisher
+def register(emitter: Emitter) -> None:
+    """Plug in the emitter (called once, from the live-update app's ``ready()``)."""
+    global _emitter
+    _emitter = emitter
 
 
-def _require() -> Publisher:
-    if _publisher is None:
+def _require() -> Emitter:
+    if _emitter is None:
         raise ImproperlyConfigured(
-            "No event publisher is registered: the 'realtime' app must be in INSTALLED_APPS."
+            "No event emitter is registered: the 'realtime' app must be in INSTALLED_APPS."
         )
-    return _publisher
+    return _emitter
 
 
-def publish(*, topic: str, type: str, payload: Mapping[str, Any]) -> None:
+def emit(*, topic: str, type: str, payload: Mapping[str, Any]) -> None:
     """Announce one event on ``topic`` (sent only if the current transaction commits)."""
-    _require().publish(topic=topic, type=type, payload=payload)
+    _require().emit(topic=topic, type=type, payload=payload)
 
 
-def publish_many(events: Iterable[EventSpec]) -> None:
+def emit_many(events: Iterable[EventSpec]) -> None:
     """Announce many events in one go, in order."""
-    _require().publish_many(events)
+    _require().emit_many(events)
 
 
 def flush() -> None:
     """Wait for bulk events to be sent (commands call it before they exit)."""
-    if _publisher is not None:
-        _publisher.flush()
+    if _emitter is not None:
+        _emitter.flush()

@@ -13,9 +13,9 @@ class RealtimeConfig(AppConfig):
         from pubkyproject import event_port
         from pubkyproject.api import sessions
         from realtime import lifecycle, receivers
-        from realtime.events import OutboxPublisher
+        from realtime.events import OutboxEmitter
 
-        event_port.register(OutboxPublisher())
+        event_port.register(OutboxEmitter())
 
         receivers.connect()
         lifecycle.connect()  # created/deleted events on the family topic

@@ -20,17 +20,17 @@ from django.utils import timezone
 from realtime.models import EventSource
 from realtime.payloads import changes_for
 from realtime.transport import broadcast_sync
-from realtime.wire import Event, dumps, frame_from_row
+from realtime.wire import WireEvent, dumps, frame_from_row
 
 __all__ = [
-    "Event",
-    "OutboxPublisher",
+    "OutboxEmitter",
+    "WireEvent",
     "dumps",
+    "emit",
+    "emit_many",
+    "emit_model_change",
     "flush_bulk_sends",
     "frame_from_row",
-    "publish",
-    "publish_many",
-    "publish_model_change",
     "send_now",
 ]
 
@@ -48,19 +48,19 @@ RETURNING id, seq
 """
 
 
-def publish(
+def emit(
     *,
     topic: str,
     type: str,
     payload: Mapping[str, Any],
     source: str = EventSource.ORM,
-) -> Event:
+) -> WireEvent:
     """Record an event in the outbox now and send it when the current transaction commits."""
     payload_json = dumps(payload)
     with connection.cursor() as cursor:
         cursor.execute(_INSERT, [topic, topic, type, payload_json, source])
         event_id, seq = cursor.fetchone()
-    event = Event(
+    event = WireEvent(
         event_id=event_id,
         topic=topic,
         seq=seq,
@@ -83,9 +83,9 @@ _RESERVE_IDS = "SELECT nextval('realtime_outbox_id_seq') FROM generate_series(1,
 _COPY_OUTBOX = "COPY realtime_outbox (id, topic, seq, type, payload, source, created_at) FROM STDIN"
 
 
-def publish_many(
+def emit_many(
     events: Iterable[tuple[str, str, Mapping[str, Any]]], *, source: str = EventSource.SERVICE
-) -> list[Event]:
+) -> list[WireEvent]:
     """Publish many (topic, type, payload) events in three statements, sent after commit.
 
     For bulk writes that bypass signals (``update()``, ``COPY``): the same guarantees as
@@ -113,7 +113,7 @@ def publish_many(
                 next_seq[topic] = seq + 1
                 copy.write_row((event_id, topic, seq, kind, payload_json, source, now))
                 published.append(
-                    Event(
+                    WireEvent(
                         event_id,
                         topic,
                         seq,
@@ -131,11 +131,11 @@ class _Sender:
     :func:`flush_bulk_sends` waits for it (commands call it before they exit)."""
 
     def __init__(self) -> None:
-        self.queue: queue.Queue[list[Event]] = queue.Queue()
+        self.queue: queue.Queue[list[WireEvent]] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
         self.thread.start()
 
-    def put(self, events: list[Event]) -> None:
+    def put(self, events: list[WireEvent]) -> None:
         self.queue.put(events)
 
     def _run(self) -> None:
@@ -165,7 +165,7 @@ def flush_bulk_sends() -> None:
         _sender.queue.join()
 
 
-def send_now(events: list[Event]) -> None:
+def send_now(events: list[WireEvent]) -> None:
     """Hand committed events to the transport (Redis). Failures are logged, never raised:
     the events are in the outbox, and clients recover them with ``since``."""
     try:
@@ -174,23 +174,23 @@ def send_now(events: list[Event]) -> None:
         logger.exception("could not broadcast %d event(s); clients recover via since", len(events))
 
 
-class OutboxPublisher:
+class OutboxEmitter:
     """This module as the core's event port (``pubkyproject.event_port``), so code below the
     live-update layer publishes through the outbox without importing it."""
 
-    def publish(self, *, topic: str, type: str, payload: Mapping[str, Any]) -> None:
-        publish(topic=topic, type=type, payload=dict(payload))
+    def emit(self, *, topic: str, type: str, payload: Mapping[str, Any]) -> None:
+        emit(topic=topic, type=type, payload=dict(payload))
 
-    def publish_many(self, events: Iterable[tuple[str, str, Mapping[str, Any]]]) -> None:
-        publish_many((topic, kind, dict(payload)) for topic, kind, payload in events)
+    def emit_many(self, events: Iterable[tuple[str, str, Mapping[str, Any]]]) -> None:
+        emit_many((topic, kind, dict(payload)) for topic, kind, payload in events)
 
     def flush(self) -> None:
         flush_bulk_sends()
 
 
-def publish_model_change(
+def emit_model_change(
     instance: Any, *, deleted: bool = False, source: str = EventSource.ORM
 ) -> None:
     """Publish what a saved or deleted model instance means to subscribers (if anything)."""
     for topic, event_type, data in changes_for(instance, deleted=deleted):
-        publish(topic=topic, type=event_type, payload=data, source=source)
+        emit(topic=topic, type=event_type, payload=data, source=source)

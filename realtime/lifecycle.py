@@ -31,7 +31,7 @@ from django.db.models.signals import post_delete, post_save
 
 from pubkyproject.event_types import GuardianListedData
 from realtime import payloads, topics
-from realtime.events import publish
+from realtime.events import emit
 from realtime.models import EventSource
 from realtime.payloads import Change
 
@@ -127,7 +127,7 @@ def lifecycle_changes(instance: Model, *, created: bool, deleted: bool) -> list[
 
 def _publish(changes: Iterable[Change]) -> None:
     for topic, event_type, data in changes:
-        publish(topic=topic, type=event_type, payload=data, source=EventSource.ORM)
+        emit(topic=topic, type=event_type, payload=data, source=EventSource.ORM)
 
 
 def on_save(

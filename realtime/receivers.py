@@ -6,17 +6,17 @@ from typing import Any
 
 from django.db.models.signals import post_delete, post_save
 
-from realtime.events import publish_model_change
+from realtime.events import emit_model_change
 from realtime.payloads import registry
 
 
 def on_save(sender: type, instance: Any, raw: bool = False, **kwargs: Any) -> None:
     if not raw:  # fixtures loading raw rows are not live changes
-        publish_model_change(instance)
+        emit_model_change(instance)
 
 
 def on_delete(sender: type, instance: Any, **kwargs: Any) -> None:
-    publish_model_change(instance, deleted=True)
+    emit_model_change(instance, deleted=True)
 
 
 def connect() -> None:

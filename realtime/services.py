@@ -18,7 +18,7 @@ from guardians.domain_changes import WATCHED_TABLES
 from guardians.receivers import row_of
 from guardians.services import guardian_domain_changes_notify
 from pubkyproject.leader import take_turn
-from realtime.events import publish_many
+from realtime.events import emit_many
 from realtime.lifecycle import lifecycle_changes
 from realtime.models import EventSource, OutboxEvent, PubkySubscription
 from realtime.payloads import changes_for
@@ -130,7 +130,7 @@ def db_changes_publish(*, limit: int = 500) -> ClaimResult:
                 new=row_of(instance) if new is _CURRENT else new,
             )
     # One batch of outbox rows and one broadcast for the whole claim, not one per change.
-    publish_many(events, source=EventSource.NOTIFY)
+    emit_many(events, source=EventSource.NOTIFY)
     return ClaimResult(len(claimed), len(events))
 
 

@@ -22,7 +22,7 @@ from channels_redis.utils import _consistent_hash
 from django.conf import settings
 
 from pubkyproject.redis_clients import client_for_layer_host
-from realtime.wire import Event
+from realtime.wire import WireEvent
 
 _local = threading.local()
 
@@ -70,7 +70,7 @@ def _uses_pubsub_layer() -> bool:
     return str(layers["default"]["BACKEND"]).endswith("RedisPubSubChannelLayer")
 
 
-def broadcast_sync(events: Sequence[Event]) -> None:
+def broadcast_sync(events: Sequence[WireEvent]) -> None:
     """Send events to every process subscribed to their topics (one round trip per shard)."""
     if not events:
         return

@@ -23,7 +23,7 @@ from pubky.keys import PublicKey
 from pubky.urls import PubkyUrl
 from realtime import topics
 from realtime.cache import PubkyContentCache, encode_content
-from realtime.events import publish
+from realtime.events import emit
 from realtime.models import EventSource, HomeserverCursor, PubkySubscription
 
 logger = logging.getLogger("pubky.realtime.watcher")
@@ -124,7 +124,7 @@ def poll_homeserver(client: HomeserverClient, homeserver: str, watched: set[str]
                 return published
             for url, payload in payloads.items():
                 for subscribed in matching_subscriptions(url, watched):
-                    publish(
+                    emit(
                         topic=topics.pubky_url(subscribed),
                         type="pubky_content_update",
                         payload={**payload, "subscription": subscribed},

@@ -16,7 +16,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 
 @dataclass(frozen=True)
-class Event:
+class WireEvent:
     """A committed (or about to be committed) outbox event, ready for the wire."""
 
     event_id: int

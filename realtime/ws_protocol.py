@@ -57,5 +57,5 @@ class PreparedFrameProtocol(WebSocketsSansIOProtocol):
         if accepting and self.handshake_complete:
             # The handshake's request and response are not needed any more (the scope keeps
             # the headers the application reads).
-            self.request = None
-            self.response = None
+            self.request = None  # type: ignore[assignment]
+            self.response = None  # type: ignore[assignment]

@@ -15,9 +15,9 @@ from domains.apis.common import NETWORK_THROTTLES
 from domains.models import DomainMigration, DomainRecord, MigrationDirection, MigrationState
 from domains.serializers import MigrationSerializer
 from domains.services.migration import (
+    create_domain_migration,
     domain_migration_advance,
     domain_migration_cancel,
-    domain_migration_create,
     domain_migration_retry,
     domain_migration_rollback,
 )
@@ -65,7 +65,7 @@ class MigrationListApi(ApiView):
         data = self.parse(self.InputSerializer)
         domain = self.readable(DomainRecord.objects.all(), pk=data["domain"])
         self.require(Action.CHANGE, DomainMigration(domain=domain))
-        migration = domain_migration_create(
+        migration = create_domain_migration(
             domain=domain, direction=data["direction"], created_by=self.user
         )
         return self.output(

@@ -15,7 +15,7 @@ from domains.models import KeyCustody, PkarrPublishStatus, PubkyDomain, PubkyDom
 from domains.serializers import PkarrRecordSerializer, PubkyDomainSerializer
 from domains.services.key_claims import pubky_domain_key_prove
 from domains.services.publishing import pubky_domain_publish
-from domains.services.registration import DnsRecordSpec, pubky_domain_register
+from domains.services.registration import DnsRecordSpec, register_pubky_domain
 from domains.services.usage import pubky_domain_usage_record
 from families.models import Family, Visibility
 from pubkyproject import policy
@@ -78,7 +78,7 @@ class PubkyDomainListApi(ApiView):
         data = self.parse(self.InputSerializer)
         family = self.readable(Family.objects.all(), pk=data["family"])
         self.require(Action.CHANGE, PubkyDomain(family=family), "You may not register here.")
-        pubky_domain = pubky_domain_register(
+        pubky_domain = register_pubky_domain(
             name=data["name"],
             family=family,
             records=[

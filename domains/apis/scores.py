@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from domains.api_selectors import current_score, score_history_list
 from domains.models import DomainRecord
 from domains.serializers import CurrentScoreSerializer, ScoreHistorySerializer
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from pubkyproject import policy
 from pubkyproject.api.schema import LIST, READ, WRITE, errors
 from pubkyproject.api.views import ApiView
@@ -49,7 +49,7 @@ class DomainScoreRecalculateApi(ApiView):
     def post(self, request: Request, domain_id: int) -> Response:
         domain = self.readable(DomainRecord.objects.all(), pk=domain_id)
         self.require(policy.Action.CHANGE, domain, "You may not recalculate this domain's score.")
-        sovereignty_score_calculate(domain=domain, reason="recalculated on request")
+        calculate_sovereignty_score(domain=domain, reason="recalculated on request")
         return self.output(self.OutputSerializer, current_score(domain=domain))
 
 

@@ -29,7 +29,7 @@ from domains.models import (
     PubkyDomain,
     PubkyDomainStatus,
 )
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from pubky.errors import PubkyError
 from pubky.homeserver_client import homeserver_of_packet
 from pubkyproject.pubky_client import PubkyClient, pubky_client
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 def domains_rescore(*, domain_ids: set[int], reason: str) -> None:
     """Rescore the given domains (in id order) because a fact behind their score changed."""
     for domain in DomainRecord.objects.filter(pk__in=domain_ids).order_by("pk"):
-        sovereignty_score_calculate(domain=domain, reason=reason)
+        calculate_sovereignty_score(domain=domain, reason=reason)
 
 
 def pkarr_records_verify(*, pubky_domain: PubkyDomain, client: PubkyClient | None = None) -> int:
@@ -116,7 +116,7 @@ def domain_self_hosting_verify(*, domain: DomainRecord, client: PubkyClient | No
         locked.self_hosted_verified_at = timezone.now()
         locked.save(update_fields=["self_hosted_homeserver", "self_hosted_verified_at"])
         if before != holds:
-            sovereignty_score_calculate(domain=locked, reason="self_hosting_verified")
+            calculate_sovereignty_score(domain=locked, reason="self_hosting_verified")
     domain.self_hosted_homeserver = holds
     return holds
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from domains.models import DomainRecord, KeyCustody, PubkyDomain, PubkyDomainStatus
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from domains.signals import announce_pubky_domain_suspended
 from families.models import KeyProof, KeyVerification, SecurityEventKind, User
 from families.security import security_event_record
@@ -54,7 +54,7 @@ def pubky_domain_suspend(*, pubky_domain: PubkyDomain, reason: str, by: User | N
     )
     announce_pubky_domain_suspended(pubky_domain=pubky_domain, reason=reason, was_active=was_active)
     if domain is not None:
-        sovereignty_score_calculate(domain=domain, reason="pubky_domain_suspended")
+        calculate_sovereignty_score(domain=domain, reason="pubky_domain_suspended")
 
 
 def pubky_domain_claims_clear(
@@ -135,5 +135,5 @@ def pubky_domain_key_prove(
     )
     domain: DomainRecord | None = pubky_domain.domain
     if domain is not None:
-        sovereignty_score_calculate(domain=domain, reason="key_proven")
+        calculate_sovereignty_score(domain=domain, reason="key_proven")
     return pubky_domain

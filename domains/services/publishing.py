@@ -35,7 +35,7 @@ from domains.models import (
     PubkyDomain,
     PubkyDomainStatus,
 )
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from domains.services.usage import pubky_domain_usage_record, usage_kind_for_publish
 from domains.signals import announce_pubky_domain_republished
 from families.models import KeyVerification
@@ -367,7 +367,7 @@ def publish_outcome_apply(
             domain.pubky_relay_url = first_ok
             domain.full_clean()
             domain.save()
-        sovereignty_score_calculate(domain=domain, reason=reason)
+        calculate_sovereignty_score(domain=domain, reason=reason)
 
 
 # --- whole flows -------------------------------------------------------------------------------

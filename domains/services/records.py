@@ -1,6 +1,6 @@
 """Domains and their DNS records as a family manages them (create, change, delete).
 
-Every change rescores the domain (``sovereignty_score_calculate``): the records, the registrar
+Every change rescores the domain (``calculate_sovereignty_score``): the records, the registrar
 and the visibility are facts of the rubric. Records on a domain that is on Pubky reach the
 relays when the domain is published again (``pubky_domain_publish``).
 """
@@ -15,7 +15,7 @@ from django.db import transaction
 from domains.models import OPEN_MIGRATION_STATES, DnsRecord, DomainRecord, PubkyDomainStatus
 from domains.services.publishing import InvalidDnsRecordError, dns_records_to_packet_records
 from domains.services.registration import domain_name_clean
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from families.models import Family, User, Visibility
 from pubkyproject.model_update import model_update
 from pubkyproject.pubky_client import PubkyServiceError
@@ -67,7 +67,7 @@ def domain_record_create(
     )
     domain.full_clean()
     domain.save()
-    sovereignty_score_calculate(domain=domain, reason="domain_created")
+    calculate_sovereignty_score(domain=domain, reason="domain_created")
     return domain
 
 
@@ -75,7 +75,7 @@ def domain_record_create(
 def domain_record_update(*, domain: DomainRecord, **changes: Any) -> DomainRecord:
     """Change the domain's editable fields (``DOMAIN_EDITABLE_FIELDS``) and rescore it."""
     domain, _ = model_update(instance=domain, fields=DOMAIN_EDITABLE_FIELDS, data=changes)
-    sovereignty_score_calculate(domain=domain, reason="domain_updated")
+    calculate_sovereignty_score(domain=domain, reason="domain_updated")
     domain.refresh_from_db()
     return domain
 
@@ -110,7 +110,7 @@ def dns_record_create(
     row = DnsRecord(domain=domain, name=name or "@", rtype=rtype, value=value, ttl=ttl)
     _check(row)
     row.save()
-    sovereignty_score_calculate(domain=domain, reason="dns_record_created")
+    calculate_sovereignty_score(domain=domain, reason="dns_record_created")
     return row
 
 
@@ -126,4 +126,4 @@ def dns_record_delete(*, record: DnsRecord) -> None:
     """Delete a DNS record and rescore its domain."""
     domain = record.domain
     record.delete()
-    sovereignty_score_calculate(domain=domain, reason="dns_record_deleted")
+    calculate_sovereignty_score(domain=domain, reason="dns_record_deleted")

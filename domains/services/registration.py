@@ -1,6 +1,6 @@
 """Registering Pubky domains: a domain gets its own Ed25519 key and a signed PKARR packet.
 
-:func:`pubky_domain_register` is the whole flow and is all-or-nothing: the name, the records
+:func:`register_pubky_domain` is the whole flow and is all-or-nothing: the name, the records
 and the packet size are checked first, the packet is signed and put on every relay, and only
 when at least one relay stored it are the domain, its records, the sealed key and one
 :class:`PkarrRecord` per relay written, in one transaction. A failure anywhere leaves the
@@ -12,8 +12,8 @@ gets an account on the configured homeserver (:func:`domain_homeserver_account`)
 packet carries ``_pubky HTTPS 0 <homeserver>.``, so ``pubky://<domain key>/pub/…`` resolves
 (and the official client's ``getHomeserverOf``) like any user's.
 
-The operation names the public API promises (``register_pubky_domain``, ``create_pubky_domain``,
-``calculate_sovereignty_score``) are thin aliases kept at the bottom.
+The operations keep the names the public API promises: ``register_pubky_domain(name, family)``
+and ``create_pubky_domain(domain)`` (the draft row, no network).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from domains.models import (
     KeyCustody,
     PubkyDomain,
     PubkyDomainStatus,
-    SovereigntyScore,
 )
 from domains.services.key_claims import proven_claim_fields, pubky_domain_claims_clear
 from domains.services.publishing import (
@@ -42,7 +41,7 @@ from domains.services.publishing import (
     publish_outcome_apply,
     with_pubky_record,
 )
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from domains.validators import normalize_domain_name, validate_domain_name
 from families.models import (
     Family,
@@ -66,8 +65,6 @@ __all__ = [
     "calculate_sovereignty_score",
     "create_pubky_domain",
     "domain_name_clean",
-    "pubky_domain_create",
-    "pubky_domain_register",
     "register_pubky_domain",
 ]
 
@@ -137,9 +134,9 @@ def domain_homeserver_account(*, keypair: Keypair, family: Family, client: Pubky
 
 
 @transaction.atomic
-def pubky_domain_create(
-    *,
+def create_pubky_domain(
     domain: DomainRecord,
+    *,
     keypair: Keypair | None = None,
     public_key: str | None = None,
     key_custody: str = KeyCustody.SERVICE,
@@ -159,7 +156,7 @@ def pubky_domain_create(
         key_text = keypair.public_key.z32()
         verification = KeyVerification.HELD
     else:
-        # Proven only by the caller that holds a proof (:func:`pubky_domain_register`).
+        # Proven only by the caller that holds a proof (:func:`register_pubky_domain`).
         verification = KeyVerification.UNVERIFIED
         if keypair is not None:
             raise ValueError("a self-custody domain stores no private key; pass public_key")
@@ -189,10 +186,10 @@ def pubky_domain_create(
     return pubky_domain
 
 
-def pubky_domain_register(
-    *,
+def register_pubky_domain(
     name: str,
     family: Family,
+    *,
     records: Iterable[RecordInput] = (),
     visibility: str | None = None,
     key_custody: str = KeyCustody.SERVICE,
@@ -309,7 +306,7 @@ def _register_store(
         row.domain = domain
         row.full_clean()
         row.save()
-    pubky_domain = pubky_domain_create(
+    pubky_domain = create_pubky_domain(
         domain=domain, keypair=keypair, homeserver_url=homeserver_url, homeserver_key=homeserver_key
     )
     publish_outcome_apply(
@@ -335,7 +332,7 @@ def _register_self_custody(
         row.domain = domain
         row.full_clean()
         row.save()
-    pubky_domain = pubky_domain_create(
+    pubky_domain = create_pubky_domain(
         domain=domain, public_key=public_key, key_custody=KeyCustody.FAMILY, key_proof=proof
     )
     security_event_record(
@@ -348,23 +345,5 @@ def _register_self_custody(
             "suspended": [other.pk for other in suspended],
         },
     )
-    sovereignty_score_calculate(domain=domain, reason="pubky_domain_registered")
+    calculate_sovereignty_score(domain=domain, reason="pubky_domain_registered")
     return pubky_domain
-
-
-# --- names the public API promises (thin aliases) -----------------------------------------------
-
-
-def register_pubky_domain(name: str, family: Family, **kwargs: object) -> PubkyDomain:
-    """Public name of :func:`pubky_domain_register` (``register_pubky_domain(name, family)``)."""
-    return pubky_domain_register(name=name, family=family, **kwargs)  # type: ignore[arg-type]
-
-
-def create_pubky_domain(domain: DomainRecord, **kwargs: object) -> PubkyDomain:
-    """The public API's name for :func:`pubky_domain_create` (the draft row, no network)."""
-    return pubky_domain_create(domain=domain, **kwargs)  # type: ignore[arg-type]
-
-
-def calculate_sovereignty_score(domain: DomainRecord, reason: str = "") -> SovereigntyScore:
-    """Public name of :func:`domains.services.scoring.sovereignty_score_calculate`."""
-    return sovereignty_score_calculate(domain=domain, reason=reason)

@@ -1,4 +1,4 @@
-"""Calculate and store sovereignty scores (rubric in ``domains.scoring``)."""
+"""Calculate and store sovereignty scores (rubric in ``domains.rubric``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from domains.models import SCORE_COMPONENTS, DomainRecord, SovereigntyScore
-from domains.scoring import RUBRIC_VERSION, DomainFacts, ScoreResult, score
+from domains.rubric import RUBRIC_VERSION, DomainFacts, ScoreResult, score
 from domains.selectors import domain_facts, fact_verifications, facts_of, latest_scores
 from pubkyproject import event_port, topics
 from pubkyproject.event_types import sovereignty_score_event, sovereignty_score_object
@@ -34,8 +34,8 @@ def _new_row(domain_id: int, result: ScoreResult, reason: str) -> SovereigntySco
 
 
 @transaction.atomic
-def sovereignty_score_calculate(
-    *, domain: DomainRecord, reason: str = "", force: bool = False
+def calculate_sovereignty_score(
+    domain: DomainRecord, *, reason: str = "", force: bool = False
 ) -> SovereigntyScore:
     """Score one domain from its stored facts; store a history row when the result changed.
 
@@ -134,7 +134,7 @@ def _publish_changes(rows: list[tuple[int, ScoreResult]], reason: str, now: date
         )
         for domain_id, result in rows
     ]
-    event_port.publish_many(events)
+    event_port.emit_many(events)
 
 
 def _update_totals(totals: dict[int, int]) -> None:

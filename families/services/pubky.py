@@ -26,9 +26,7 @@ __all__ = [
     "PubkyNotEnabled",
     "create_family_keypair",
     "enable_pubky_for_family",
-    "family_keypair_create",
     "family_keypair_rotate",
-    "family_pubky_enable",
 ]
 
 
@@ -45,9 +43,9 @@ class PubkyNotEnabled(PubkyServiceError):
 
 
 @transaction.atomic
-def family_keypair_create(
-    *,
+def create_family_keypair(
     family: Family,
+    *,
     seed: bytes | None = None,
     label: str = "",
     created_by: User | None = None,
@@ -88,7 +86,7 @@ def _store_identity(
     label: str,
 ) -> PubkyKeypair:
     locked = Family.objects.select_for_update().get(pk=family.pk)
-    row = family_keypair_create(
+    row = create_family_keypair(
         family=locked, seed=keypair.secret, label=label, created_by=created_by, activate=True
     )
     first_ok = signup.report.succeeded[0].relay_url if signup.report.succeeded else ""
@@ -116,9 +114,9 @@ def _store_identity(
     return row
 
 
-def family_pubky_enable(
-    *,
+def enable_pubky_for_family(
     family: Family,
+    *,
     created_by: User | None = None,
     signup_token: str | None = None,
     client: PubkyClient | None = None,
@@ -177,16 +175,3 @@ def family_keypair_rotate(
         created_by=created_by,
         label="family identity (rotated)",
     )
-
-
-# --- names the public API promises (thin aliases) -----------------------------------------------
-
-
-def create_family_keypair(family: Family, **kwargs: object) -> PubkyKeypair:
-    """The public API's name for :func:`family_keypair_create`."""
-    return family_keypair_create(family=family, **kwargs)  # type: ignore[arg-type]
-
-
-def enable_pubky_for_family(family: Family, **kwargs: object) -> PubkyKeypair:
-    """The public API's name for :func:`family_pubky_enable`."""
-    return family_pubky_enable(family=family, **kwargs)  # type: ignore[arg-type]

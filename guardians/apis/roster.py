@@ -13,9 +13,8 @@ from families.models import Family, User
 from families.validators import validate_public_key
 from guardians.api_selectors import guardians_list
 from guardians.models import BackupStatus, FederationGuardian, GuardianStatus
-from guardians.roster import guardian_create, guardian_update
 from guardians.serializers import GuardianSerializer
-from guardians.services import guardian_backup_status_record
+from guardians.services import guardian_backup_status_record, guardian_create, guardian_update
 from pubkyproject import policy
 from pubkyproject.api.fields import UsernameField
 from pubkyproject.api.filters import ordering_field

@@ -229,7 +229,7 @@ def _sid_in(token: str) -> str | None:
 
 def _announce(user_id: int, payload: dict[str, Any]) -> None:
     """Tell every web process (through the outbox and the channel layer) to close the sockets."""
-    event_port.publish(topic=topics.user(user_id), type=SESSION_REVOKED_EVENT, payload=payload)
+    event_port.emit(topic=topics.user(user_id), type=SESSION_REVOKED_EVENT, payload=payload)
 
 
 def socket_is_revoked(

@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.test import RequestFactory
 
 from domains.models import DomainMigration, DomainRecord, MigrationDirection, SovereigntyScore
-from domains.services.migration import domain_migration_create
+from domains.services.migration import create_domain_migration
 from families.models import Family, FamilyRole
 from guardians.models import GuardianApproval
 from pubkyproject import admin_actions
@@ -111,7 +111,7 @@ def test_a_bad_reason_is_asked_again(client: Any, reason: str, error: str) -> No
     grandma = staff_user("grandma")
     GuardianFactory(family=family, user=grandma)
     domain = cast(DomainRecord, DomainFactory(family=family))
-    migration = domain_migration_create(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
+    migration = create_domain_migration(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
     client.force_login(grandma)
 
     response = client.post(
@@ -155,7 +155,7 @@ def test_the_plumbing_imports_no_app() -> None:
 
 def test_migration_actions_are_offered_with_the_guardians_decisions(client: Any) -> None:
     domain = cast(DomainRecord, DomainFactory())
-    domain_migration_create(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
+    create_domain_migration(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
     client.force_login(staff_user("root", superuser=True))
     page = client.get("/admin/domains/domainmigration/").content.decode()
     for name in ("advance", "retry", "cancel", "rollback", "approve_as_guardian"):

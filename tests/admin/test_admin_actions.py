@@ -28,12 +28,12 @@ from domains.models import (
     SovereigntyScore,
 )
 from domains.services.migration import (
-    domain_migration_create,
+    create_domain_migration,
     domain_migration_execute,
     domain_migration_fail,
     domain_migration_verify,
 )
-from domains.services.registration import pubky_domain_register
+from domains.services.registration import register_pubky_domain
 from domains.services.relays import relay_statuses_check
 from families.models import Family, FamilyRole, SecurityEvent, SecurityEventKind, User
 from guardians.models import (
@@ -60,7 +60,7 @@ def family_of(user: User, role: str = FamilyRole.MEMBER, **kwargs: Any) -> Famil
 
 
 def registered(family: Family, name: str) -> PubkyDomain:
-    return pubky_domain_register(name=name, family=family, records=[("@", "A", "192.0.2.7")])
+    return register_pubky_domain(name=name, family=family, records=[("@", "A", "192.0.2.7")])
 
 
 def stale_domain(family: Family, name: str) -> DomainRecord:
@@ -305,7 +305,7 @@ def test_a_guardian_who_reads_a_family_may_not_rescore_it(browse: Browse) -> Non
 
 def open_migration(family: Family, name: str) -> DomainMigration:
     domain = cast(DomainRecord, DomainFactory(family=family, name=name))
-    return domain_migration_create(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
+    return create_domain_migration(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
 
 
 def test_advance_checks_the_dns_challenge(browse: Browse, dns_server: LoopbackDnsServer) -> None:

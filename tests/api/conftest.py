@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from domains.models import DnsRecord, DomainRecord, PubkyDomain
-from domains.services.registration import pubky_domain_create
+from domains.services.registration import create_pubky_domain
 from families.models import AccessGrant, Family, FamilyMembership, User
 from guardians.models import GuardianNotification
 from tests.domains.conftest import (  # noqa: F401
@@ -89,7 +89,7 @@ def build_world() -> World:
         object_id=domain.pk,
         permission="write",
     )
-    pubky_domain = pubky_domain_create(domain=domain)
+    pubky_domain = create_pubky_domain(domain=domain)
     UserFactory(username="newbie")
     notification = GuardianNotification.objects.create(
         family=family, kind="hello", title="Welcome", message="You guard the Smiths."

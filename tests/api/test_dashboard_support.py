@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from domains.models import SovereigntyScore
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from guardians.models import FederationGuardian
 from tests.api.conftest import World
 
@@ -33,7 +33,7 @@ def test_a_family_tells_the_caller_their_role_and_whether_they_guard_it(world: W
 def test_recalculating_answers_the_explained_score_and_stores_a_row_only_on_change(
     world: World,
 ) -> None:
-    sovereignty_score_calculate(domain=world.domain, reason="created")
+    calculate_sovereignty_score(domain=world.domain, reason="created")
     before = SovereigntyScore.objects.filter(domain=world.domain).count()
     url = f"/api/domains/{world.domain.pk}/score/recalculate/"
 

@@ -25,7 +25,7 @@ def hour_start(hours_ago: int) -> Any:
 
 
 def event_at(topic: str, hours_ago: int) -> None:
-    sent = events.publish(topic=topic, type="test_event", payload={})
+    sent = events.emit(topic=topic, type="test_event", payload={})
     OutboxEvent.objects.filter(pk=sent.event_id).update(
         created_at=hour_start(hours_ago) + timedelta(minutes=30)
     )

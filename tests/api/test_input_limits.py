@@ -281,9 +281,9 @@ def test_an_unknown_username_longer_than_any_is_refused_before_a_lookup(
 
 
 def test_a_guardians_comment_has_a_maximum(world: World) -> None:
-    from domains.services.migration import domain_migration_create
+    from domains.services.migration import create_domain_migration
 
-    migration = domain_migration_create(domain=world.domain, direction="dns_to_pubky")
+    migration = create_domain_migration(domain=world.domain, direction="dns_to_pubky")
     guardian = client_for(world.people["guardian"])
     response = guardian.post(
         f"/api/migrations/{migration.pk}/approve/",

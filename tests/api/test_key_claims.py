@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from domains.models import DomainRecord, KeyCustody, PkarrRecord, PubkyDomain
 from domains.services.facts import pkarr_records_verify
-from domains.services.registration import pubky_domain_create, pubky_domain_register
+from domains.services.registration import create_pubky_domain, register_pubky_domain
 from families.models import Family, KeyVerification, SecurityEvent, SecurityEventKind, User
 from guardians.backups import guardian_backup_verify
 from guardians.models import GuardianNotification
@@ -53,7 +53,7 @@ def rule(score: dict[str, Any], component: str, fact: str) -> dict[str, Any]:
 def legacy_unverified_claim(family: Family, name: str, key: str) -> PubkyDomain:
     """A self-custody row as it was before proofs (what the data migration marks unverified)."""
     domain = DomainFactory(family=family, name=name)
-    claim = pubky_domain_create(domain=domain, public_key=key, key_custody=KeyCustody.FAMILY)
+    claim = create_pubky_domain(domain=domain, public_key=key, key_custody=KeyCustody.FAMILY)
     assert claim.key_verification == KeyVerification.UNVERIFIED
     PubkyDomain.objects.filter(pk=claim.pk).update(status="active")
     return claim
@@ -216,7 +216,7 @@ def test_self_hosting_holds_only_when_the_served_packet_points_at_the_proven_hom
 def test_a_relay_that_stops_serving_the_packet_stops_counting(
     world: World, testnet: Testnet, make_testnet: Any
 ) -> None:
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="relays.example", family=world.family, records=[("@", "A", "192.0.2.7")]
     )
     assert pubky_domain.domain is not None
@@ -243,7 +243,7 @@ def test_a_guardian_backup_counts_only_once_it_answers_on_its_homeserver(
     world: World, testnet: Testnet
 ) -> None:
     owner = world.people["owner"]
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="backed-up.example", family=world.family, records=[("@", "A", "192.0.2.8")]
     )
     assert pubky_domain.domain is not None

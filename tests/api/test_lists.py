@@ -21,9 +21,9 @@ from domains.models import (
     RelayStatus,
     SovereigntyScore,
 )
-from domains.services.registration import pubky_domain_create
+from domains.services.registration import create_pubky_domain
 from families.models import AccessGrant, FamilyMembership, SecurityEvent
-from families.services.pubky import family_keypair_create
+from families.services.pubky import create_family_keypair
 from guardians.models import GuardianApproval, GuardianNotification
 from tests.api.conftest import World, client_for
 from tests.factories import (
@@ -49,7 +49,7 @@ def _members(w: World, n: int) -> None:
 
 def _keypairs(w: World, n: int) -> None:
     for _ in range(n):
-        family_keypair_create(family=w.family, activate=False)
+        create_family_keypair(family=w.family, activate=False)
 
 
 def _grants(w: World, n: int) -> None:
@@ -65,7 +65,7 @@ def _grants(w: World, n: int) -> None:
 
 def _domains(w: World, n: int) -> None:
     for _ in range(n):
-        pubky_domain_create(domain=DomainFactory(family=w.family))
+        create_pubky_domain(domain=DomainFactory(family=w.family))
 
 
 def _dns(w: World, n: int) -> None:
@@ -192,7 +192,7 @@ def _names(response: Any, key: str = "name") -> set[str]:
 
 def test_lists_never_show_another_familys_private_objects(world: World) -> None:
     other = world.other_family
-    other_pubky = pubky_domain_create(domain=world.other_domain)
+    other_pubky = create_pubky_domain(domain=world.other_domain)
     DomainMigration.objects.create(domain=world.other_domain, direction="dns_to_pubky")
     GuardianNotification.objects.create(family=other, kind="secret", title="Joneses only")
     smith = client_for(world.people["owner"])
@@ -244,7 +244,7 @@ def test_a_revoked_guardian_no_longer_reads_the_family(world: World) -> None:
 
 
 def test_keypairs_show_public_parts_only(world: World) -> None:
-    keypair = family_keypair_create(family=world.family)
+    keypair = create_family_keypair(family=world.family)
     sealed = bytes(type(keypair).objects.get(pk=keypair.pk).private_key_encrypted)
     response = client_for(world.people["owner"]).get(f"/api/families/{world.family.pk}/keypairs/")
     row = response.json()["results"][0]
@@ -254,7 +254,7 @@ def test_keypairs_show_public_parts_only(world: World) -> None:
 
 
 def test_log_entry_changes_never_include_sealed_keys(world: World) -> None:
-    family_keypair_create(family=world.family)
+    create_family_keypair(family=world.family)
     staff = client_for(UserFactory(is_staff=True))
     body = staff.get("/api/audit/log-entries/", {"model": "families.pubkykeypair"}).content
     assert LogEntry.objects.filter(content_type__model="pubkykeypair").exists()

@@ -28,9 +28,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from domains.models import DomainMigration, MigrationState
-from domains.services.migration import domain_migration_create, domain_migration_fail
+from domains.services.migration import create_domain_migration, domain_migration_fail
 from families.models import AccessGrant, SecurityEvent
-from families.services.pubky import family_keypair_create, family_pubky_enable
+from families.services.pubky import create_family_keypair, enable_pubky_for_family
 from tests.api.conftest import ROLES, World
 
 pytestmark = [pytest.mark.django_db, pytest.mark.shared_world]
@@ -59,7 +59,7 @@ class Case:
 
 
 def _pending_migration(w: World) -> DomainMigration:
-    return domain_migration_create(domain=w.domain, direction="dns_to_pubky")
+    return create_domain_migration(domain=w.domain, direction="dns_to_pubky")
 
 
 def _failed_migration(w: World) -> DomainMigration:
@@ -87,12 +87,12 @@ def _verifiable_migration(w: World, dns: Any) -> DomainMigration:
 
 
 def _with_keypair(w: World) -> str:
-    family_keypair_create(family=w.family)
+    create_family_keypair(family=w.family)
     return f"/api/families/{w.family.pk}/keypairs/"
 
 
 def _with_pubky_identity(w: World) -> str:
-    family_pubky_enable(family=w.family)  # signs up at the testnet homeserver
+    enable_pubky_for_family(family=w.family)  # signs up at the testnet homeserver
     return f"/api/families/{w.family.pk}/keypairs/rotate/"
 
 

@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from domains.services.migration import domain_migration_create
+from domains.services.migration import create_domain_migration
 from families.models import AccessGrant
 from tests.api.conftest import World
 
@@ -305,7 +305,7 @@ def _token(world: World) -> str:
     assert owner is not None and viewer is not None
     owner.is_staff = True
     owner.save()
-    migration = domain_migration_create(domain=world.domain, direction="dns_to_pubky")
+    migration = create_domain_migration(domain=world.domain, direction="dns_to_pubky")
     KNOWN_IDS.clear()
     KNOWN_IDS.update(
         family_id=world.family.pk,

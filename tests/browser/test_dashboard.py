@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 
 from domains.models import DnsRecord, DomainMigration, PkarrRecord, PubkyDomain, RelayStatus
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from guardians.models import GuardianNotification
 from tests.browser.conftest import DESKTOP, PHONE, base_url, screenshot
 from tests.factories import DomainFactory, FamilyFactory, GuardianFactory, UserFactory
@@ -53,10 +53,10 @@ def _demo_family() -> dict:
         pubky_backup_verified_at=timezone.now(),
     )
     GuardianFactory(family=family, name="Uncle Tomás", pubky_backup_status="stale")
-    first = sovereignty_score_calculate(domain=domain, reason="created")
+    first = calculate_sovereignty_score(domain=domain, reason="created")
     second_domain = DomainFactory(family=family, name="rivera-shop.example", registrar="Reg Co.")
     DnsRecord.objects.create(domain=second_domain, rtype="A", value="192.0.2.11")
-    sovereignty_score_calculate(domain=second_domain, reason="created")
+    calculate_sovereignty_score(domain=second_domain, reason="created")
     DomainMigration.objects.create(
         domain=second_domain, direction="dns_to_pubky", state="verifying", approvals_required=1
     )
@@ -115,7 +115,7 @@ def test_a_member_sees_changes_live_and_catches_up_after_the_server_restarts(web
     domain.self_hosted_homeserver = True
     domain.self_hosted_verified_at = timezone.now()
     domain.save()
-    new_score = sovereignty_score_calculate(domain=domain, reason="self-hosted homeserver")
+    new_score = calculate_sovereignty_score(domain=domain, reason="self-hosted homeserver")
     assert new_score.total > demo["score"].total
     expect(card.locator(".score-value")).to_have_text(str(new_score.total))
     privacy = card.locator('[data-component="privacy"] [role="meter"]')

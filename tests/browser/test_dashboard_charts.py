@@ -26,7 +26,7 @@ from domains.models import (
     RelayStatus,
     SovereigntyScore,
 )
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from domains.services.usage import pubky_domain_usage_record
 from guardians.models import GuardianNotification
 from realtime.activity import domain_topics
@@ -88,7 +88,7 @@ def _history() -> dict[str, Any]:
         )
     shop = DomainFactory(family=family, name="rivera-shop.example", registrar="Reg Co.")
     DnsRecord.objects.create(domain=shop, rtype="A", value="192.0.2.11")
-    sovereignty_score_calculate(domain=shop, reason="created")
+    calculate_sovereignty_score(domain=shop, reason="created")
     DomainMigration.objects.create(
         domain=shop, direction="dns_to_pubky", state="verifying", approvals_required=1
     )
@@ -211,7 +211,7 @@ def test_the_score_chart_draws_every_stored_calculation_on_a_dated_axis(
     expect(card.locator(".chart-legend").first).to_contain_text("Censorship resistance")
 
     # A new calculation arrives live: the open panel stays open and redraws with it.
-    sovereignty_score_calculate(domain=domain, reason="recalculated", force=True)
+    calculate_sovereignty_score(domain=domain, reason="recalculated", force=True)
     expect(chart).to_have_attribute("data-points", str(len(scores) + 1), timeout=15_000)
     expect(card.locator("details.charts-panel")).to_have_attribute("open", "")
 

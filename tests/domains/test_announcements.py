@@ -13,8 +13,8 @@ from django.dispatch import Signal
 from domains import guardianship, signals
 from domains.models import DomainMigration, MigrationDirection, MigrationState
 from domains.services.migration import (
+    create_domain_migration,
     domain_migration_cancel,
-    domain_migration_create,
     domain_migration_fail,
 )
 from guardians.guardianship import GuardiansGuardianship
@@ -52,7 +52,7 @@ def test_a_migration_announces_its_opening_failure_and_cancellation_once_each(
     heard: dict[str, Heard],
 ) -> None:
     domain = make_domain()
-    migration = domain_migration_create(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
+    migration = create_domain_migration(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
     domain_migration_fail(migration=migration, reason="the relays did not answer")
     domain_migration_cancel(migration=migration, reason="not now")
 

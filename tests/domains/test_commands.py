@@ -21,7 +21,7 @@ from domains.models import (
     PubkyDomain,
     PubkyDomainStatus,
 )
-from domains.services.registration import pubky_domain_register
+from domains.services.registration import register_pubky_domain
 from families.models import Family
 from pubky.keys import Keypair
 from pubky.packet import Record, SignedPacket
@@ -49,10 +49,10 @@ def expire_soon(pubky_domain: PubkyDomain, minutes: int = 10) -> None:
 
 
 def test_republish_skips_fresh_packets_and_republishes_expiring_ones(family: Family) -> None:
-    fresh = pubky_domain_register(
+    fresh = register_pubky_domain(
         name="fresh.example", family=family, records=[("@", "A", "1.1.1.1")]
     )
-    stale = pubky_domain_register(
+    stale = register_pubky_domain(
         name="stale.example", family=family, records=[("@", "A", "2.2.2.2")]
     )
     expire_soon(stale)
@@ -77,7 +77,7 @@ def test_republish_skips_fresh_packets_and_republishes_expiring_ones(family: Fam
 
 
 def test_republish_before_expiry_window_and_force(family: Family) -> None:
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="window.example", family=family, records=[("@", "A", "3.3.3.3")]
     )
     expire_soon(pubky_domain, minutes=90)
@@ -94,7 +94,7 @@ def test_republish_before_expiry_window_and_force(family: Family) -> None:
 def test_republish_is_cas_aware_and_retries_once_after_re_resolving(
     family: Family, testnet: Testnet
 ) -> None:
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="raced.example", family=family, records=[("@", "A", "4.4.4.4")]
     )
     expire_soon(pubky_domain)
@@ -117,7 +117,7 @@ def test_republish_reports_failures_with_a_non_zero_exit(
     use_testnet: Callable[[Testnet], Testnet],
 ) -> None:
     net = use_testnet(make_testnet(relays=1))
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="unlucky.example", family=family, records=[("@", "A", "5.5.5.5")]
     )
     expire_soon(pubky_domain)
@@ -146,7 +146,7 @@ def test_republish_refuses_bad_arguments(args: tuple[str, ...], message: str) ->
 
 
 def test_republish_refuses_a_disabled_domain(family: Family) -> None:
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="retired.example", family=family, records=[("@", "A", "6.6.6.6")]
     )
     pubky_domain.status = PubkyDomainStatus.DISABLED
@@ -208,7 +208,7 @@ def test_migrate_domain_cancel_and_clear_errors(
 def test_copies_on_relays_no_longer_configured_do_not_keep_a_domain_due(
     family: Family, testnet: Testnet, settings: Any
 ) -> None:
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="moved-on.example", family=family, records=[("@", "A", "7.7.7.7")]
     )
     expire_soon(pubky_domain)

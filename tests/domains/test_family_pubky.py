@@ -15,7 +15,6 @@ from families.services.pubky import (
     create_family_keypair,
     enable_pubky_for_family,
     family_keypair_rotate,
-    family_pubky_enable,
 )
 from pubky.homeserver_client import homeserver_of_packet
 from pubky.keys import Keypair
@@ -70,9 +69,9 @@ def test_enabling_pubky_signs_the_family_up_and_publishes_its_pubky_record(
 def test_a_family_has_one_active_keypair_and_rotation_deactivates_the_old_one(
     family: Family,
 ) -> None:
-    first = family_pubky_enable(family=family)
+    first = enable_pubky_for_family(family=family)
     with pytest.raises(PubkyAlreadyEnabled, match="rotate its keypair instead"):
-        family_pubky_enable(family=family)
+        enable_pubky_for_family(family=family)
 
     second = family_keypair_rotate(family=family)
 
@@ -90,7 +89,7 @@ def test_a_family_has_one_active_keypair_and_rotation_deactivates_the_old_one(
 def test_rotating_the_family_key_makes_every_guardian_backup_of_the_old_one_unverified(
     family: Family,
 ) -> None:
-    family_pubky_enable(family=family)
+    enable_pubky_for_family(family=family)
     verified = GuardianFactory(family=family, pubky_backup_verified_at=timezone.now())
     never = GuardianFactory(family=family)
     elsewhere = GuardianFactory(pubky_backup_verified_at=timezone.now())
@@ -118,7 +117,7 @@ def test_a_homeserver_refusing_the_signup_leaves_nothing_behind(
     before = family_columns(family)
 
     with pytest.raises(PubkyNetworkError) as excinfo:
-        family_pubky_enable(family=family)
+        enable_pubky_for_family(family=family)
 
     assert excinfo.value.code == "signup_failed"
     assert "refused the signup" in str(excinfo.value)
@@ -135,7 +134,7 @@ def test_a_signup_token_from_settings_is_used(
     net = use_testnet(make_testnet(signup_mode="token_required"))
     settings.PUBKY_SIGNUP_TOKEN = net.create_signup_token()
 
-    row = family_pubky_enable(family=family)
+    row = enable_pubky_for_family(family=family)
 
     assert row.is_active
 
@@ -151,7 +150,7 @@ def test_when_no_relay_takes_the_pubky_record_nothing_is_stored(
     before = family_columns(family)
 
     with pytest.raises(PublishFailed, match="no relay stored the _pubky record"):
-        family_pubky_enable(family=family)
+        enable_pubky_for_family(family=family)
 
     assert PubkyKeypair.objects.count() == 0
     assert family_columns(family) == before

@@ -28,7 +28,6 @@ from domains.services.migration import (
     create_domain_migration,
     dns_txt_lookup,
     domain_migration_cancel,
-    domain_migration_create,
     domain_migration_execute,
     domain_migration_fail,
     domain_migration_retry,
@@ -37,7 +36,7 @@ from domains.services.migration import (
 )
 from domains.services.migration.advance import domain_migration_advance
 from domains.services.publishing import PacketTooLargeError
-from domains.services.registration import pubky_domain_register
+from domains.services.registration import register_pubky_domain
 from families.models import Family, User
 from guardians.models import (
     FederationGuardian,
@@ -45,8 +44,11 @@ from guardians.models import (
     GuardianNotification,
     GuardianStatus,
 )
-from guardians.roster import guardian_update
-from guardians.services import guardian_migration_approve, guardian_migration_reject
+from guardians.services import (
+    guardian_migration_approve,
+    guardian_migration_reject,
+    guardian_update,
+)
 from pubky.testnet import Testnet
 from tests.dnsserver import LoopbackDnsServer
 from tests.domains.conftest import linked_domain, make_domain, record_set, resolved
@@ -73,7 +75,7 @@ def publish_challenge(dns_server: LoopbackDnsServer, migration: DomainMigration)
 def verified_migration(
     dns_server: LoopbackDnsServer, domain: DomainRecord, direction: str
 ) -> DomainMigration:
-    migration = domain_migration_create(domain=domain, direction=direction)
+    migration = create_domain_migration(domain=domain, direction=direction)
     publish_challenge(dns_server, migration)
     return domain_migration_verify(migration=migration)
 
@@ -142,7 +144,7 @@ def test_verification_can_import_the_live_records_of_the_domain(
     dns_server.set_records("live-zone.example", "MX", ["10 mx.live-zone.example."])
     dns_server.set_txt("live-zone.example", "v=spf1 mx -all")
     dns_server.set_records("www.live-zone.example", "CNAME", ["live-zone.example."])
-    migration = domain_migration_create(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
+    migration = create_domain_migration(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
     publish_challenge(dns_server, migration)
 
     domain_migration_verify(migration=migration, import_records=True)
@@ -162,7 +164,7 @@ def test_verification_can_import_the_live_records_of_the_domain(
 def test_a_challenge_that_does_not_match_is_refused_and_nothing_is_written(
     registrar_domain: DomainRecord, dns_server: LoopbackDnsServer
 ) -> None:
-    migration = domain_migration_create(
+    migration = create_domain_migration(
         domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY
     )
     dns_server.set_txt(migration.challenge_name, "somebody-elses-token")
@@ -192,7 +194,7 @@ def test_a_challenge_that_does_not_match_is_refused_and_nothing_is_written(
 def test_a_missing_challenge_record_says_so(
     registrar_domain: DomainRecord, dns_server: LoopbackDnsServer
 ) -> None:
-    migration = domain_migration_create(
+    migration = create_domain_migration(
         domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY
     )
     with pytest.raises(ChallengeMismatch, match="no TXT record"):
@@ -202,7 +204,7 @@ def test_a_missing_challenge_record_says_so(
 def test_a_failing_resolver_is_a_lookup_error_not_a_mismatch(
     registrar_domain: DomainRecord, dns_server: LoopbackDnsServer
 ) -> None:
-    migration = domain_migration_create(
+    migration = create_domain_migration(
         domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY
     )
     dns_server.fail_with(dns.rcode.SERVFAIL)
@@ -226,7 +228,7 @@ def test_long_challenge_answers_come_back_over_tcp(dns_server: LoopbackDnsServer
 def test_invalid_transitions_raise_a_clear_error(
     registrar_domain: DomainRecord, dns_server: LoopbackDnsServer
 ) -> None:
-    migration = domain_migration_create(
+    migration = create_domain_migration(
         domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY
     )
     with pytest.raises(InvalidTransition, match="is pending; cannot execute it"):
@@ -246,11 +248,11 @@ def test_invalid_transitions_raise_a_clear_error(
 
 
 def test_only_one_migration_per_domain_is_open_at_a_time(registrar_domain: DomainRecord) -> None:
-    domain_migration_create(domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY)
+    create_domain_migration(domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY)
     with pytest.raises(MigrationConflict, match="already has a migration in progress"):
-        domain_migration_create(domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY)
+        create_domain_migration(domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY)
     with pytest.raises(MigrationConflict, match="unknown direction"):
-        domain_migration_create(domain=registrar_domain, direction="sideways")
+        create_domain_migration(domain=registrar_domain, direction="sideways")
 
 
 def test_a_migration_that_cannot_publish_fails_and_restores_the_domain(
@@ -350,7 +352,7 @@ def test_migrating_again_after_a_rollback_reuses_the_domain_key(
 def test_a_pubky_domain_moves_back_to_registrar_dns_and_rolls_back(
     family: Family, dns_server: LoopbackDnsServer
 ) -> None:
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="homecoming.example",
         family=family,
         records=[("@", "A", "192.0.2.77"), ("blog", "CNAME", "homecoming.example.")],
@@ -359,7 +361,7 @@ def test_a_pubky_domain_moves_back_to_registrar_dns_and_rolls_back(
     # Records added on the Pubky side only (e.g. by the family's own tooling) come along too.
     domain.dns_records.filter(name="blog").delete()
     with pytest.raises(MigrationConflict, match="already on Pubky"):
-        domain_migration_create(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
+        create_domain_migration(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
 
     migration = verified_migration(dns_server, domain, MigrationDirection.PUBKY_TO_DNS)
     domain_migration_execute(migration=migration)
@@ -455,7 +457,7 @@ def test_a_family_without_enough_guardians_cannot_start_a_gated_migration(
     guardians(family, 2)
 
     with pytest.raises(MigrationConflict, match="requires 3 guardian approval"):
-        domain_migration_create(domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY)
+        create_domain_migration(domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY)
     assert DomainMigration.objects.count() == 0
 
 
@@ -568,13 +570,13 @@ def test_a_failed_migration_can_be_cancelled_and_a_rejected_one_is_not_retried(
     with pytest.raises(InvalidTransition, match="is cancelled; cannot cancel"):
         domain_migration_cancel(migration=migration)
     # The domain is free for a new migration.
-    domain_migration_create(domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY)
+    create_domain_migration(domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY)
 
 
 def test_an_open_migration_is_cancelled_and_the_domain_gets_its_status_back(
     registrar_domain: DomainRecord,
 ) -> None:
-    migration = domain_migration_create(
+    migration = create_domain_migration(
         domain=registrar_domain, direction=MigrationDirection.DNS_TO_PUBKY
     )
     domain_migration_cancel(migration=migration)

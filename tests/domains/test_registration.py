@@ -23,7 +23,6 @@ from domains.services.registration import (
     DomainAlreadyOnPubky,
     calculate_sovereignty_score,
     create_pubky_domain,
-    pubky_domain_register,
     register_pubky_domain,
 )
 from families.models import Family, SecurityEvent, SecurityEventKind
@@ -96,7 +95,7 @@ def test_registering_a_domain_publishes_its_records_to_every_relay(
 def test_our_client_resolves_the_registered_records_through_the_relays(
     family: Family, testnet: Testnet
 ) -> None:
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="Resolve-Me.example",
         family=family,
         records=[("@", "A", "192.0.2.1"), ("mail", "MX", "10 mx.resolve-me.example.")],
@@ -130,7 +129,7 @@ def test_our_client_resolves_the_registered_records_through_the_relays(
 
 
 def test_registration_stores_the_key_sealed_and_scores_the_domain(family: Family) -> None:
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="sealed.example", family=family, records=[("@", "A", "192.0.2.2")]
     )
 
@@ -152,7 +151,7 @@ def test_registration_stores_the_key_sealed_and_scores_the_domain(family: Family
 def test_an_existing_registrar_domain_publishes_its_stored_records(
     registrar_domain: DomainRecord,
 ) -> None:
-    pubky_domain = pubky_domain_register(name=registrar_domain.name, family=registrar_domain.family)
+    pubky_domain = register_pubky_domain(name=registrar_domain.name, family=registrar_domain.family)
 
     packet = pubky_client().resolve(pubky_domain.public_key)
     assert packet is not None
@@ -169,7 +168,7 @@ def test_an_existing_registrar_domain_publishes_its_stored_records(
 def test_publishing_again_uses_the_last_timestamp_as_compare_and_swap(
     family: Family, testnet: Testnet
 ) -> None:
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="cas.example", family=family, records=[("@", "A", "192.0.2.3")]
     )
     first = pubky_domain.last_packet_timestamp
@@ -195,7 +194,7 @@ def test_publishing_again_uses_the_last_timestamp_as_compare_and_swap(
 def test_a_cas_conflict_is_resolved_by_re_resolving_and_retrying_once(
     family: Family, testnet: Testnet
 ) -> None:
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="conflict.example", family=family, records=[("@", "A", "192.0.2.5")]
     )
     # Somebody else (another process with the key) publishes behind our back: our stored
@@ -219,7 +218,7 @@ def test_an_invalid_domain_name_is_refused_and_nothing_is_written(family: Family
     before = counts()
     for bad in ("not a domain", "no-dot", "-leading.example", "a" * 64 + ".example", ""):
         with pytest.raises(ValidationError) as excinfo:
-            pubky_domain_register(name=bad, family=family, records=[("@", "A", "192.0.2.1")])
+            register_pubky_domain(name=bad, family=family, records=[("@", "A", "192.0.2.1")])
         assert "not a valid domain name" in str(excinfo.value)
     assert counts() == before
 
@@ -231,7 +230,7 @@ def test_a_packet_over_1000_bytes_is_refused_and_nothing_is_written(
     records = [("@", "TXT", f"record {i:03d} " + "x" * 90) for i in range(12)]
 
     with pytest.raises(PacketTooLargeError) as excinfo:
-        pubky_domain_register(name="too-big.example", family=family, records=records)
+        register_pubky_domain(name="too-big.example", family=family, records=records)
 
     assert excinfo.value.code == "packet_too_large"
     assert "too-big.example" in str(excinfo.value)
@@ -252,7 +251,7 @@ def test_a_self_custody_key_that_is_not_a_curve_point_is_refused(
     before = counts()
 
     with pytest.raises(ValidationError) as excinfo:
-        pubky_domain_register(
+        register_pubky_domain(
             name="self-custody.example",
             family=family,
             records=[("@", "A", "192.0.2.1")],
@@ -268,7 +267,7 @@ def test_a_self_custody_key_that_is_not_a_curve_point_is_refused(
 def test_a_self_custody_domain_stores_only_the_public_key(family: Family) -> None:
     keypair = Keypair.random()
     key = keypair.public_key.z32()
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="own-key.example",
         family=family,
         key_custody=KeyCustody.FAMILY,
@@ -285,11 +284,11 @@ def test_a_self_custody_domain_stores_only_the_public_key(family: Family) -> Non
 def test_invalid_record_values_are_refused_before_publishing(family: Family) -> None:
     before = counts()
     with pytest.raises(ValidationError):
-        pubky_domain_register(name="bad-rr.example", family=family, records=[("@", "BOGUS", "x")])
+        register_pubky_domain(name="bad-rr.example", family=family, records=[("@", "BOGUS", "x")])
     from domains.services.publishing import InvalidDnsRecordError
 
     with pytest.raises(InvalidDnsRecordError) as excinfo:
-        pubky_domain_register(
+        register_pubky_domain(
             name="bad-rr.example", family=family, records=[("@", "A", "not-an-ip")]
         )
     assert "not-an-ip" in str(excinfo.value)
@@ -305,7 +304,7 @@ def test_when_every_relay_is_down_registration_fails_and_writes_nothing(
     before = counts()
 
     with pytest.raises(PublishFailed) as excinfo:
-        pubky_domain_register(
+        register_pubky_domain(
             name="offline.example", family=family, records=[("@", "A", "1.2.3.4")]
         )
 
@@ -317,14 +316,14 @@ def test_when_every_relay_is_down_registration_fails_and_writes_nothing(
 def test_a_domain_of_another_family_cannot_be_registered(registrar_domain: DomainRecord) -> None:
     other = make_family()
     with pytest.raises(ValidationError) as excinfo:
-        pubky_domain_register(name=registrar_domain.name, family=other)
+        register_pubky_domain(name=registrar_domain.name, family=other)
     assert "another family" in str(excinfo.value)
 
 
 def test_a_domain_already_on_pubky_cannot_be_registered_twice(family: Family) -> None:
-    pubky_domain_register(name="twice.example", family=family, records=[("@", "A", "192.0.2.9")])
+    register_pubky_domain(name="twice.example", family=family, records=[("@", "A", "192.0.2.9")])
     with pytest.raises(DomainAlreadyOnPubky):
-        pubky_domain_register(name="twice.example", family=family)
+        register_pubky_domain(name="twice.example", family=family)
 
 
 def test_create_pubky_domain_makes_a_draft_row_without_network(family: Family) -> None:
@@ -340,7 +339,7 @@ def test_a_self_custody_packet_published_by_the_family_is_spread_and_recorded(
 ) -> None:
     keypair = Keypair.random()
     key = keypair.public_key.z32()
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="spread.example",
         family=family,
         key_custody=KeyCustody.FAMILY,

@@ -19,7 +19,7 @@ from django.db import connection
 from domains.api_selectors import relay_statuses
 from domains.models import PkarrPublishStatus, PkarrRecord, RelayStatus, SovereigntyScore
 from domains.services.publishing import pubky_domain_publish
-from domains.services.registration import pubky_domain_register
+from domains.services.registration import register_pubky_domain
 from domains.services.relays import relay_urls_to_check
 from families.models import SecurityEvent, SecurityEventKind
 from guardians.models import GuardianNotification
@@ -63,7 +63,7 @@ def test_a_relay_no_longer_configured_is_retired_not_reported_down(
 ) -> None:
     net = use_testnet(make_testnet(relays=2))
     family = make_family()
-    pubky_domain_register(name="old-relay.example", family=family, records=[("@", "A", "1.2.3.4")])
+    register_pubky_domain(name="old-relay.example", family=family, records=[("@", "A", "1.2.3.4")])
     run()
     kept, dropped = net.relay_urls
     settings.PUBKY_RELAYS = [kept]
@@ -96,7 +96,7 @@ def test_a_relay_going_down_shows_as_down_while_publishing_succeeds_on_the_other
 ) -> None:
     net = use_testnet(make_testnet(relays=3))
     family = make_family()
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="resilient.example", family=family, records=[("@", "A", "192.0.2.20")]
     )
     run()

@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from domains.models import PubkyDomain
-from domains.services.registration import pubky_domain_register
+from domains.services.registration import register_pubky_domain
 from families.models import Family, SecurityEvent, SecurityEventKind
 from pubky.testnet import Testnet
 from pubkyproject.leader import _ITEM_NAMESPACES, _int4
@@ -130,7 +130,7 @@ def test_two_republishers_publish_each_domain_once_per_pass_and_a_standby_takes_
     family: Family, testnet: Testnet
 ) -> None:
     for name in ("one.example", "two.example"):
-        pubky_domain_register(name=name, family=family, records=[("@", "A", "1.2.3.4")])
+        register_pubky_domain(name=name, family=family, records=[("@", "A", "1.2.3.4")])
     signed_at_registration = _signatures()
     # Every copy is always due (the window is longer than a copy lives): each pass republishes
     # both domains, so a second worker that also published would double the count.
@@ -157,8 +157,8 @@ def test_two_republishers_publish_each_domain_once_per_pass_and_a_standby_takes_
 def test_a_one_off_republish_skips_a_domain_another_run_is_publishing(
     family: Family, testnet: Testnet
 ) -> None:
-    held = pubky_domain_register(name="held.example", family=family, records=[])
-    free = pubky_domain_register(name="free.example", family=family, records=[])
+    held = register_pubky_domain(name="held.example", family=family, records=[])
+    free = register_pubky_domain(name="free.example", family=family, records=[])
     stamps = {d.pk: d.last_packet_timestamp for d in (held, free)}
     # Another copy (a separate session) is publishing `held` right now.
     params = connection.get_connection_params()

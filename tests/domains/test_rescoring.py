@@ -22,13 +22,13 @@ from domains.models import (
     RescoreRequest,
     SovereigntyScore,
 )
-from domains.services.registration import pubky_domain_create
+from domains.services.registration import create_pubky_domain
 from domains.services.rescoring import (
     domain_rescore_request,
     domain_rescores_pending_in,
     domain_rescores_process,
 )
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from families.models import Family
 from guardians.models import BackupStatus
 from realtime import topics
@@ -40,7 +40,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _scored_domain(**kwargs: object) -> DomainRecord:
     domain = DomainFactory(**kwargs)
-    sovereignty_score_calculate(domain=domain, reason="test")
+    calculate_sovereignty_score(domain=domain, reason="test")
     RescoreRequest.objects.all().delete()
     return domain
 
@@ -148,7 +148,7 @@ def test_guardian_backup_changes_rescore_every_domain_of_the_family() -> None:
     family = FamilyFactory()
     first = _scored_domain(family=family)
     second = _scored_domain(family=family)
-    pubky_domain_create(domain=first)
+    create_pubky_domain(domain=first)
     guardian = GuardianFactory(family=family)
     RescoreRequest.objects.all().delete()
     # A backup counts once verify_facts saw it on its homeserver (the verified time is a fact).
@@ -164,7 +164,7 @@ def test_guardian_backup_changes_rescore_every_domain_of_the_family() -> None:
 
 def test_relay_copies_and_relay_outages_queue_the_domains_on_that_relay() -> None:
     domain = _scored_domain()
-    pubky = pubky_domain_create(domain=domain)
+    pubky = create_pubky_domain(domain=domain)
     PubkyDomain.objects.filter(pk=pubky.pk).update(status=PubkyDomainStatus.ACTIVE)
     unrelated = _scored_domain()
     url = "http://127.0.0.1:1"
@@ -187,7 +187,7 @@ def test_relay_copies_and_relay_outages_queue_the_domains_on_that_relay() -> Non
 def test_family_and_key_custody_changes_queue_rescores() -> None:
     family = FamilyFactory()
     domain = _scored_domain(family=family)
-    pubky = pubky_domain_create(domain=domain)
+    pubky = create_pubky_domain(domain=domain)
     RescoreRequest.objects.all().delete()
     PubkyDomain.objects.filter(pk=pubky.pk).update(key_custody=KeyCustody.FAMILY)
     assert _queued() == {domain.pk}
@@ -204,7 +204,7 @@ def test_relay_copies_that_expire_without_any_write_are_rescored() -> None:
     from domains.services.rescoring import domain_rescores_request_expired
 
     domain = _scored_domain()
-    pubky = pubky_domain_create(domain=domain)
+    pubky = create_pubky_domain(domain=domain)
     PubkyDomain.objects.filter(pk=pubky.pk).update(status=PubkyDomainStatus.ACTIVE)
     now = timezone.now()
     PkarrRecord.objects.create(

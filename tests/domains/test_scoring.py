@@ -18,8 +18,8 @@ from domains.models import (
     PubkyDomain,
     SovereigntyScore,
 )
-from domains.scoring import COMPONENT_MAX, DomainFacts, explain, score
-from domains.services.scoring import sovereignty_score_calculate, sovereignty_scores_recalculate
+from domains.rubric import COMPONENT_MAX, DomainFacts, explain, score
+from domains.services.scoring import calculate_sovereignty_score, sovereignty_scores_recalculate
 from tests.factories import DomainFactory, FamilyFactory, GuardianFactory
 
 KEY_A = "8pinxxgqs41n4aididenw5apqp1urfmzdztr8jt4abrkdn435ewo"
@@ -121,13 +121,13 @@ def _pubky(domain, *, relays: int, custody: str = "family") -> PubkyDomain:
 def test_it_scores_from_stored_facts_and_keeps_history() -> None:
     domain = DomainFactory(registrar="Registrar Inc.")
     DnsRecord.objects.create(domain=domain, rtype="A", value="192.0.2.1")
-    first = sovereignty_score_calculate(domain=domain, reason="created")
+    first = calculate_sovereignty_score(domain=domain, reason="created")
     # registrar DNS only (2) + private (6) + DNS records stored (4)
     assert first.total == 12
     domain.refresh_from_db()
     assert domain.sovereignty_score == 12
     # Unchanged facts add no history row.
-    assert sovereignty_score_calculate(domain=domain).pk == first.pk
+    assert calculate_sovereignty_score(domain=domain).pk == first.pk
     _pubky(domain, relays=2)
     DomainMigration.objects.create(domain=domain, direction="dns_to_pubky", state="completed")
     GuardianFactory(
@@ -135,7 +135,7 @@ def test_it_scores_from_stored_facts_and_keeps_history() -> None:
         pubky_backup_status="current",
         pubky_backup_verified_at=timezone.now(),
     )
-    second = sovereignty_score_calculate(domain=domain, reason="published")
+    second = calculate_sovereignty_score(domain=domain, reason="published")
     assert second.pk != first.pk
     assert second.components["censorship_resistance"] == 14
     assert second.components["key_ownership"] == 20
@@ -160,7 +160,7 @@ def test_failed_and_expired_publishes_do_not_count() -> None:
         served_timestamp=1,
         expires_at=timezone.now() - timezone.timedelta(seconds=1),
     )
-    result = sovereignty_score_calculate(domain=domain)
+    result = calculate_sovereignty_score(domain=domain)
     assert result.breakdown["facts"]["relays_published"] == 1
 
 

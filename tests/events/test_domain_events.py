@@ -13,7 +13,7 @@ from domains.services.records import (
     domain_record_delete,
     domain_record_update,
 )
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from families.models import Family
 from pubkyproject import topics
 from tests.events.capture import of_type, verify_action
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def scored(registrar_domain: DomainRecord) -> DomainRecord:
     """The registrar domain with its score stored: a new score event means the score moved."""
-    sovereignty_score_calculate(domain=registrar_domain, reason="setup")
+    calculate_sovereignty_score(domain=registrar_domain, reason="setup")
     return registrar_domain
 
 

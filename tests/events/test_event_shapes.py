@@ -10,7 +10,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from domains.models import DomainRecord
 from domains.services.relays import relay_status_record
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from families.models import Family
 from families.policy import principal_for_user_id
 from pubky.relay_client import RelayResult
@@ -99,7 +99,7 @@ def test_a_score_is_the_same_object_in_rest_the_websocket_reply_and_its_event(
     registrar_domain: DomainRecord, family: Family
 ) -> None:
     stored, events = verify_action(
-        lambda: sovereignty_score_calculate(domain=registrar_domain, reason="same", force=True),
+        lambda: calculate_sovereignty_score(domain=registrar_domain, reason="same", force=True),
         [(topics.sovereignty_score(registrar_domain.pk), "pubky_sovereignty_score")],
     )
     client = APIClient()

@@ -10,7 +10,7 @@ from families.models import Family, FamilyRole, User
 from families.services.families import family_member_add, family_member_remove
 from families.services.grants import access_grant_create, access_grant_revoke
 from guardians.models import GuardianStatus
-from guardians.roster import guardian_create, guardian_update
+from guardians.services import guardian_create, guardian_update
 from pubkyproject import topics
 from pubkyproject.api.sessions import end_all_sessions, end_session
 from tests.events.capture import of_type, verify_action

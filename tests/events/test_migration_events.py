@@ -12,8 +12,8 @@ from domains.models import (
     PubkyDomain,
 )
 from domains.services.migration import (
+    create_domain_migration,
     domain_migration_cancel,
-    domain_migration_create,
     domain_migration_execute,
     domain_migration_fail,
     domain_migration_retry,
@@ -49,7 +49,7 @@ def _pubky_id(domain: DomainRecord) -> int:
 
 
 def _open(domain: DomainRecord) -> DomainMigration:
-    return domain_migration_create(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
+    return create_domain_migration(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
 
 
 def _verified(domain: DomainRecord, dns_server: LoopbackDnsServer) -> DomainMigration:

@@ -7,7 +7,7 @@ import pytest
 from domains.models import DomainRecord, PubkyDomain
 from domains.services.key_claims import pubky_domain_suspend
 from domains.services.publishing import pubky_domain_publish
-from domains.services.registration import pubky_domain_register
+from domains.services.registration import register_pubky_domain
 from families.models import Family
 from pubky.testnet import Testnet
 from pubkyproject import topics
@@ -26,7 +26,7 @@ def _next_domain_id() -> int:
 
 
 def _register(family: Family) -> PubkyDomain:
-    return pubky_domain_register(
+    return register_pubky_domain(
         name="events.example", family=family, records=[("@", "A", "192.0.2.7")]
     )
 

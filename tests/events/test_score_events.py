@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domains.models import DomainRecord
-from domains.services.scoring import sovereignty_score_calculate, sovereignty_scores_recalculate
+from domains.services.scoring import calculate_sovereignty_score, sovereignty_scores_recalculate
 from pubkyproject import topics
 from tests.events.capture import of_type, verify_action
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def test_a_single_recalculation_announces_the_stored_score(registrar_domain: DomainRecord) -> None:
     stored, events = verify_action(
-        lambda: sovereignty_score_calculate(domain=registrar_domain, reason="t", force=True),
+        lambda: calculate_sovereignty_score(domain=registrar_domain, reason="t", force=True),
         [(topics.sovereignty_score(registrar_domain.pk), "pubky_sovereignty_score")],
     )
     (event,) = of_type(events, "pubky_sovereignty_score")

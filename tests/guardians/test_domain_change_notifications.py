@@ -12,7 +12,7 @@ from django.db import connection
 
 from domains.models import DnsRecord, DomainRecord, PubkyDomain, PubkyDomainStatus
 from domains.services.records import dns_record_create, domain_record_update
-from domains.services.registration import pubky_domain_create
+from domains.services.registration import create_pubky_domain
 from families.models import Family
 from guardians.models import GuardianNotification
 from guardians.services import guardian_domain_change_notify
@@ -62,7 +62,7 @@ def _pushed(family: Family) -> list[str]:
 
 
 def _active_pubky(domain: DomainRecord) -> PubkyDomain:
-    pubky = pubky_domain_create(domain=domain)
+    pubky = create_pubky_domain(domain=domain)
     pubky.status = PubkyDomainStatus.ACTIVE
     pubky.save()
     return pubky
@@ -206,7 +206,7 @@ def test_deleting_a_domain_or_a_family_with_records_notifies_nobody_and_fails_no
 def test_a_key_proven_or_no_longer_proven_notifies_through_the_orm_and_raw_sql(
     domain: DomainRecord,
 ) -> None:
-    pubky = pubky_domain_create(domain=domain, public_key=OTHER_KEY, key_custody="family")
+    pubky = create_pubky_domain(domain=domain, public_key=OTHER_KEY, key_custody="family")
     assert pubky.key_verification == "unverified"
     pubky.key_verification = "proven"
     pubky.save()

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from domains.models import DomainMigration, DomainRecord, MigrationDirection
-from domains.services.migration import domain_migration_create
+from domains.services.migration import create_domain_migration
 from families.models import Family, User, Visibility
 from guardians.models import BackupStatus, FederationGuardian, GuardianStatus
 from guardians.selectors import (
@@ -64,7 +64,7 @@ def test_migrations_awaiting_a_guardians_decision() -> None:
     bob = cast(FederationGuardian, make(GuardianFactory, family=family))
     domains = [cast(DomainRecord, make(DomainFactory, family=family)) for _ in range(2)]
     migrations: list[DomainMigration] = [
-        domain_migration_create(domain=d, direction=MigrationDirection.DNS_TO_PUBKY)
+        create_domain_migration(domain=d, direction=MigrationDirection.DNS_TO_PUBKY)
         for d in domains
     ]
     guardian_migration_approve(user=guardian_user(alice), migration=migrations[0])

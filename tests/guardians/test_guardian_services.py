@@ -18,11 +18,11 @@ from domains.models import (
 )
 from domains.services.migration import (
     InvalidTransition,
+    create_domain_migration,
     domain_migration_approvals,
-    domain_migration_create,
     domain_migration_fail,
 )
-from domains.services.registration import pubky_domain_create
+from domains.services.registration import create_pubky_domain
 from families.models import Family, FamilyRole, SecurityEvent, SecurityEventKind, User
 from guardians.models import (
     ApprovalDecision,
@@ -69,7 +69,7 @@ def guardians(family: Family) -> list[FederationGuardian]:
 @pytest.fixture
 def migration(family: Family, guardians: list[FederationGuardian]) -> DomainMigration:
     domain = cast(DomainRecord, make(DomainFactory, family=family, name="guarded.example"))
-    return domain_migration_create(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
+    return create_domain_migration(domain=domain, direction=MigrationDirection.DNS_TO_PUBKY)
 
 
 def user_of(guardian: FederationGuardian) -> User:
@@ -204,7 +204,7 @@ def test_a_guardian_records_a_current_backup_and_the_family_domains_are_rescored
     family: Family, guardians: list[FederationGuardian]
 ) -> None:
     domain = cast(DomainRecord, make(DomainFactory, family=family))
-    pubky_domain_create(domain=domain)  # a key worth backing up
+    create_pubky_domain(domain=domain)  # a key worth backing up
     alice = guardians[0]
 
     guardian_backup_status_record(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from domains.services.registration import pubky_domain_register
+from domains.services.registration import register_pubky_domain
 from pubky.homeserver_client import homeserver_of_packet
 from pubky.keys import Keypair
 from pubkyproject.pubky_client import PubkyClient
@@ -30,7 +30,7 @@ def test_the_official_client_resolves_a_registered_domains_homeserver_and_reads_
         homeserver_url=interop_testnet.homeserver_url,
         signup_token=signup_token(),  # this homeserver only signs up with an operator's token
     )
-    pubky_domain = pubky_domain_register(
+    pubky_domain = register_pubky_domain(
         name="identity.example",
         family=FamilyFactory(),
         records=[("@", "A", "192.0.2.10")],

@@ -11,7 +11,7 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 
-from realtime.events import publish
+from realtime.events import emit
 from tests.factories import FamilyFactory, UserFactory
 from tests.realtime.conftest import connect, token_for
 
@@ -23,7 +23,7 @@ def _publish_many(topic: str, count: int, event_type: str = "pubky_relay_status"
 
     with transaction.atomic():
         for n in range(count):
-            publish(topic=topic, type=event_type, payload={"n": n})
+            emit(topic=topic, type=event_type, payload={"n": n})
 
 
 async def test_a_client_that_asks_for_batching_gets_events_coalesced(e2e) -> None:

@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 
 from domains.models import DomainRecord, SovereigntyScore
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 from tests.factories import DomainFactory, FamilyFactory, GuardianFactory, UserFactory
 from tests.realtime.conftest import connect, token_for
 
@@ -26,7 +26,7 @@ def _raw_sql(sql: str, params: list) -> None:
 
 
 def _scored(domain: DomainRecord) -> SovereigntyScore:
-    return sovereignty_score_calculate(domain=domain, reason="test")
+    return calculate_sovereignty_score(domain=domain, reason="test")
 
 
 async def test_a_raw_sql_change_rescores_the_domain_live(e2e) -> None:

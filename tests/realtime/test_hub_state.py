@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from pubkyproject.async_db import close_pool
-from realtime.events import Event, publish
+from realtime.events import WireEvent, emit
 from realtime.hub import Hub
 
 TOPICS = 2_000
@@ -29,11 +29,11 @@ class _Socket:
         self.got.append((topic, event_id))
 
 
-def _publish_each(names: list[str]) -> list[Event]:
+def _publish_each(names: list[str]) -> list[WireEvent]:
     events = []
     for name in names:
         with transaction.atomic():
-            events.append(publish(topic=name, type="x", payload={"topic": name}))
+            events.append(emit(topic=name, type="x", payload={"topic": name}))
     return events
 
 

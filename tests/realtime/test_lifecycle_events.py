@@ -14,7 +14,7 @@ from domains.models import DnsRecord, DomainMigration, PubkyDomain
 from families.models import AccessGrant, FamilyMembership
 from guardians.models import FederationGuardian
 from realtime import payloads, topics
-from realtime.events import publish
+from realtime.events import emit
 from realtime.lifecycle import Lifecycle, event_types, registry
 from realtime.models import OutboxEvent
 from realtime.selectors import replay, topic_head
@@ -345,21 +345,21 @@ class TestRawSql:
 class TestTopicHead:
     def test_the_head_is_the_newest_event_of_that_topic_only(self) -> None:
         assert topic_head("t.head") == 0
-        first = publish(topic="t.head", type="x", payload={})
-        publish(topic="t.elsewhere", type="x", payload={})
+        first = emit(topic="t.head", type="x", payload={})
+        emit(topic="t.elsewhere", type="x", payload={})
         assert topic_head("t.head") == first.event_id
 
     def test_resuming_from_an_empty_topic_survives_pruning_of_other_topics(self) -> None:
-        old = publish(topic="t.noise", type="x", payload={})
-        publish(topic="t.noise", type="x", payload={})
+        old = emit(topic="t.noise", type="x", payload={})
+        emit(topic="t.noise", type="x", payload={})
         OutboxEvent.objects.filter(pk=old.event_id).delete()  # pruned
         assert replay("t.quiet", 0).recovered is True
-        later = publish(topic="t.quiet", type="x", payload={})
+        later = emit(topic="t.quiet", type="x", payload={})
         result = replay("t.quiet", 0)
         assert result.recovered and [e[0] for e in result.events] == [later.event_id]
 
     def test_resuming_past_a_pruned_event_of_the_same_topic_admits_the_gap(self) -> None:
-        first = publish(topic="t.gone", type="x", payload={})
-        publish(topic="t.gone", type="x", payload={})
+        first = emit(topic="t.gone", type="x", payload={})
+        emit(topic="t.gone", type="x", payload={})
         OutboxEvent.objects.filter(pk=first.event_id).delete()
         assert replay("t.gone", 0).recovered is False

@@ -33,7 +33,7 @@ from pubkyproject.redis_clients import (
     redis_config,
     sync_client,
 )
-from realtime.events import publish
+from realtime.events import emit
 from realtime.transport import group_channel_name
 from tests.factories import FamilyFactory, UserFactory
 from tests.realtime.conftest import Client, connect, subprocess_env, token_for
@@ -142,7 +142,7 @@ def sentinel_cluster() -> Iterator[SentinelCluster]:
 def _publish(topic: str, n: int) -> None:
     close_old_connections()
     with transaction.atomic():
-        publish(topic=topic, type="pubky_relay_status", payload={"n": n})
+        emit(topic=topic, type="pubky_relay_status", payload={"n": n})
 
 
 async def _collect(client: Client, count: int, timeout: float = 60.0) -> list[int]:

@@ -10,7 +10,7 @@ import pytest
 import websockets
 from asgiref.sync import sync_to_async
 
-from realtime.events import publish, publish_many
+from realtime.events import emit, emit_many
 from tests.factories import FamilyFactory, UserFactory
 from tests.realtime.conftest import RawWebSocket, connect, token_for
 
@@ -21,7 +21,7 @@ def _publish(topic: str, payload: dict) -> None:
     from django.db import transaction
 
     with transaction.atomic():
-        publish(topic=topic, type="pubky_relay_status", payload=payload)
+        emit(topic=topic, type="pubky_relay_status", payload=payload)
 
 
 @pytest.mark.parametrize("server", ["daphne", "uvicorn"])
@@ -56,9 +56,7 @@ def _flood(topic: str, count: int, size: int) -> None:
 
     filler = "x" * size
     with transaction.atomic():
-        publish_many(
-            (topic, "pubky_relay_status", {"n": n, "filler": filler}) for n in range(count)
-        )
+        emit_many((topic, "pubky_relay_status", {"n": n, "filler": filler}) for n in range(count))
 
 
 async def test_a_reader_that_stops_reading_is_dropped_not_buffered_without_bound(e2e) -> None:

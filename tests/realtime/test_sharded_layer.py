@@ -83,12 +83,12 @@ def _setup(count_per_shard: int) -> tuple[Any, dict[int, list[int]]]:
 
 
 def _publish(domain_ids: list[int], start: int, stop: int) -> None:
-    from realtime.events import publish
+    from realtime.events import emit
 
     for n in range(start, stop):
         domain_id = domain_ids[n % len(domain_ids)]
         with transaction.atomic():
-            publish(
+            emit(
                 topic=topics.sovereignty_score(domain_id),
                 type="pubky_sovereignty_score",
                 payload={"n": n, "domainId": domain_id},

@@ -21,7 +21,7 @@ from pubkyproject.api.sessions import refused, socket_is_revoked
 from pubkyproject.async_db import close_pool
 from pubkyproject.sql import int_array
 from realtime import protocol, topics
-from realtime.events import Event, dumps, publish
+from realtime.events import WireEvent, dumps, emit
 from realtime.hub import Hub
 from realtime.limits import Admission
 from realtime.models import DbChange, OutboxEvent
@@ -176,9 +176,9 @@ class TestPublisher:
         self, django_capture_on_commit_callbacks
     ) -> None:
         with django_capture_on_commit_callbacks() as callbacks:
-            a = publish(topic="t.one", type="x", payload={"n": 1})
-            b = publish(topic="t.one", type="x", payload={"n": 2})
-            c = publish(topic="t.two", type="x", payload={"n": 3})
+            a = emit(topic="t.one", type="x", payload={"n": 1})
+            b = emit(topic="t.one", type="x", payload={"n": 2})
+            c = emit(topic="t.two", type="x", payload={"n": 3})
         assert (a.seq, b.seq, c.seq) == (1, 2, 1)
         assert a.event_id < b.event_id < c.event_id
         assert len(callbacks) == 3
@@ -192,11 +192,11 @@ class TestPublisher:
     def test_bulk_publishing_numbers_each_topic_without_gaps(
         self, django_capture_on_commit_callbacks
     ) -> None:
-        from realtime.events import publish_many
+        from realtime.events import emit_many
 
-        publish(topic="t.bulk.a", type="x", payload={"n": 0})
+        emit(topic="t.bulk.a", type="x", payload={"n": 0})
         with django_capture_on_commit_callbacks() as callbacks:
-            events = publish_many(
+            events = emit_many(
                 [("t.bulk.a", "x", {"n": 1}), ("t.bulk.b", "y", {"n": 2}), ("t.bulk.a", "x", {})]
             )
         assert [(e.topic, e.seq) for e in events] == [
@@ -222,7 +222,7 @@ class TestPublisher:
             pytest.raises(RuntimeError),
             transaction.atomic(),
         ):
-            publish(topic="t.rb", type="x", payload={})
+            emit(topic="t.rb", type="x", payload={})
             raise RuntimeError
         assert callbacks == []
         assert not OutboxEvent.objects.filter(topic="t.rb").exists()
@@ -237,9 +237,9 @@ class TestPublisher:
         assert event.payload["title"] == "Hello"
 
     def test_replay_returns_missed_events_or_admits_a_gap(self) -> None:
-        first = publish(topic="t.r", type="x", payload={"n": 1})
-        second = publish(topic="t.r", type="x", payload={"n": 2})
-        publish(topic="t.other", type="x", payload={})
+        first = emit(topic="t.r", type="x", payload={"n": 1})
+        second = emit(topic="t.r", type="x", payload={"n": 2})
+        emit(topic="t.other", type="x", payload={})
         result = replay("t.r", first.event_id - 1)
         assert result.recovered
         assert [e[0] for e in result.events] == [first.event_id, second.event_id]
@@ -265,11 +265,11 @@ class TestPublisher:
         assert list(PubkySubscription.objects.all()) == [live]
 
     def test_pruning_removes_only_old_events(self) -> None:
-        old = publish(topic="t.p", type="x", payload={})
+        old = emit(topic="t.p", type="x", payload={})
         OutboxEvent.objects.filter(pk=old.event_id).update(
             created_at=timezone.now() - timedelta(days=3)
         )
-        fresh = publish(topic="t.p", type="x", payload={})
+        fresh = emit(topic="t.p", type="x", payload={})
         assert outbox_prune(older_than=timedelta(days=1)) == 1
         assert list(OutboxEvent.objects.values_list("pk", flat=True)) == [fresh.event_id]
 
@@ -282,7 +282,7 @@ class _Collector:
         self.got.append(event_id)
 
 
-def _message(event: Event) -> dict:
+def _message(event: WireEvent) -> dict:
     return event.as_message()
 
 
@@ -300,8 +300,7 @@ class TestHubOrdering:
         from asgiref.sync import sync_to_async
 
         events = [
-            await sync_to_async(publish)(topic="t.hub", type="x", payload={"n": n})
-            for n in range(5)
+            await sync_to_async(emit)(topic="t.hub", type="x", payload={"n": n}) for n in range(5)
         ]
         hub = Hub()
         collector = _Collector()
@@ -324,8 +323,7 @@ class TestHubOrdering:
         from asgiref.sync import sync_to_async
 
         events = [
-            await sync_to_async(publish)(topic="t.tail", type="x", payload={"n": n})
-            for n in range(4)
+            await sync_to_async(emit)(topic="t.tail", type="x", payload={"n": n}) for n in range(4)
         ]
         hub = Hub()
         collector = _Collector()
@@ -346,12 +344,12 @@ class TestHubOrdering:
     async def test_events_in_flight_are_not_fetched_twice(self) -> None:
         from asgiref.sync import sync_to_async
 
-        first = await sync_to_async(publish)(topic="t.flight", type="x", payload={})
+        first = await sync_to_async(emit)(topic="t.flight", type="x", payload={})
         hub = Hub()
         collector = _Collector()
         hub.subscribers["t.flight"].add(collector)
         assert await hub.catch_up({}) == {}  # nothing delivered yet: starts at the head
-        second = await sync_to_async(publish)(topic="t.flight", type="x", payload={})
+        second = await sync_to_async(emit)(topic="t.flight", type="x", payload={})
         behind = await hub.catch_up({})  # the check sees seq 2 before its message arrives
         hub.dispatch(_message(second))  # ... which then does
         assert await hub.catch_up(behind) == {}
@@ -369,7 +367,7 @@ async def test_the_sync_publisher_speaks_the_channel_layers_format() -> None:
     layer = get_channel_layer()
     channel = await layer.new_channel("test.")
     await layer.group_add("t.compat", channel)
-    event = Event(event_id=7, topic="t.compat", seq=1, type="x", frame='{"type":"x"}')
+    event = WireEvent(event_id=7, topic="t.compat", seq=1, type="x", frame='{"type":"x"}')
     await asyncio.sleep(0.2)  # the subscription reaches Redis
     await sync_to_async(broadcast_sync)([event])
     message = await asyncio.wait_for(layer.receive(channel), 5)

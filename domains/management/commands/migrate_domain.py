@@ -21,8 +21,8 @@ from domains.models import (
     MigrationState,
 )
 from domains.services.migration import (
+    create_domain_migration,
     domain_migration_approvals,
-    domain_migration_create,
     domain_migration_execute,
     domain_migration_fail,
     domain_migration_rollback,
@@ -61,7 +61,7 @@ class Command(BaseCommand):
         action = options["action"]
         try:
             if action == "start":
-                migration = domain_migration_create(
+                migration = create_domain_migration(
                     domain=domain, direction=DIRECTIONS[options["direction"]]
                 )
                 self.stdout.write(f"migration {migration.pk} started ({migration.direction}).")

@@ -42,8 +42,8 @@ from domains.services.publishing import (
     pubky_domain_keypair_open,
     publish_outcome_apply,
 )
-from domains.services.registration import domain_homeserver_account, pubky_domain_create
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.registration import create_pubky_domain, domain_homeserver_account
+from domains.services.scoring import calculate_sovereignty_score
 from pubky.keys import Keypair
 from pubky.packet import SignedPacket
 from pubkyproject.pubky_client import PubkyClient, PubkyServiceError, pubky_client
@@ -153,7 +153,7 @@ def _complete_dns_to_pubky(
     domain = locked.domain
     homeserver_url = domain.family.pubky_homeserver_url or client.homeserver_base_url or ""
     if existing is None:
-        pubky_domain = pubky_domain_create(
+        pubky_domain = create_pubky_domain(
             domain=domain,
             keypair=keypair,
             homeserver_url=homeserver_url,
@@ -203,5 +203,5 @@ def _complete_pubky_to_dns(
     domain.pubky_relay_url = ""
     domain.full_clean()
     domain.save()
-    sovereignty_score_calculate(domain=domain, reason="migration_completed")
+    calculate_sovereignty_score(domain=domain, reason="migration_completed")
     migration_sync(migration, locked)

@@ -53,7 +53,6 @@ __all__ = [
     "CHALLENGE_LABEL",
     "create_domain_migration",
     "domain_migration_cancel",
-    "domain_migration_create",
     "domain_migration_fail",
     "domain_migration_retry",
     "domain_migration_verify",
@@ -74,10 +73,10 @@ _RETRY_FROM: dict[str, str] = {
 
 
 @transaction.atomic
-def domain_migration_create(
-    *,
+def create_domain_migration(
     domain: DomainRecord,
-    direction: str,
+    direction: str = MigrationDirection.DNS_TO_PUBKY,
+    *,
     created_by: User | None = None,
 ) -> DomainMigration:
     """Open a migration of ``domain`` and issue its DNS challenge token.
@@ -132,13 +131,6 @@ def domain_migration_create(
     domain.save()
     announce_migration_opened(migration=migration)
     return migration
-
-
-def create_domain_migration(
-    domain: DomainRecord, direction: str = MigrationDirection.DNS_TO_PUBKY, **kwargs: object
-) -> DomainMigration:
-    """The public API's name for :func:`domain_migration_create`."""
-    return domain_migration_create(domain=domain, direction=direction, **kwargs)  # type: ignore[arg-type]
 
 
 # --- verify ------------------------------------------------------------------------------------

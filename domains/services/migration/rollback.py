@@ -28,7 +28,7 @@ from domains.services.migration.state import (
     migration_sync,
     require_state,
 )
-from domains.services.scoring import sovereignty_score_calculate
+from domains.services.scoring import calculate_sovereignty_score
 
 __all__ = ["SNAPSHOT_DOMAIN_FIELDS", "domain_migration_rollback", "migration_snapshot"]
 
@@ -116,5 +116,5 @@ def domain_migration_rollback(*, migration: DomainMigration, reason: str = "") -
 
     locked.error = reason[:5000]
     migration_finish(locked, MigrationState.ROLLED_BACK)
-    sovereignty_score_calculate(domain=domain, reason="migration_rolled_back")
+    calculate_sovereignty_score(domain=domain, reason="migration_rolled_back")
     return migration_sync(migration, locked)
