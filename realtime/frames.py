@@ -2,7 +2,7 @@
 
 The hub hands the same :class:`OutgoingFrame` to every socket subscribed to the event's topic.
 Sockets on a server that accepts prepared frames (``realtime.ws_protocol``) write
-:meth:`OutgoingFrame.wire` as is; the others send :attr:`OutgoingFrame.text`.
+:meth:`OutgoingFrame.wire` as it is; the others send the text.
 """
 
 from __future__ import annotations
@@ -10,6 +10,10 @@ from __future__ import annotations
 import struct
 
 _TEXT_FIN = 0x81  # FIN bit and the text opcode
+
+#: The ASGI extension (in ``scope["extensions"]``) of a server that writes prepared frames:
+#: ``{"write": Callable[[bytes], bool]}`` (``realtime.ws_protocol``).
+PREPARED_FRAMES_EXTENSION = "pubky.prepared_frames"
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -27,17 +31,16 @@ def text_frame(payload: bytes) -> bytes:
     return header + payload
 
 
-class OutgoingFrame:
-    """One event's client frame, shared by every socket it goes to."""
+class OutgoingFrame(str):
+    """One event's client frame (its text), shared by every socket it goes to.
 
-    __slots__ = ("_wire", "text")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._wire: bytes | None = None
+    A ``str``, so every path that queues, batches or sends text takes it as it is; sockets that
+    can write prepared bytes ask for :meth:`wire`, built on the first call and then reused.
+    """
 
     def wire(self) -> bytes:
         """The frame's bytes on the wire (built on the first call, then reused)."""
-        if self._wire is None:
-            self._wire = text_frame(self.text.encode())
-        return self._wire
+        cached: bytes | None = self.__dict__.get("_wire")
+        if cached is None:
+            cached = self.__dict__["_wire"] = text_frame(self.encode())
+        return cached

@@ -29,6 +29,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from pubkyproject import metrics
+from realtime.frames import OutgoingFrame
 from realtime.selectors import atopic_heads, outbox_range
 
 logger = logging.getLogger("pubky.realtime")
@@ -197,6 +198,9 @@ class Hub:
 
     def _fan_out(self, topic: str, event_id: int, event_type: str, frame: str) -> None:
         subscribers = tuple(self.subscribers.get(topic, ()))
+        # One OutgoingFrame for every socket: where the server takes prepared frames, the
+        # frame's bytes are built once per event instead of once per socket.
+        frame = OutgoingFrame(frame)
         for subscriber in subscribers:
             subscriber.deliver(topic, event_id, event_type, frame)
         self.delivered += 1

@@ -13,7 +13,7 @@ ordinary way, which waits for the transport as before.
 dropped once the handshake is done (the stock protocol keeps them for the socket's life).
 
 Serve with ``uvicorn --ws realtime.ws_protocol:PreparedFrameProtocol``. Nothing here imports
-Django: uvicorn loads this class before the application.
+Django (``realtime.frames`` does not either): uvicorn loads this class before the application.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
-EXTENSION = "pubky.prepared_frames"
+from realtime.frames import PREPARED_FRAMES_EXTENSION
 
 
 class PreparedFrameProtocol(WebSocketsSansIOProtocol):
@@ -33,7 +33,7 @@ class PreparedFrameProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
         if scope is not None:
-            scope["extensions"][EXTENSION] = {"write": self.write_prepared}
+            scope["extensions"][PREPARED_FRAMES_EXTENSION] = {"write": self.write_prepared}
 
     def write_prepared(self, frame: bytes) -> bool:
         """Write a frame built by ``realtime.frames.text_frame`` now, if this socket can take it

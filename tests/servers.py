@@ -1,6 +1,7 @@
 """Real server processes for end-to-end tests: uvicorn (or daphne), workers, Valkey.
 
-``ProcessGroup.web`` starts the default server, uvicorn with ``websockets-sansio``: it pushes back
+``ProcessGroup.web`` starts the default server, uvicorn with the sans-I/O websockets protocol
+(``realtime.ws_protocol``): it pushes back
 on slow readers, so a socket's send queue stays bounded. daphne stays supported: ``daphne`` (or
 ``TEST_WEB_SERVER=daphne`` for every ``web``) runs the same application under it.
 
@@ -30,6 +31,8 @@ DEFAULT_SERVER = "uvicorn"
 # What production runs with (README, "Which ASGI server"): frames past 1 MiB are refused by the
 # server itself with 1009, before the application buffers them.
 UVICORN_WS_ARGS = ("--ws-max-size", str(1024 * 1024))
+# uvicorn's sans-I/O websockets protocol with prepared frames (realtime.ws_protocol), as served.
+WS_PROTOCOL = "realtime.ws_protocol:PreparedFrameProtocol"
 
 
 def free_port() -> int:
@@ -178,7 +181,7 @@ class ProcessGroup:
                 "--port",
                 str(port),
                 "--ws",
-                "websockets-sansio",
+                WS_PROTOCOL,
                 "--no-access-log",
                 "--lifespan",
                 "off",

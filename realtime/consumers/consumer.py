@@ -22,6 +22,7 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -33,7 +34,8 @@ from realtime import protocol, topics
 from realtime.auth import AuthenticationFailed, Identity, aauthenticate_token, client_ip
 from realtime.consumers.routing import route
 from realtime.consumers.subscriptions import Subscriptions
-from realtime.consumers.writer import SocketWriter
+from realtime.consumers.writer import SocketWriter, WritePrepared
+from realtime.frames import PREPARED_FRAMES_EXTENSION
 from realtime.hub import get_hub
 from realtime.limits import REVOKED, TokenBucket, admission, connection_registry
 from realtime.wire import dumps
@@ -47,6 +49,23 @@ CLOSE_RATE_LIMITED = 4429
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = None  # events come through the hub, not a channel per socket
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Read the socket's messages one after another and handle each in turn.
+
+        The stock consumer runs every read as a task of its own in ``await_many_dispatch``
+        (so it can also read a channel-layer channel, which this consumer does not have): a
+        task, a future and their callbacks per socket for as long as it is open, and a new
+        task per message. A plain loop does the same work, in the same order, without them.
+        """
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         handler = getattr(self, get_handler_name(message), None)
@@ -73,6 +92,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self.close,
             batch=bool(self.scope.get("batch")),
             label=self.connection_id,
+            prepared=_prepared_frame_writer(self.scope),
         )
         self.subscriptions = Subscriptions(self, self.writer, self.connection_id)
         self.bucket = TokenBucket(limits["RATE_LIMIT_PER_SECOND"], limits["RATE_LIMIT_BURST"])
@@ -307,3 +327,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._close(CLOSE_RATE_LIMITED)
             return
         self.writer.send_obj(protocol.error("rate_limited", "too many messages; slow down"))
+
+
+def _prepared_frame_writer(scope: dict[str, Any]) -> WritePrepared | None:
+    """The server's prepared-frame writer, when it offers one (uvicorn with
+    ``realtime.ws_protocol``; daphne and the stock protocols do not)."""
+    extension = (scope.get("extensions") or {}).get(PREPARED_FRAMES_EXTENSION)
+    write: WritePrepared | None = extension.get("write") if extension else None
+    return write

@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from pubkyproject import metrics
+from realtime.frames import OutgoingFrame
 from realtime.wire import dumps
 
 logger = logging.getLogger("pubky.realtime")
@@ -27,6 +28,8 @@ CLOSE_SLOW_CONSUMER = 4408
 MAX_BATCH = 200
 
 Send = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+#: The server's ``pubky.prepared_frames`` extension (``realtime.ws_protocol``).
+WritePrepared = Callable[[bytes], bool]
 Close = Callable[..., Coroutine[Any, Any, None]]
 
 
@@ -65,8 +68,29 @@ class SocketWriter:
     or here when the reader is dropped), frames are discarded.
     """
 
-    def __init__(self, send: Send, close: Close, *, batch: bool, label: str) -> None:
+    __slots__ = (
+        "_base_send",
+        "_close",
+        "_prepared",
+        "batch",
+        "closing",
+        "label",
+        "queue",
+        "queued_bytes",
+        "task",
+    )
+
+    def __init__(
+        self,
+        send: Send,
+        close: Close,
+        *,
+        batch: bool,
+        label: str,
+        prepared: WritePrepared | None = None,
+    ) -> None:
         self._base_send = send
+        self._prepared = prepared
         self._close = close
         self.batch = batch
         self.label = label
@@ -83,7 +107,12 @@ class SocketWriter:
             return
         if self.task is None and not self.batch:
             # Nothing is waiting to be written (the queue drains before the writer ends): send
-            # now instead of creating a task per frame, the cost that dominated fan-out.
+            # now instead of creating a task per frame, the cost that dominated fan-out. An
+            # event's frame goes out as bytes built once for every socket where the server
+            # takes them (it answers False under back-pressure: then the ordinary send waits).
+            prepared = self._prepared
+            if prepared is not None and type(frame) is OutgoingFrame and prepared(frame.wire()):
+                return
             self._send_now(frame)
             return
         limits = settings.REALTIME

@@ -67,13 +67,14 @@ def asgi_server_argv(name: str, port: int) -> list[str]:
     app = "pubkyproject.asgi:application"
     if name == "daphne":
         return [str(VENV / "bin" / "daphne"), "-b", LOOPBACK, "-p", str(port), app]
-    # websockets-sansio: the WebSocket implementation that applies back-pressure to slow
+    # The sans-I/O websockets protocol (realtime.ws_protocol: uvicorn's, writing prepared
+    # frames), the WebSocket implementation that applies back-pressure to slow
     # readers; Django's ASGI handler has no lifespan support, so uvicorn need not ask. Frames
     # past 1 MiB are closed with 1009 (uvicorn's own default is 16 MiB), as in scripts/serve.
     return [
         str(VENV / "bin" / "uvicorn"), app,
         "--host", LOOPBACK, "--port", str(port),
-        "--ws", "websockets-sansio", "--lifespan", "off",
+        "--ws", "realtime.ws_protocol:PreparedFrameProtocol", "--lifespan", "off",
         "--ws-max-size", os.environ.get("UVICORN_WS_MAX_SIZE", "1048576"),
     ]  # fmt: skip
 

@@ -12,7 +12,6 @@ from domains.models import DomainRecord
 from domains.services.relays import relay_status_record
 from domains.services.scoring import calculate_sovereignty_score
 from families.models import Family
-from families.policy import principal_for_user_id
 from pubky.relay_client import RelayResult
 from pubkyproject import topics
 from pubkyproject.event_types import (
@@ -23,6 +22,7 @@ from pubkyproject.event_types import (
     check_payload,
     payload_problems,
 )
+from pubkyproject.policy import principal_for_user_id
 from realtime import lifecycle, protocol
 from realtime.cache import encode_content
 from realtime.payloads import changes_for

@@ -109,7 +109,7 @@ def test_web_replicas_run_uvicorn_with_websockets_sansio_behind_the_proxy(
     assert command_of(web) == "scripts/serve"
     assert web["environment"]["ASGI_SERVER"] == "uvicorn"
     serve = (REPO / "scripts" / "serve").read_text()
-    assert "--ws websockets-sansio" in serve
+    assert "--ws realtime.ws_protocol:PreparedFrameProtocol" in serve
     assert "exec daphne" in serve  # ASGI_SERVER=daphne stays available
     assert not web["healthcheck"].get("disable")
     assert "healthcheck.py" in " ".join(web["healthcheck"]["test"])

@@ -280,7 +280,7 @@ def test_the_web_server_is_uvicorn_with_websockets_sansio_unless_daphne_is_asked
     assert app.asgi_server({"ASGI_SERVER": " Daphne "}) == "daphne"
     uvicorn = app.asgi_server_argv("uvicorn", 8123)
     assert uvicorn[0].endswith("/uvicorn")
-    assert uvicorn[uvicorn.index("--ws") + 1] == "websockets-sansio"
+    assert uvicorn[uvicorn.index("--ws") + 1] == "realtime.ws_protocol:PreparedFrameProtocol"
     assert uvicorn[uvicorn.index("--port") + 1] == "8123"
     assert uvicorn[uvicorn.index("--ws-max-size") + 1] == "1048576"
     assert app.asgi_server_argv("daphne", 8123)[0].endswith("/daphne")

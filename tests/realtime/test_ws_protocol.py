@@ -72,6 +72,7 @@ def test_a_text_frame_has_the_header_rfc_6455_prescribes_for_each_length() -> No
 
 def test_an_outgoing_frame_builds_its_bytes_once() -> None:
     frame = OutgoingFrame("héllo")
+    assert frame == "héllo"  # still the text, for every path that sends text
     assert frame.wire() is frame.wire()
     assert frame.wire() == text_frame("héllo".encode())
 

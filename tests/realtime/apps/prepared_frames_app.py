@@ -32,5 +32,5 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if prepared is not None and prepared["write"](frame.wire()):
             await send({"type": "websocket.send", "text": "prepared"})
         else:
-            await send({"type": "websocket.send", "text": frame.text})
+            await send({"type": "websocket.send", "text": str(frame)})
             await send({"type": "websocket.send", "text": "fallback"})
