@@ -361,7 +361,7 @@ SPECTACULAR_SETTINGS = {
         "GuardianStatusEnum": "guardians.models.GuardianStatus",
         "BackupStatusEnum": "guardians.models.BackupStatus",
         "FamilyRoleEnum": "families.models.FamilyRole",
-        "MemberRoleEnum": "families.apis.MEMBER_ROLES",
+        "MemberRoleEnum": "families.apis.common.MEMBER_ROLES",
         "KeyVerificationEnum": "families.models.KeyVerification",
         "KeyProofStatusEnum": "families.models.KeyProofStatus",
     },
