@@ -274,6 +274,8 @@ def cmd_events(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_approve(args: argparse.Namespace, out: IO[str]) -> int:
+    # Loaded by the one command that needs it: the other commands start without the
+    # pubkyauth token and HTTP-relay code.
     from pubky import pubkyauth
 
     try:
@@ -291,6 +293,8 @@ def cmd_approve(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_testnet(args: argparse.Namespace, out: IO[str]) -> int:
+    # The testnet's servers load only for this command, so `keygen`, `resolve` and the rest
+    # start fast and need nothing a production install leaves out.
     from pubky.testnet import Testnet, serve_forever
 
     try:

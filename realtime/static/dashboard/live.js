@@ -29,7 +29,7 @@ export function subscriptionOf(event) {
     case "pubky_relay_status":
       return "relays=true";
     case "pubky_sovereignty_score":
-      return `sovereigntyScoreDomainId=${data.domainId}`;
+      return `sovereigntyScoreDomainId=${data.domain}`;
     case "pubky_guardian_notification":
       return `familyId=${data.familyId}`;
     case "pubky_domain_update":

@@ -367,31 +367,32 @@ export class Store {
   // --- updates ------------------------------------------------------------------------------
 
   applyScore({ event_id: eventId, data }) {
-    const domain = this.domains.get(data.domainId);
+    const domain = this.domains.get(data.domain);
     // A score for a domain this page has not seen yet (created before our subscription to
     // its family caught up, or while we were away): fetch the domain, then show it.
-    if (!domain) return this.removedDomains.has(data.domainId) ? {} : { fetchDomain: data.domainId };
+    if (!domain) return this.removedDomains.has(data.domain) ? {} : { fetchDomain: data.domain };
     const before = domain.score.total;
     domain.score = {
-      total: data.sovereignty_score,
+      total: data.total,
       components: data.components,
       // Events carry the components only; the explanation is fetched again (app.js).
-      explanation: data.breakdown && Object.keys(data.breakdown).length ? data.breakdown : null,
-      calculatedAt: data.calculatedAt,
+      explanation: null,
+      calculatedAt: data.calculated_at,
       reason: data.reason,
     };
     domain.scoreError = null;
-    if (!domain.history.some((p) => p.id === data.scoreId)) {
-      domain.history.push({ id: data.scoreId, total: data.sovereignty_score, at: data.calculatedAt });
+    // Bulk recalculations store their rows with COPY and carry no score id: one point each.
+    if (data.score_id == null || !domain.history.some((p) => p.id === data.score_id)) {
+      domain.history.push({ id: data.score_id, total: data.total, at: data.calculated_at });
       domain.history = domain.history.slice(-HISTORY_POINTS);
     }
     const change = before === undefined ? "" : `${before} → `;
     const feed = this.addFeed({
       key: `event:${eventId}`,
-      at: data.calculatedAt,
-      title: `${domain.name}: sovereignty score ${change}${data.sovereignty_score}`,
+      at: data.calculated_at,
+      title: `${domain.name}: sovereignty score ${change}${data.total}`,
       detail: data.reason ? `Recalculated: ${data.reason.replace(/_/g, " ")}` : "Recalculated",
-      tone: before !== undefined && data.sovereignty_score < before ? "warn" : "good",
+      tone: before !== undefined && data.total < before ? "warn" : "good",
     });
     return { domain, feed };
   }

@@ -111,7 +111,7 @@ test("it resubscribes with since = the last event of each subscription after a d
   ]) {
     first.push({ type: "subscribed", id: `sub:${id}`, data: { topic, head } });
   }
-  first.push({ type: "pubky_sovereignty_score", event_id: 40, topic: "sovereigntyScore.7", data: { domainId: 7 } });
+  first.push({ type: "pubky_sovereignty_score", event_id: 40, topic: "sovereigntyScore.7", data: { domain: 7 } });
   first.push({ type: "pubky_relay_status", event_id: 42, topic: "relays", data: { relays: [] } });
   first.drop();
   assert.equal(live.status, "reconnecting");
@@ -348,13 +348,12 @@ test("a score event updates the domain, its history and the feed", () => {
     type: "pubky_sovereignty_score",
     event_id: 50,
     data: {
-      domainId: 7,
-      scoreId: 3,
-      sovereignty_score: 52,
+      domain: 7,
+      score_id: 3,
+      total: 52,
       components: { privacy: 14 },
-      breakdown: {},
       reason: "guardian_backup_status",
-      calculatedAt: "2026-01-03T00:00:00Z",
+      calculated_at: "2026-01-03T00:00:00Z",
     },
   };
   const change = store.apply(event);
@@ -461,13 +460,13 @@ test("a deleted domain loses its card and is not revived by a late answer", () =
   assert.deepEqual(store.domainsOf(1), []);
   assert.ok(!store.subscriptions().some((s) => s.key === "sovereigntyScoreDomainId" && s.value === 7));
   assert.equal(store.addDomainFromRest({ id: 7, family: 1, name: "rivera.example" }, null), null);
-  assert.deepEqual(store.apply({ type: "pubky_sovereignty_score", event_id: 63, data: { domainId: 7 } }), {});
+  assert.deepEqual(store.apply({ type: "pubky_sovereignty_score", event_id: 63, data: { domain: 7 } }), {});
 });
 
 test("a score for a domain the page does not know asks for that domain", () => {
   const store = new Store();
   store.replace(snapshot());
-  const change = store.apply({ type: "pubky_sovereignty_score", event_id: 64, data: { domainId: 12, sovereignty_score: 50 } });
+  const change = store.apply({ type: "pubky_sovereignty_score", event_id: 64, data: { domain: 12, total: 50 } });
   assert.deepEqual(change, { fetchDomain: 12 });
   const domain = store.addDomainFromRest({ id: 12, family: 1, name: "b.example", status: "active", sovereignty_score: 50 }, null);
   assert.equal(domain.score.total, 50);
@@ -481,7 +480,7 @@ test("a newer live score is not overwritten by the slower REST answer for a new 
   store.apply({
     type: "pubky_sovereignty_score",
     event_id: 66,
-    data: { domainId: 8, scoreId: 31, sovereignty_score: 55, components: {}, calculatedAt: "2026-01-03T00:00:00Z" },
+    data: { domain: 8, score_id: 31, total: 55, components: {}, calculated_at: "2026-01-03T00:00:00Z" },
   });
   store.setScoreFromRest(8, {
     current: { total: 35, components: {}, explanation: {}, calculated_at: "2026-01-02T00:00:00Z" },
