@@ -9,13 +9,14 @@ handled carries them, including lines from tasks the socket started. ``LOG_FORMA
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -175,10 +176,27 @@ class RequestContextMiddleware:
         )
 
 
+@contextlib.contextmanager
+def socket_context(scope: dict[str, Any]) -> Iterator[None]:
+    """For one WebSocket connection: a socket id for the logs (also set as
+    ``scope["socket_id"]``; the caller owns ``scope``), the user id once the token was checked
+    (``scope["identity"]``), and the open-sockets gauge."""
+    socket_id = uuid.uuid4().hex
+    scope["socket_id"] = socket_id
+    user = getattr(scope.get("identity"), "user", None)
+    tokens = (socket_id_var.set(socket_id), user_id_var.set(getattr(user, "pk", None)))
+    metrics.SOCKETS_OPEN.inc()
+    metrics.SOCKETS_OPENED.inc()
+    try:
+        yield
+    finally:
+        metrics.SOCKETS_OPEN.dec()
+        socket_id_var.reset(tokens[0])
+        user_id_var.reset(tokens[1])
+
+
 class SocketContextMiddleware:
-    """ASGI middleware for WebSocket connections: a socket id for the logs (also in
-    ``scope["socket_id"]``), the user id once the token middleware identified the user, and the
-    open-sockets gauge."""
+    """:func:`socket_context` as ASGI middleware around an inner application."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -186,16 +204,6 @@ class SocketContextMiddleware:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope.get("type") != "websocket":
             return await self.app(scope, receive, send)
-        socket_id = uuid.uuid4().hex
-        scope = {**scope, "socket_id": socket_id}
-        identity = scope.get("identity")
-        user = getattr(identity, "user", None)
-        tokens = (socket_id_var.set(socket_id), user_id_var.set(getattr(user, "pk", None)))
-        metrics.SOCKETS_OPEN.inc()
-        metrics.SOCKETS_OPENED.inc()
-        try:
+        scope = dict(scope)
+        with socket_context(scope):
             return await self.app(scope, receive, send)
-        finally:
-            metrics.SOCKETS_OPEN.dec()
-            socket_id_var.reset(tokens[0])
-            user_id_var.reset(tokens[1])

@@ -98,26 +98,34 @@ def client_ip(scope: dict[str, Any]) -> str | None:
     return client[0] if client else None
 
 
-class JWTAuthMiddleware(BaseMiddleware):
-    """Read ``?token=`` from the query string; the consumer also accepts an ``auth`` message.
+async def authenticate_scope(scope: dict[str, Any]) -> None:
+    """Mark a WebSocket scope (the caller's own copy) with who connects and how.
 
-    An address past its connection-attempt rate is marked (``scope["refused"]``) before any
-    token is checked, and the consumer refuses the handshake.
+    Reads ``?token=`` and ``?batch=`` from the query string; sets ``identity`` (or
+    ``auth_error``), ``batch``, and ``refused`` when the address is past its connection-attempt
+    rate (checked before any token, so a flood costs no signature checks). The consumer also
+    accepts an ``auth`` message later.
     """
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    token = (query.get("token") or [None])[0]
+    scope["identity"] = None
+    scope["auth_error"] = None
+    scope["refused"] = None
+    scope["batch"] = (query.get("batch") or ["0"])[0] in {"1", "true", "yes"}
+    if not admission().attempt(client_ip(scope) or "-"):
+        scope["refused"] = "too many connection attempts from this address"
+    elif token:
+        try:
+            scope["identity"] = await aauthenticate_token(token, ip_address=client_ip(scope))
+        except AuthenticationFailed as exc:
+            scope["auth_error"] = str(exc)
+
+
+class JWTAuthMiddleware(BaseMiddleware):
+    """:func:`authenticate_scope` as Channels middleware (for stacks built of middleware; the
+    service's own WebSocket entry, ``realtime.routing``, calls the function directly)."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         scope = dict(scope)
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        token = (query.get("token") or [None])[0]
-        scope["identity"] = None
-        scope["auth_error"] = None
-        scope["refused"] = None
-        scope["batch"] = (query.get("batch") or ["0"])[0] in {"1", "true", "yes"}
-        if not admission().attempt(client_ip(scope) or "-"):
-            scope["refused"] = "too many connection attempts from this address"
-        elif token:
-            try:
-                scope["identity"] = await aauthenticate_token(token, ip_address=client_ip(scope))
-            except AuthenticationFailed as exc:
-                scope["auth_error"] = str(exc)
+        await authenticate_scope(scope)
         return await super().__call__(scope, receive, send)

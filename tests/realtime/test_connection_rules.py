@@ -9,7 +9,9 @@ import socket
 import time
 
 import pytest
+import websockets
 from asgiref.sync import sync_to_async
+from websockets.exceptions import InvalidStatus
 
 from realtime.events import emit
 from tests.factories import FamilyFactory, UserFactory
@@ -126,3 +128,11 @@ def test_a_dead_connection_is_closed_by_the_heartbeat(e2e, server) -> None:
     assert b"authenticated" in received  # it was a healthy, signed-in socket…
     assert closed_after is not None, "the server kept a connection that never answered pings"
     assert closed_after >= 1.0  # …closed by the heartbeat, not at once
+
+
+async def test_a_websocket_on_another_path_is_refused_at_the_handshake(e2e) -> None:
+    port = e2e.web("web").port
+    with pytest.raises(InvalidStatus) as refused:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/not-the-socket"):
+            pass
+    assert refused.value.response.status_code == 403
