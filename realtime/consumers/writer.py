@@ -61,6 +61,16 @@ class _Resume:
                 return
 
 
+class _EmptyQueue(deque[str]):
+    """The queue of every socket that has never queued a frame: shared, always empty."""
+
+    def append(self, frame: str) -> None:
+        raise RuntimeError("the shared empty queue takes no frames")
+
+
+_NO_QUEUE: deque[str] = _EmptyQueue()
+
+
 class SocketWriter:
     """The send side of one socket.
 
@@ -94,7 +104,8 @@ class SocketWriter:
         self._close = close
         self.batch = batch
         self.label = label
-        self.queue: deque[str] = deque()
+        # Created on first use: most sockets never queue a frame (they are written at once).
+        self.queue: deque[str] = _NO_QUEUE
         self.queued_bytes = 0
         self.task: asyncio.Task[None] | None = None
         self.closing = False
@@ -122,6 +133,8 @@ class SocketWriter:
         ):
             self.drop_slow_reader()
             return
+        if self.queue is _NO_QUEUE:
+            self.queue = deque()
         self.queue.append(frame)
         self.queued_bytes += len(frame)
         if self.task is None:
@@ -138,7 +151,7 @@ class SocketWriter:
 
     def discard(self) -> None:
         """Forget every waiting frame and accept no more (the socket is going away)."""
-        self.queue.clear()
+        self.queue = _NO_QUEUE
         self.queued_bytes = 0
         self.closing = True
 
@@ -199,3 +212,5 @@ class SocketWriter:
             logger.debug("send failed on %s", self.label, exc_info=True)
         finally:
             self.task = None
+            if not self.queue:
+                self.queue = _NO_QUEUE  # give the emptied queue's memory back
