@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from domains.models import DomainRecord
+from pubkyproject.api.filters import HoursWindowFilter
 from pubkyproject.api.schema import LIST, errors
 from pubkyproject.api.views import ApiView
 from realtime.activity import domain_activity
@@ -34,14 +35,7 @@ class DomainActivityApi(ApiView):
     activity are left out. Readable by whoever may read the domain.
     """
 
-    class FilterSerializer(serializers.Serializer):
-        hours = serializers.IntegerField(
-            required=False,
-            default=24,
-            min_value=1,
-            max_value=24 * 31,
-            help_text="Length of the window, in whole hours ending with the current one.",
-        )
+    FilterSerializer = HoursWindowFilter
 
     class OutputSerializer(serializers.Serializer):
         domain_id = serializers.IntegerField()

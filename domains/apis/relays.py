@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from domains.api_selectors import relay_statuses
 from domains.history_selectors import relay_history
 from domains.serializers import RelayStatusSerializer
+from pubkyproject.api.filters import HoursWindowFilter
 from pubkyproject.api.schema import LIST, errors
 from pubkyproject.api.views import ApiView
 
@@ -65,14 +66,7 @@ class RelayHistoryApi(ApiView):
     Readable by the same callers as the relay list.
     """
 
-    class FilterSerializer(serializers.Serializer):
-        hours = serializers.IntegerField(
-            required=False,
-            default=24,
-            min_value=1,
-            max_value=24 * 31,
-            help_text="Length of the window ending now, in hours (default 24).",
-        )
+    FilterSerializer = HoursWindowFilter
 
     class OutputSerializer(serializers.Serializer):
         since = serializers.DateTimeField()

@@ -33,3 +33,16 @@ def ordering_field(*names: str, default: str) -> serializers.ChoiceField:
         default=default,
         help_text="Sort by this field; prefix with `-` for descending order.",
     )
+
+
+class HoursWindowFilter(serializers.Serializer):
+    """``?hours=N``: a window of whole hours ending now (1 to 31 days; 24 by default), for the
+    history endpoints."""
+
+    hours = serializers.IntegerField(
+        required=False,
+        default=24,
+        min_value=1,
+        max_value=24 * 31,
+        help_text="Length of the window ending now, in hours (default 24).",
+    )
