@@ -368,9 +368,16 @@ async def test_the_sync_publisher_speaks_the_channel_layers_format() -> None:
     channel = await layer.new_channel("test.")
     await layer.group_add("t.compat", channel)
     event = WireEvent(event_id=7, topic="t.compat", seq=1, type="x", frame='{"type":"x"}')
-    await asyncio.sleep(0.2)  # the subscription reaches Redis
-    await sync_to_async(broadcast_sync)([event])
-    message = await asyncio.wait_for(layer.receive(channel), 5)
+    # The layer subscribes to Redis in the background: publish until the subscription is there
+    # (a PUBLISH before it reaches nobody), then the message must be the group_send format.
+    message = None
+    for _ in range(20):
+        await sync_to_async(broadcast_sync)([event])
+        try:
+            message = await asyncio.wait_for(layer.receive(channel), 0.5)
+            break
+        except TimeoutError:
+            continue
     assert message == event.as_message()
     await layer.group_discard("t.compat", channel)
 
