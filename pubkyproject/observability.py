@@ -193,17 +193,3 @@ def socket_context(scope: dict[str, Any]) -> Iterator[None]:
         metrics.SOCKETS_OPEN.dec()
         socket_id_var.reset(tokens[0])
         user_id_var.reset(tokens[1])
-
-
-class SocketContextMiddleware:
-    """:func:`socket_context` as ASGI middleware around an inner application."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        if scope.get("type") != "websocket":
-            return await self.app(scope, receive, send)
-        scope = dict(scope)
-        with socket_context(scope):
-            return await self.app(scope, receive, send)
