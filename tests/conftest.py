@@ -14,7 +14,11 @@ from typing import Any
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from tests import database_reset
+
 TESTS = Path(__file__).resolve().parent
+
+database_reset.install()
 
 #: Every test in these directories carries the marker (``--fast`` deselects both).
 DIRECTORY_MARKERS: dict[str, str] = {
@@ -70,7 +74,7 @@ def markers_for(relative_path: str, test_name: str) -> set[str]:
 
 
 #: The most examples a property test runs under the ``fast`` profile (``--fast``).
-FAST_MAX_EXAMPLES = 5
+FAST_MAX_EXAMPLES = 2
 hypothesis_settings.register_profile("fast", max_examples=FAST_MAX_EXAMPLES)
 
 

@@ -49,6 +49,14 @@ def build_env(profile: Profile) -> tuple[dict[str, str], dict[str, str]]:
     env["VIRTUAL_ENV"] = str(VENV)
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("PYTHONHOME", None)
+    # Compiled modules live under .data/pycache, out of the source tree. Without them every
+    # Django process (each server, worker and pytest-xdist worker) compiles the whole project
+    # again and pytest rewrites every test module's asserts again: seconds per process. A
+    # PYTHONDONTWRITEBYTECODE set to keep the tree clean is honoured by moving the cache out of
+    # it; a PYTHONPYCACHEPREFIX of the caller's wins.
+    if not env.get("PYTHONPYCACHEPREFIX"):
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(data_root() / "pycache")
     return env, user
 
 

@@ -6,14 +6,12 @@ fixtures, so endpoints that publish, resolve or verify talk to real servers on l
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -35,6 +33,7 @@ from tests.factories import (
     GuardianFactory,
     UserFactory,
 )
+from tests.shared_world import module_world, world_for_test
 
 ROLES = ("owner", "admin", "member", "viewer", "guardian", "granted", "stranger", "anonymous")
 
@@ -108,52 +107,16 @@ def build_world() -> World:
     )
 
 
-def commits(item: pytest.Item) -> bool:
-    """Whether the test ``item`` commits to the database (transactional, live server)."""
-    marker = item.get_closest_marker("django_db")
-    if marker is not None and (
-        marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback")
-    ):
-        return True
-    names = getattr(item, "fixturenames", ())
-    return bool({"transactional_db", "live_server", "django_db_reset_sequences"} & set(names))
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _module_world(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[World | None]:
-    """The world of a ``shared_world`` module, in a transaction rolled back at the module's end.
-
-    Autouse, so that its transaction opens before the first test's own (``db``) and encloses
-    it, whichever test of the module comes first; None in a module without the marker.
-    """
-    module = request.node
-    if module.get_closest_marker("shared_world") is None:
-        yield None
-        return
-    committing = [i.name for i in request.session.items if i.module is module.obj and commits(i)]
-    if committing:
-        raise pytest.UsageError(
-            f"{module.name} is marked shared_world but {committing[0]} commits; the open "
-            "transaction of the shared world would swallow its commits"
-        )
-    request.getfixturevalue("django_db_setup")
-    with django_db_blocker.unblock(), transaction.atomic():
-        yield build_world()
-        transaction.set_rollback(True)
+    """The world of a ``shared_world`` module (``tests/shared_world.py``); None in others."""
+    yield from module_world(request, django_db_blocker, build_world)
 
 
 @pytest.fixture
-def world(request: pytest.FixtureRequest, db: None) -> World:
+def world(_module_world: World | None, db: None) -> World:
     """The world, fresh for this test: its rows in the database and its objects in memory.
 
-    Building it costs about 150 queries. A module marked ``shared_world`` builds it once, in a
-    transaction that stays open until the module is done; each test still runs in its own
-    savepoint inside it (pytest-django's ``db``) and gets a deep copy of the objects, so what a
-    test changes is gone before the next one, as if it had built its own world. Only for modules
-    whose tests do not read PostgreSQL's clock: ``now()`` in SQL is the start of the open
-    transaction, not of the test.
+    Building it costs about 150 queries; a module marked ``shared_world`` builds it once.
     """
-    shared: World | None = request.getfixturevalue("_module_world")
-    if shared is None:
-        return build_world()
-    return copy.deepcopy(shared)  # what a test sets on an object stays in its copy
+    return world_for_test(_module_world, build_world)

@@ -15,7 +15,7 @@ from tests.api.conftest import World, client_for
 from tests.api.test_auth import fresh_address
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_world]
 
 
 def _entries(model: type, pk: int) -> Any:

@@ -11,7 +11,7 @@ from domains.services.scoring import calculate_sovereignty_score
 from guardians.models import FederationGuardian
 from tests.api.conftest import World
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_world]
 
 
 def test_a_family_tells_the_caller_their_role_and_whether_they_guard_it(world: World) -> None:

@@ -16,7 +16,7 @@ from realtime.activity import domain_activity
 from realtime.models import OutboxEvent
 from tests.api.conftest import World
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_world]
 
 
 def hour_start(hours_ago: int) -> Any:

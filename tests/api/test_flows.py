@@ -12,7 +12,7 @@ from pubky.keys import Keypair
 from pubky.testnet import Testnet
 from tests.api.conftest import World, client_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_world]
 
 
 def test_a_registered_domain_resolves_to_its_records_from_the_relays(world: World) -> None:

@@ -12,6 +12,7 @@ request may get a server error, and every answer must match what the schema docu
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from io import StringIO
@@ -51,7 +52,9 @@ def test_the_schema_validates_without_warnings() -> None:
     assert '"openapi": "3' in out.getvalue()
 
 
+@functools.cache
 def _schema() -> dict[str, Any]:
+    """The schema as /api/schema/ serves it (fetched once: it is the same for every test)."""
     response = APIClient().get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
     return yaml.safe_load(response.content)
@@ -282,8 +285,16 @@ def flatmap_query(context: Any, query: Any) -> Any:
     return hostile()
 
 
+@pytest.fixture(scope="module")
+def _owner_token(_module_world: World | None, django_db_blocker: Any) -> str:
+    """Made once, in the module's shared world (``tests/shared_world.py``)."""
+    assert _module_world is not None, "test_schema.py is a shared_world module"
+    with django_db_blocker.unblock():
+        return _token(_module_world)
+
+
 @pytest.fixture
-def staff_token(world: World) -> Iterator[str]:
+def staff_token(_owner_token: str, db: None) -> Iterator[str]:
     """A family's worth of data, and the token of its owner (also staff: the audit trail).
 
     Django closes the database connection when a WSGI request starts and finishes; the test
@@ -293,7 +304,7 @@ def staff_token(world: World) -> Iterator[str]:
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        yield _token(world)
+        yield _owner_token
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)

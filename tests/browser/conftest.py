@@ -9,7 +9,6 @@ machine rather than a choice.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,8 @@ CHROMIUM_ARGS = [
 ARTIFACTS = REPO_ROOT / "artifacts" / "browser"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-PREFIX = f"pubkybrowser{uuid.uuid4().hex[:8]}"
+#: This run's channel-layer prefix (``pubkyproject/settings/test.py``), for server processes.
+PREFIX: str = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
 
 
 def _in_ci() -> bool:
@@ -43,16 +43,6 @@ def _unavailable(reason: str) -> None:
     if _in_ci():
         pytest.fail(f"{reason} (CI must run the browser tests)", pytrace=False)
     pytest.skip(reason)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _private_channel_prefix() -> Iterator[None]:
-    """Keep this module's events apart from anything else using the same Redis."""
-    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
-    old = config.get("prefix")
-    config["prefix"] = PREFIX
-    yield
-    config["prefix"] = old
 
 
 @pytest.fixture(scope="module")

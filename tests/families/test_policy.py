@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
@@ -21,15 +24,15 @@ from families.models import AccessGrant, FamilyMembership, PubkyKeypair
 from guardians.models import FederationGuardian
 from pubkyproject import policy
 from tests.factories import DomainFactory, FamilyFactory, GuardianFactory, UserFactory
+from tests.shared_world import module_world, world_for_test
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_world]
 
 KEY_A = "8pinxxgqs41n4aididenw5apqp1urfmzdztr8jt4abrkdn435ewo"
 KEY_B = "yqooxx9u3aemh8mo5wcqq16yufu6jitouq1o4za751dger1igghy"
 
 
-@pytest.fixture
-def world():
+def build_world() -> tuple[dict[str, Any], dict[str, Any]]:
     family = FamilyFactory(name="Smiths")
     other_family = FamilyFactory(name="Joneses")
     people = {"owner": family.owner, "stranger": other_family.owner}
@@ -72,6 +75,17 @@ def world():
         "guardian": FederationGuardian.objects.get(family=family),
     }
     return people, objects
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_world(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[Any]:
+    """Built once for the module (``tests/shared_world.py``): every test reads the same world."""
+    yield from module_world(request, django_db_blocker, build_world)
+
+
+@pytest.fixture
+def world(_module_world: Any, db: None) -> tuple[dict[str, Any], dict[str, Any]]:
+    return world_for_test(_module_world, build_world)
 
 
 # Expected (read, change, administer) per caller for the private domain and its children.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pubkyproject.settings.test import _worker_redis_url
+from pubkyproject.settings.test import _private_channel_prefix, _worker_redis_url
 from scripts.stack import fast
 from scripts.stack.errors import ConfigError
 from tests.conftest import FAST_MAX_EXAMPLES, cap_examples
@@ -85,3 +87,30 @@ def test_the_fast_profile_leaves_tests_without_hypothesis_alone() -> None:
 
     assert not cap_examples(plain, FAST_MAX_EXAMPLES)
     assert not cap_examples(None, FAST_MAX_EXAMPLES)
+
+
+def test_each_run_and_each_worker_has_a_channel_prefix_of_its_own() -> None:
+    run: dict[str, str] = {}
+    prefix = _private_channel_prefix(run)
+    assert prefix.startswith("pubkytest") and run["CHANNEL_LAYER_PREFIX"] == prefix
+    assert _private_channel_prefix({}) != prefix  # another run
+    # Workers inherit the run's prefix and add their names, once (their servers inherit it).
+    gw0 = _private_channel_prefix({**run, "PYTEST_XDIST_WORKER": "gw0"})
+    gw1 = _private_channel_prefix({**run, "PYTEST_XDIST_WORKER": "gw1"})
+    assert (gw0, gw1) == (prefix + "gw0", prefix + "gw1")
+    server = {"CHANNEL_LAYER_PREFIX": gw0, "PYTEST_XDIST_WORKER": "gw0"}
+    assert _private_channel_prefix(server) == gw0
+    # A prefix the caller chose is kept.
+    assert _private_channel_prefix({"CHANNEL_LAYER_PREFIX": "mine"}) == "mine"
+
+
+def test_the_layer_and_the_sync_publisher_use_this_runs_prefix(settings) -> None:
+    """The layer is made after the prefix is set, so both sides name the same Redis channel."""
+    from channels.layers import get_channel_layer
+
+    from realtime import transport
+
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    assert prefix == os.environ["CHANNEL_LAYER_PREFIX"]
+    assert get_channel_layer()._kwargs["prefix"] == prefix  # what its loop layers are made with
+    assert transport.group_channel_name("t") == f"{prefix}__group__t"

@@ -19,12 +19,14 @@ from scripts.stack import (
     children,
     cli,
     envfile,
+    environment,
     errors,
     fast,
     manage_py,
     pids,
     ports,
     postgres,
+    profiles,
     stackfile,
     system_packages,
     venv,
@@ -309,3 +311,17 @@ def test_the_stack_state_is_read_only_while_its_run_holds_the_lock(tmp_path: Pat
     finally:
         assert stack._lock is not None
         stack._lock.close()
+
+
+def test_processes_keep_compiled_modules_under_the_data_dir(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("DEVSTACK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.delenv("PYTHONPYCACHEPREFIX", raising=False)
+    env, _ = environment.build_env(profiles.PROFILES["test"])
+    assert env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pycache")
+    assert "PYTHONDONTWRITEBYTECODE" not in env  # the cache is out of the tree instead
+    # A cache place of the caller's wins, and so does its wish for no bytecode there.
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path / "mine"))
+    env, _ = environment.build_env(profiles.PROFILES["test"])
+    assert env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "mine")
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"

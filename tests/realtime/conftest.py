@@ -8,7 +8,6 @@ import json
 import os
 import socket
 import struct
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,17 +18,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.servers import ProcessGroup, process_group
 
-PREFIX = f"pubkytest{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _private_channel_prefix() -> Iterator[None]:
-    """Keep this run's events apart from anything else using the same Redis."""
-    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
-    old = config.get("prefix")
-    config["prefix"] = PREFIX
-    yield
-    config["prefix"] = old
+#: This run's channel-layer prefix (``pubkyproject/settings/test.py``), for server processes.
+PREFIX: str = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
 
 
 def subprocess_env(**overrides: str) -> dict[str, str]:

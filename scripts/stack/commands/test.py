@@ -12,6 +12,7 @@ import time
 import tomllib
 from pathlib import Path
 
+from ..children import Child
 from ..console import rel, say
 from ..environment import Setup, prepare, start_databases
 from ..errors import Interrupted
@@ -59,6 +60,24 @@ def finished_line(started: float) -> str:
     return f"test --fast took {seconds:.1f}s (servers and pytest; load average {load})"
 
 
+def shown(argv: list[str]) -> str:
+    """A command line as printed: paths relative to the repository."""
+    return " ".join(rel(Path(a)) if a.startswith("/") else a for a in argv)
+
+
+def beside_log(setup: Setup, name: str) -> Path:
+    """Where a step run beside pytest writes its output (fresh for every run)."""
+    return setup.data_dir / "logs" / f"{name}.log"
+
+
+def start_beside(setup: Setup, name: str, argv: list[str]) -> Child:
+    """Start a check in the background, its output to :func:`beside_log` (shown afterwards)."""
+    say(f"{name} (beside pytest): {shown(argv)}")
+    log = beside_log(setup, name)
+    log.unlink(missing_ok=True)
+    return setup.stack.spawn(name, argv, env=setup.env, tier=2, log=log)
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     started = time.monotonic()
     profile = PROFILES["test"]
@@ -75,13 +94,16 @@ def cmd_test(args: argparse.Namespace) -> int:
         start_databases(setup)
         bin_dir = VENV / "bin"
         steps: list[tuple[str, list[str]]] = []
+        beside: list[tuple[str, list[str]]] = []  # run beside pytest (--fast)
         if os.environ.get("SKIP_LINT", "") not in ("1", "true", "yes"):
             steps += [
                 ("ruff check", [str(bin_dir / "ruff"), "check", "."]),
                 ("ruff format", [str(bin_dir / "ruff"), "format", "--check", "."]),
-                ("mypy", [str(bin_dir / "mypy"), *mypy_args()]),
             ]
-            if (REPO / "manage.py").exists():
+            # --fast type-checks while pytest starts (its output follows pytest's) and leaves the
+            # migrations check to tests/foundation/test_project.py, which makes the same one.
+            (beside if fast else steps).append(("mypy", [str(bin_dir / "mypy"), *mypy_args()]))
+            if (REPO / "manage.py").exists() and not fast:
                 steps.append(
                     (
                         "migrations",
@@ -100,9 +122,16 @@ def cmd_test(args: argparse.Namespace) -> int:
             # pytest-django --reuse-db keeps the test database; an edited migration needs a new one.
             pytest_args.append("--create-db")
         steps.append(("pytest", [str(bin_dir / "pytest"), *pytest_args]))
+        started_beside = [(name, start_beside(setup, name, argv)) for name, argv in beside]
         for name, argv in steps:
-            say(f"{name}: {' '.join(rel(Path(a)) if a.startswith('/') else a for a in argv)}")
+            say(f"{name}: {shown(argv)}")
             results.append((name, run_step(argv, env=env)))
+        for name, child in started_beside:
+            rc = child.popen.wait()
+            say(f"{name} (beside pytest) finished with exit code {rc}:")
+            sys.stdout.write(beside_log(setup, name).read_text(errors="replace"))
+            sys.stdout.flush()
+            results.append((name, rc))
         migrations_stamp.write_text(migrations_now)
     except Interrupted as stop:
         say(f"interrupted by {signal.Signals(stop.signum).name}")
