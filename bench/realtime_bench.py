@@ -266,9 +266,12 @@ class StockPublisher:
 
     def __init__(self, redis_urls: list[str]) -> None:
         from channels_redis.core import RedisChannelLayer
+        from django.conf import settings
 
         self.layer = RedisChannelLayer(
-            hosts=[{"address": url, "socket_timeout": 15} for url in redis_urls], prefix="pubky"
+            hosts=[{"address": url, "socket_timeout": 15} for url in redis_urls],
+            # The prefix the web processes were given (the test settings make one per run).
+            prefix=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
         )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
