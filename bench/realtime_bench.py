@@ -268,10 +268,11 @@ class StockPublisher:
         from channels_redis.core import RedisChannelLayer
         from django.conf import settings
 
+        # The prefix the web processes were given (the test settings make one per run).
+        layers: dict[str, dict[str, Any]] = settings.CHANNEL_LAYERS
         self.layer = RedisChannelLayer(
             hosts=[{"address": url, "socket_timeout": 15} for url in redis_urls],
-            # The prefix the web processes were given (the test settings make one per run).
-            prefix=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+            prefix=layers["default"]["CONFIG"]["prefix"],
         )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
