@@ -80,6 +80,7 @@ export class Actions {
     this.errors = new Map(); // "domain:<id>" / "guardian:<id>" -> message shown after a redraw
     this.notes = new Map(); // the same, for what went well
     this.decided = new Map(); // migration id -> "approved" | "rejected" (this page's decisions)
+    this.copied = new Map(); // "<migration id>:<part>" -> what the last copy did, until it fades
     this.fetchingChallenge = new Set();
     this.dialog = null;
     this.onDialogClose = null;
@@ -251,9 +252,11 @@ export class Actions {
     }
     const row = (label, value, name) => {
       const box = h("input", { class: "copy-value", readonly: true, value, "aria-label": label, "data-copy": name });
-      const status = h("span", { class: "copy-status muted small", role: "status" });
+      const key = `${migration.id}:${name}`;
+      // A live update redraws the panel: the new status says what the last copy did, too.
+      const status = h("span", { class: "copy-status muted small", role: "status", "data-copy-status": key }, this.copied.get(key));
       const copy = h("button", { type: "button", class: "button small ghost", "data-copy-button": name }, "Copy");
-      copy.addEventListener("click", () => copyText(box, status));
+      copy.addEventListener("click", () => this.copy(key, box));
       return h("div", { class: "copy-row" }, h("span", { class: "copy-label" }, label), box, copy, status);
     };
     return h(
@@ -263,6 +266,23 @@ export class Actions {
       row("TXT name", migration.challengeName, "name"),
       row("TXT value", migration.challengeValue, "value"),
     );
+  }
+
+  /** Copy ``box``'s text and say so next to it (in every drawing of it) for four seconds. */
+  async copy(key, box) {
+    const said = await copyText(box);
+    this.showCopied(key, said);
+    setTimeout(() => {
+      if (this.copied.get(key) === said) this.showCopied(key, "");
+    }, 4000);
+  }
+
+  showCopied(key, text) {
+    if (text) this.copied.set(key, text);
+    else this.copied.delete(key);
+    for (const status of document.querySelectorAll(".copy-status")) {
+      if (status.dataset.copyStatus === key) status.textContent = text;
+    }
   }
 
   async startMigration(domain) {
@@ -642,16 +662,14 @@ function prefixed(error, prefix) {
   return { ...error, status: 400, body, message: error.message };
 }
 
-async function copyText(box, status) {
+/** Copy the text of ``box`` (selected either way); what happened, in words. */
+async function copyText(box) {
   box.select();
   try {
     await navigator.clipboard.writeText(box.value);
-    status.textContent = "Copied";
+    return "Copied";
   } catch {
     // No clipboard access (an insecure page, or refused): the text is selected to copy by hand.
-    status.textContent = document.execCommand && document.execCommand("copy") ? "Copied" : "Selected: copy it with Ctrl+C";
+    return document.execCommand && document.execCommand("copy") ? "Copied" : "Selected: copy it with Ctrl+C";
   }
-  setTimeout(() => {
-    status.textContent = "";
-  }, 4000);
 }
