@@ -17,13 +17,24 @@ from pubkyproject.boot import configure_settings
 configure_settings()
 
 from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
+from channels.middleware import BaseMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 django_asgi_app = get_asgi_application()
 
-from realtime.auth import JWTAuthMiddleware  # noqa: E402
+from realtime.auth import authenticate_scope  # noqa: E402
+
+
+class JWTAuthMiddleware(BaseMiddleware):
+    """The service's token check (``realtime.auth.authenticate_scope``) as the Channels
+    middleware a typical app stacks in front of its URL router."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        scope = dict(scope)
+        await authenticate_scope(scope)
+        return await super().__call__(scope, receive, send)
 
 
 class StockConsumer(AsyncWebsocketConsumer):

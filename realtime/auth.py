@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.middleware import BaseMiddleware
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -119,13 +118,3 @@ async def authenticate_scope(scope: dict[str, Any]) -> None:
             scope["identity"] = await aauthenticate_token(token, ip_address=client_ip(scope))
         except AuthenticationFailed as exc:
             scope["auth_error"] = str(exc)
-
-
-class JWTAuthMiddleware(BaseMiddleware):
-    """:func:`authenticate_scope` as Channels middleware (for stacks built of middleware; the
-    service's own WebSocket entry, ``realtime.routing``, calls the function directly)."""
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        scope = dict(scope)
-        await authenticate_scope(scope)
-        return await super().__call__(scope, receive, send)
