@@ -64,11 +64,17 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds a process has used so far."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    return sum(cpu_split(pid))
 
 
 def valkey_binary() -> str:
@@ -163,6 +169,7 @@ class Clients:
             subscribe_file = LOG_DIR / f"subscribe-{len(self.procs)}-{time.monotonic_ns()}.json"
             subscribe_file.write_text(json.dumps(subscribe_list))
         offset = 0
+        started: list[Proc] = []
         for n in per:
             args = [sys.executable, str(REPO / "bench" / "ws_clients.py"), "--token", token]
             args += ["--count", str(n), "--subscribe", json.dumps(subscribe)]
@@ -184,8 +191,10 @@ class Clients:
                 stdout=subprocess.PIPE,
                 text=True,
             )
-            self.procs.append(Proc(popen, "clients"))
-        ready = [json.loads(p.popen.stdout.readline()) for p in self.procs]  # type: ignore[union-attr]
+            started.append(Proc(popen, "clients"))
+        self.procs.extend(started)
+        # Only the workers just started: earlier ones (a staged run) reported long ago.
+        ready = [json.loads(p.popen.stdout.readline()) for p in started]  # type: ignore[union-attr]
         return {
             "ready": sum(r["ready"] for r in ready),
             "connect_seconds": max(r["connect_seconds"] for r in ready),

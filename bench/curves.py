@@ -7,7 +7,8 @@ One command runs the scenarios of ``bench/realtime_bench.py`` at several points 
   latency      p50/p99 commit -> socket against the event rate (own-topic traffic, 1,000
                subscribers over 2 processes), from 50 events/s until each configuration
                saturates (messages lost, p99 over a second, or the publisher falls behind)
-  rss          web-process RSS against idle authenticated sockets (1k .. 40k, one process)
+  rss          web processes' RSS against idle authenticated sockets (1k .. 40k over 4 web
+               processes, opened in stages in one run: 40k is 10k per process)
   many-topics  10,000 topics with one subscriber each, 2,000 events/s over 2 processes
   compression  permessage-deflate against none: wire bytes and CPU per message by kind
 
@@ -17,8 +18,9 @@ before each run; the figures are the medians. Both configurations run in the sam
 of ``realtime_bench.py``, so each figure has its stock counterpart from the same run.
 
 Writes ``curves.json`` (every run, its load average, the medians), ``curves.csv`` (medians)
-and PNG charts to ``--out`` (default ``docs/benchmarks/``). ``--quick`` is a smoke run (small
-points, one run each) that writes to ``docs/benchmarks/smoke/`` and labels every chart as
+and PNG charts to ``--out`` (default ``docs/benchmarks/``); curves not run this time keep their
+saved figures (``--curves latency`` replaces only the latency curve's). ``--quick`` is a smoke
+run (small points, one run each) that writes to ``docs/benchmarks/smoke/`` and labels every chart as
 such: it proves the instruments work, its figures mean nothing.
 
 Usage (DATABASE_URL as for realtime_bench.py; matplotlib from requirements-dev.txt):
@@ -72,6 +74,8 @@ class Curve:
     # after a point, a configuration for which this returns a reason stops (saturated)
     stop: Callable[[dict[str, Any], Point], str | None] | None = None
     configs: tuple[str, ...] = CONFIGS
+    # One run measures every x (the scenario reports ``points`` in the order of ``stages``).
+    stages: list[int] | None = None
 
 
 @dataclass
@@ -179,15 +183,28 @@ def curves(quick: bool) -> list[Curve]:
         Curve(
             "rss",
             "connections",
-            "idle authenticated sockets on one process",
-            [Point(n, ["--connections", str(n), "--client-processes", "4"]) for n in sockets],
+            "idle authenticated sockets over 4 web processes",
+            [
+                Point(
+                    sockets[-1],
+                    [
+                        "--checkpoints",
+                        ",".join(map(str, sockets)),
+                        "--webs",
+                        "4" if not quick else "2",
+                        "--client-processes",
+                        "4" if not quick else "2",
+                    ],
+                )
+            ],
             {
-                "rss_mib": "RSS growth of the web process (MiB)",
+                "rss_mib": "RSS growth of the web processes (MiB)",
                 "kib_per_socket": "KiB per idle socket",
                 "connects_per_s": "connects/s",
                 "connected": "sockets connected",
             },
             stop=_failed,
+            stages=sockets,
         ),
         Curve(
             "many-topics",
@@ -288,18 +305,30 @@ def measure(curve: Curve, runs: int, server: str, results: Results) -> None:
             for config in active:
                 result = got.get(config, {"error": "no result"})
                 per_config[config].append(result)
-                results.runs.append(
-                    {
-                        "curve": curve.name,
-                        "x": point.x,
-                        "config": config,
-                        "run": run + 1,
-                        "load_average_before": load,
-                        "result": result,
-                    }
-                )
+                for x, stage in _stages_of(curve, point, result):
+                    results.runs.append(
+                        {
+                            "curve": curve.name,
+                            "x": x,
+                            "config": config,
+                            "run": run + 1,
+                            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                            "load_average_before": load,
+                            "result": stage,
+                        }
+                    )
                 if "error" in result:
                     print(f"    {config}: {result['error'][-300:]}", flush=True)
+        if curve.stages:
+            for config in active:
+                for x in curve.stages:
+                    runs_at = [
+                        r["result"]
+                        for r in results.runs
+                        if r["curve"] == curve.name and r["x"] == x and r["config"] == config
+                    ]
+                    _add_median(results, curve, x, config, runs_at)
+            continue
         for config in list(active):
             ok = [r for r in per_config[config] if "error" not in r]
             loads = [
@@ -326,12 +355,7 @@ def measure(curve: Curve, runs: int, server: str, results: Results) -> None:
                     kind_row.update({m: median_of(v) for m, v in metrics.items()})
                     results.medians.append(kind_row)
                 continue
-            row: dict[str, Any] = dict(base)
-            keys = {k for r in ok for k in r}
-            row.update({k: median_of([r.get(k) for r in ok]) for k in sorted(keys)})
-            results.medians.append(row)
-            median_view = {k: v for k, v in row.items() if k in curve.metrics}
-            print(f"    {config}: {json.dumps(median_view)}", flush=True)
+            row = _add_median(results, curve, point.x, config, per_config[config])
             reason = (
                 curve.stop(row if ok else {"error": "all runs failed"}, point)
                 if curve.stop
@@ -340,6 +364,53 @@ def measure(curve: Curve, runs: int, server: str, results: Results) -> None:
             if reason:
                 print(f"    {config} stops here: {reason}", flush=True)
                 active.remove(config)
+
+
+def _stages_of(curve: Curve, point: Point, result: dict[str, Any]) -> list[tuple[float, Any]]:
+    """(x, result) for each x one run measured: one, or each stage of a staged curve."""
+    if not curve.stages or "error" in result:
+        return [(point.x, result)]
+    return list(zip(curve.stages, result.get("points", []), strict=False))
+
+
+def _add_median(
+    results: Results, curve: Curve, x: float, config: str, runs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    ok = [r for r in runs if "error" not in r]
+    loads = [
+        r["load_average_before"][0]
+        for r in results.runs
+        if r["curve"] == curve.name and r["x"] == x and r["config"] == config
+    ]
+    row: dict[str, Any] = {
+        "curve": curve.name,
+        "x": x,
+        "config": config,
+        "runs_ok": len(ok),
+        "runs": len(runs),
+        "load_average_1m_before": loads,
+    }
+    keys = {k for r in ok for k, v in r.items() if not isinstance(v, list | dict)}
+    row.update({k: median_of([r.get(k) for r in ok]) for k in sorted(keys)})
+    results.medians.append(row)
+    median_view = {k: v for k, v in row.items() if k in curve.metrics}
+    print(f"    {config} x={x:g}: {json.dumps(median_view)}", flush=True)
+    return row
+
+
+def merge_saved(results: Results, out: Path, replaced: set[str]) -> None:
+    """Keep the saved figures of the curves this invocation did not run."""
+    path = out / "curves.json"
+    if not path.exists():
+        return
+    try:
+        saved = json.loads(path.read_text())
+    except ValueError:
+        return
+    if saved.get("quick") != results.quick:
+        return
+    results.runs[:0] = [r for r in saved.get("runs", []) if r.get("curve") not in replaced]
+    results.medians[:0] = [r for r in saved.get("medians", []) if r.get("curve") not in replaced]
 
 
 # --- output ------------------------------------------------------------------------------------
@@ -404,17 +475,20 @@ def draw(results: Results, out: Path, quick: bool) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    loads = [r["load_average_before"][0] for r in results.runs]
-    note = (
-        f"load average (1 min) before the runs: {min(loads):.1f}-{max(loads):.1f}" if loads else ""
-    )
-    if quick:
+    def note_for(curve: str) -> str:
+        loads = [r["load_average_before"][0] for r in results.runs if r["curve"] == curve]
         note = (
-            "SMOKE RUN (--quick, 1 run per point): proves the tool works, not a measurement. "
-            + note
+            f"load average (1 min) before the runs: {min(loads):.1f}-{max(loads):.1f}"
+            if loads
+            else ""
         )
-    else:
-        note = f"medians of each point's runs; {note}"
+        if quick:
+            return (
+                "SMOKE RUN (--quick, 1 run per point): proves the tool works, not a measurement. "
+                + note
+            )
+        return f"medians of each point's runs; {note}"
+
     written: list[Path] = []
 
     def figure(
@@ -434,7 +508,14 @@ def draw(results: Results, out: Path, quick: bool) -> list[Path]:
             ax.grid(True, which="both", alpha=0.3)
             ax.legend()
         fig.suptitle(title)
-        fig.text(0.5, 0.01, note, ha="center", fontsize=8, color="firebrick" if quick else "gray")
+        fig.text(
+            0.5,
+            0.01,
+            note_for(panels[0][0]),
+            ha="center",
+            fontsize=8,
+            color="firebrick" if quick else "gray",
+        )
         fig.tight_layout(rect=(0, 0.04, 1, 0.95))
         path = out / f"{name}.png"
         fig.savefig(path, dpi=110)
@@ -464,12 +545,12 @@ def draw(results: Results, out: Path, quick: bool) -> list[Path]:
     if any(r["curve"] == "rss" for r in results.medians):
         figure(
             "rss",
-            "Memory against idle authenticated sockets on one web process",
+            "Memory against idle authenticated sockets (4 web processes, opened in stages)",
             [
                 ("rss", "rss_mib", "RSS growth (MiB)", True),
                 ("rss", "kib_per_socket", "KiB per socket", False),
             ],
-            "idle sockets",
+            "idle sockets on the box",
         )
     rows = [r for r in results.medians if r["curve"] == "compression" and "kind" in r]
     if rows:
@@ -489,7 +570,14 @@ def draw(results: Results, out: Path, quick: bool) -> list[Path]:
             ax.grid(True, axis="y", which="both", alpha=0.3)
             ax.legend()
         fig.suptitle("permessage-deflate (uvicorn) against none, by event kind")
-        fig.text(0.5, 0.01, note, ha="center", fontsize=8, color="firebrick" if quick else "gray")
+        fig.text(
+            0.5,
+            0.01,
+            note_for("compression"),
+            ha="center",
+            fontsize=8,
+            color="firebrick" if quick else "gray",
+        )
         fig.tight_layout(rect=(0, 0.04, 1, 0.95))
         path = out / "compression.png"
         fig.savefig(path, dpi=110)
@@ -536,6 +624,7 @@ def main() -> None:
         for curve in selected:
             measure(curve, runs, args.server, results)
     finally:
+        merge_saved(results, out, {c.name for c in selected})
         write_data(results, out)
         charts = draw(results, out, args.quick)
         print(f"wrote {out / 'curves.json'}, {out / 'curves.csv'}", *map(str, charts), sep="\n  ")

@@ -8,7 +8,8 @@ and prints medians over ``--runs``. Scenarios (issue: performance):
   latency      commit -> socket on the other process at R events/s to N subscribers: p50/p99
   burst        E events to N subscribers: complete and in order, optionally with a Valkey
                restart in the middle (stock: what the default capacity drops)
-  connections  C authenticated idle sockets on one process: memory per socket, connects/s
+  connections  C authenticated idle sockets on --webs processes (1): memory per socket,
+               connects/s; --checkpoints opens them in stages (RSS against open sockets)
   notify       raw-SQL changes (outside Django) through the NOTIFY bridge, each routed only to
                the subscriber allowed to see it: changes delivered/s
   slow_reader  one socket that never reads while E events (default 20,000 of ~1 KB) reach a
@@ -42,7 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _servers import Clients, Proc, cpu_seconds, rss_kib, start_valkey, start_web
+from _servers import Clients, Proc, cpu_seconds, cpu_split, rss_kib, start_valkey, start_web
 
 OURS_APP = "pubkyproject.asgi:application"
 STOCK_APP = "bench.stock_asgi:application"
@@ -359,7 +360,7 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
         deflate=args.deflate,
     )
     stock_pub = StockPublisher(bench.layer_urls) if stock else None
-    rates, complete, cpu_per_message = [], [], []
+    rates, complete, cpu_per_message, sys_per_message = [], [], [], []
     total = 0
     web_pids = [p.pid for p in bench.processes]
     try:
@@ -367,6 +368,7 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
         for _ in range(args.runs):
             expected = total + args.subscribers * args.events
             cpu0 = sum(cpu_seconds(pid) for pid in web_pids)
+            sys0 = sum(cpu_split(pid)[1] for pid in web_pids)
             t0 = time.perf_counter()
             if stock_pub:
                 stock_pub.publish(args.events)
@@ -378,9 +380,11 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
             got = report["received"] - total
             total = report["received"]
             cpu = sum(cpu_seconds(pid) for pid in web_pids) - cpu0
+            system = sum(cpu_split(pid)[1] for pid in web_pids) - sys0
             rates.append(got / seconds / args.webs)
             complete.append(got / (args.subscribers * args.events))
             cpu_per_message.append(cpu / max(got, 1) * 1e6)
+            sys_per_message.append(system / max(got, 1) * 1e6)
     finally:
         clients.stop()
         bench.stop_webs()
@@ -392,6 +396,8 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
         "delivered_fraction": statistics.median(complete),
         # Server CPU per delivered message: on a quiet core, 1e6 / this = messages/s per core.
         "server_cpu_us_per_message": statistics.median(cpu_per_message),
+        # Of which in the kernel (system calls, and on loopback the receiving side's TCP work).
+        "server_system_cpu_us_per_message": statistics.median(sys_per_message),
     }
 
 
@@ -512,37 +518,74 @@ def burst(bench: Bench, *, stock: bool) -> dict[str, Any]:
 
 
 def connections(bench: Bench, *, stock: bool) -> dict[str, Any]:
+    """Idle authenticated sockets (each subscribed to one topic) over ``--webs`` processes.
+
+    With ``--checkpoints 1000,5000,…`` the sockets are opened in stages up to each count and
+    held; after each stage the web processes' RSS growth is read, so one run draws RSS against
+    the number of open sockets. The top-level figures are those of the last stage.
+    """
     args = bench.args
-    (port,) = bench.webs(1, stock=stock, server=args.server)
-    web = bench.processes[-1]
+    ports = bench.webs(args.webs, stock=stock, server=args.server)
+    webs = bench.processes[-args.webs :]
+    stages = _checkpoints(args)
     time.sleep(1.0)
-    before = rss_kib(web.pid)
-    cpu0 = cpu_seconds(web.pid)
+    before = [rss_kib(web.pid) for web in webs]
     clients = Clients()
-    t0 = time.perf_counter()
-    ready = clients.start(
-        urls=[f"ws://127.0.0.1:{port}/ws"],
-        token=bench.token,
-        count=args.connections,
-        processes=args.client_processes,
-        subscribe={"group": "relays"} if stock else {"relays": True},
-        kind="stock" if stock else "ours",
-    )
-    elapsed = time.perf_counter() - t0
-    cpu = cpu_seconds(web.pid) - cpu0
-    time.sleep(2.0)
-    after = rss_kib(web.pid)
-    clients.stop()
-    bench.stop_webs()
-    return {
-        "connected": ready["ready"],
-        "kib_per_socket": (after - before) / max(ready["ready"], 1),
-        "connects_per_s": ready["ready"] / ready["connect_seconds"],
-        # Server CPU per connect (handshake, JWT, principal query, registry, subscribe): on a
-        # core of its own the process would take 1e3 / this connections per second.
-        "server_cpu_ms_per_connect": cpu / max(ready["ready"], 1) * 1e3,
-        "wall_seconds": elapsed,
-    }
+    points: list[dict[str, Any]] = []
+    opened = 0
+    try:
+        for target in stages:
+            asked = target - opened
+            cpu0 = sum(cpu_seconds(web.pid) for web in webs)
+            t0 = time.perf_counter()
+            ready = clients.start(
+                urls=[f"ws://127.0.0.1:{port}/ws" for port in ports],
+                token=bench.token,
+                count=asked,
+                processes=args.client_processes,
+                subscribe={"group": "relays"} if stock else {"relays": True},
+                kind="stock" if stock else "ours",
+            )
+            elapsed = time.perf_counter() - t0
+            cpu = sum(cpu_seconds(web.pid) for web in webs) - cpu0
+            opened += ready["ready"]
+            time.sleep(2.0)
+            growth = [rss_kib(web.pid) - b for web, b in zip(webs, before, strict=True)]
+            points.append(
+                {
+                    "connected": opened,
+                    "web_processes": args.webs,
+                    "rss_mib": sum(growth) / 1024,
+                    "kib_per_socket": sum(growth) / max(opened, 1),
+                    "max_process_rss_growth_mib": max(growth) / 1024,
+                    "connects_per_s": ready["ready"] / ready["connect_seconds"],
+                    # Server CPU per connect (handshake, JWT, principal query, registry,
+                    # subscribe): on a core of its own a process takes 1e3 / this per second.
+                    "server_cpu_ms_per_connect": cpu / max(ready["ready"], 1) * 1e3,
+                    "wall_seconds": elapsed,
+                }
+            )
+            print(f"  {'stock' if stock else 'ours'}: {json.dumps(points[-1])}", flush=True)
+            if ready["ready"] < asked:
+                break  # a stage came up short: more would not be comparable
+    finally:
+        clients.stop()
+        bench.stop_webs()
+    return {**points[-1], "points": points} if points else {"error": "no socket connected"}
+
+
+def _checkpoints(args: argparse.Namespace) -> list[int]:
+    if not args.checkpoints:
+        return [args.connections]
+    try:
+        stages = sorted({int(n) for n in args.checkpoints.split(",")})
+    except ValueError:
+        raise SystemExit(
+            f"--checkpoints: comma-separated counts, not {args.checkpoints!r}"
+        ) from None
+    if stages[0] <= 0:
+        raise SystemExit("--checkpoints: counts must be positive")
+    return stages
 
 
 def notify(bench: Bench, *, stock: bool) -> dict[str, Any]:
@@ -1032,7 +1075,15 @@ def main() -> None:
     parser.add_argument("--topology", choices=["own", "shared"], default="own")
     parser.add_argument("--deflate", action="store_true")
     parser.add_argument("--restart", action="store_true", help="burst: restart Valkey midway")
-    parser.add_argument("--webs", type=int, default=2, help="fanout: web processes")
+    parser.add_argument(
+        "--webs",
+        type=int,
+        help="web processes (fanout: default 2; connections: default 1, sockets spread over them)",
+    )
+    parser.add_argument(
+        "--checkpoints",
+        help="connections: open sockets in stages up to each of these counts (e.g. 1000,5000)",
+    )
     parser.add_argument(
         "--shards",
         type=int,
@@ -1048,6 +1099,10 @@ def main() -> None:
         "--only", choices=["ours", "stock"], help="run one configuration instead of both"
     )
     args = parser.parse_args()
+    if args.webs is None:
+        args.webs = 1 if args.scenario == "connections" else 2
+    if args.webs < 1:
+        parser.error("--webs must be at least 1")
     bench = Bench(args)
     try:
         scenario = SCENARIOS[args.scenario]

@@ -86,6 +86,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.holds_unauthenticated_slot = False
         self.connection_id: str = self.scope.get("socket_id") or uuid.uuid4().hex
         self.identity: Identity | None = None
+        # The user's control topic, once authenticated (compared for every delivered event).
+        self.control_topic: str | None = None
         self.principal: Principal | None = None
         self.writer = SocketWriter(
             self.base_send,
@@ -202,6 +204,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 )
                 return
         self.identity = identity
+        self.control_topic = topics.user(identity.user.pk)
         if first:
             self._release_unauthenticated_slot()
             # Join the user's control topic before the registry checks the session denylist
@@ -256,7 +259,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     def deliver(self, topic: str, event_id: int, event_type: str, frame: str) -> None:
         """Called by the hub for every event on a topic this socket joined."""
-        if self.identity is not None and topic == topics.user(self.identity.user.pk):
+        if topic == self.control_topic:
             if event_type == "access_changed":
                 asyncio.get_running_loop().create_task(self._recheck_access())
             elif event_type == SESSION_REVOKED_EVENT:

@@ -118,7 +118,10 @@ class Subscriptions:
     def deliver(self, topic: str, event_id: int, event_type: str, frame: str) -> None:
         """A live event of ``topic``: send it, hold it back behind a replay, or drop it."""
         subscription = self.by_topic.get(topic)
-        if subscription is None or not subscription.wants(event_type):
+        if subscription is None:
+            return
+        wanted = subscription.filter  # Subscription.wants, inlined: this runs per socket
+        if wanted is not None and event_type not in wanted:
             return
         if subscription.replaying:
             if len(subscription.buffer) >= settings.REALTIME["SEND_QUEUE_FRAMES"]:

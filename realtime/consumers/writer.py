@@ -17,6 +17,8 @@ from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from pubkyproject import metrics
 from realtime.frames import OutgoingFrame
@@ -69,6 +71,25 @@ class _EmptyQueue(deque[str]):
 
 
 _NO_QUEUE: deque[str] = _EmptyQueue()
+
+_queue_bounds: tuple[int, int] | None = None
+
+
+def queue_bounds() -> tuple[int, int]:
+    """``(SEND_QUEUE_FRAMES, SEND_QUEUE_BYTES)``, read once: every queued frame checks them,
+    and each read of ``settings`` goes through its lazy wrapper."""
+    global _queue_bounds
+    if _queue_bounds is None:
+        limits = settings.REALTIME
+        _queue_bounds = (int(limits["SEND_QUEUE_FRAMES"]), int(limits["SEND_QUEUE_BYTES"]))
+    return _queue_bounds
+
+
+@receiver(setting_changed)
+def _forget_queue_bounds(*, setting: str, **kwargs: Any) -> None:
+    global _queue_bounds
+    if setting == "REALTIME":
+        _queue_bounds = None
 
 
 class SocketWriter:
@@ -126,11 +147,8 @@ class SocketWriter:
                 return
             self._send_now(frame)
             return
-        limits = settings.REALTIME
-        if (
-            len(self.queue) >= limits["SEND_QUEUE_FRAMES"]
-            or self.queued_bytes + len(frame) > limits["SEND_QUEUE_BYTES"]
-        ):
+        max_frames, max_bytes = _queue_bounds or queue_bounds()
+        if len(self.queue) >= max_frames or self.queued_bytes + len(frame) > max_bytes:
             self.drop_slow_reader()
             return
         if self.queue is _NO_QUEUE:
@@ -158,14 +176,11 @@ class SocketWriter:
     async def room(self) -> None:
         """Wait until the queue is back under half its bounds (a replay goes at the reader's
         pace instead of filling the queue at once)."""
-        limits = settings.REALTIME
+        max_frames, max_bytes = queue_bounds()
         while (
             self.task is not None
             and not self.closing
-            and (
-                len(self.queue) * 2 >= limits["SEND_QUEUE_FRAMES"]
-                or self.queued_bytes * 2 >= limits["SEND_QUEUE_BYTES"]
-            )
+            and (len(self.queue) * 2 >= max_frames or self.queued_bytes * 2 >= max_bytes)
         ):
             await asyncio.wait({self.task})
 

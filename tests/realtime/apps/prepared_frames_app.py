@@ -2,7 +2,9 @@
 
 Each text message ``"<size>"`` is answered with a payload of that many bytes, written as a
 prepared frame when the server offers ``pubky.prepared_frames``; then a second message says
-``prepared`` or ``fallback``, whichever path carried the payload.
+``prepared`` or ``fallback``, whichever path carried the payload. ``"burst <n> <size>"`` writes
+``n`` prepared frames (``"0 …"``, ``"1 …"``, … padded to ``size`` bytes) in one go, then sends
+``done`` the ordinary way, then closes if ``close`` follows.
 """
 
 from __future__ import annotations
@@ -28,7 +30,17 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
         if message["type"] == "websocket.disconnect":
             return
-        frame = OutgoingFrame(payload_of(int(message["text"])))
+        text = message["text"]
+        if text.startswith("burst") and prepared is not None:
+            _, count, size, *rest = text.split()
+            for n in range(int(count)):
+                prepared["write"](OutgoingFrame(f"{n} ".ljust(int(size), "x")).wire())
+            await send({"type": "websocket.send", "text": "done"})
+            if rest == ["close"]:
+                await send({"type": "websocket.close", "code": 4000})
+                return
+            continue
+        frame = OutgoingFrame(payload_of(int(text)))
         if prepared is not None and prepared["write"](frame.wire()):
             await send({"type": "websocket.send", "text": "prepared"})
         else:
