@@ -383,8 +383,9 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
             system = sum(cpu_split(pid)[1] for pid in web_pids) - sys0
             rates.append(got / seconds / args.webs)
             complete.append(got / (args.subscribers * args.events))
-            cpu_per_message.append(cpu / max(got, 1) * 1e6)
-            sys_per_message.append(system / max(got, 1) * 1e6)
+            if got:  # with nothing delivered there is no cost per message to give
+                cpu_per_message.append(cpu / got * 1e6)
+                sys_per_message.append(system / got * 1e6)
     finally:
         clients.stop()
         bench.stop_webs()
@@ -395,10 +396,15 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
         "per_process_per_s": statistics.median(rates),
         "delivered_fraction": statistics.median(complete),
         # Server CPU per delivered message: on a quiet core, 1e6 / this = messages/s per core.
-        "server_cpu_us_per_message": statistics.median(cpu_per_message),
+        "server_cpu_us_per_message": _median_or_none(cpu_per_message),
         # Of which in the kernel (system calls, and on loopback the receiving side's TCP work).
-        "server_system_cpu_us_per_message": statistics.median(sys_per_message),
+        "server_system_cpu_us_per_message": _median_or_none(sys_per_message),
+        "server_cpu_seconds_last_round": cpu,
     }
+
+
+def _median_or_none(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
 def latency(bench: Bench, *, stock: bool) -> dict[str, Any]:
