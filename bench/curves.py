@@ -330,34 +330,12 @@ def measure(curve: Curve, runs: int, server: str, results: Results) -> None:
                     _add_median(results, curve, x, config, runs_at)
             continue
         for config in list(active):
-            ok = [r for r in per_config[config] if "error" not in r]
-            loads = [
-                r["load_average_before"][0]
-                for r in results.runs
-                if r["curve"] == curve.name and r["x"] == point.x and r["config"] == config
-            ]
-            base: dict[str, Any] = {
-                "curve": curve.name,
-                "x": point.x,
-                "config": config,
-                "runs_ok": len(ok),
-                "runs": len(per_config[config]),
-                "load_average_1m_before": loads,
-            }
             if curve.name == "compression":
-                kinds: dict[str, dict[str, list[float]]] = {}
-                for r in ok:
-                    for kind, figures in _compression_rows(r).items():
-                        for metric, value in figures.items():
-                            kinds.setdefault(kind, {}).setdefault(metric, []).append(value)
-                for kind, metrics in kinds.items():
-                    kind_row: dict[str, Any] = {**base, "kind": kind}
-                    kind_row.update({m: median_of(v) for m, v in metrics.items()})
-                    results.medians.append(kind_row)
+                _add_compression_medians(results, curve, point.x, config, per_config[config])
                 continue
             row = _add_median(results, curve, point.x, config, per_config[config])
             reason = (
-                curve.stop(row if ok else {"error": "all runs failed"}, point)
+                curve.stop(row if row["runs_ok"] else {"error": "all runs failed"}, point)
                 if curve.stop
                 else None
             )
@@ -373,16 +351,17 @@ def _stages_of(curve: Curve, point: Point, result: dict[str, Any]) -> list[tuple
     return list(zip(curve.stages, result.get("points", []), strict=False))
 
 
-def _add_median(
+def _median_header(
     results: Results, curve: Curve, x: float, config: str, runs: list[dict[str, Any]]
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The fields every median row starts with, and the runs that did not fail."""
     ok = [r for r in runs if "error" not in r]
     loads = [
         r["load_average_before"][0]
         for r in results.runs
         if r["curve"] == curve.name and r["x"] == x and r["config"] == config
     ]
-    row: dict[str, Any] = {
+    header = {
         "curve": curve.name,
         "x": x,
         "config": config,
@@ -390,6 +369,30 @@ def _add_median(
         "runs": len(runs),
         "load_average_1m_before": loads,
     }
+    return header, ok
+
+
+def _add_compression_medians(
+    results: Results, curve: Curve, x: float, config: str, runs: list[dict[str, Any]]
+) -> None:
+    """One median row per event kind (the compression scenario reports a table per run)."""
+    header, ok = _median_header(results, curve, x, config, runs)
+    kinds: dict[str, dict[str, list[float]]] = {}
+    for r in ok:
+        for kind, figures in _compression_rows(r).items():
+            for metric, value in figures.items():
+                kinds.setdefault(kind, {}).setdefault(metric, []).append(value)
+    for kind, metrics in kinds.items():
+        kind_row: dict[str, Any] = {**header, "kind": kind}
+        kind_row.update({m: median_of(v) for m, v in metrics.items()})
+        results.medians.append(kind_row)
+
+
+def _add_median(
+    results: Results, curve: Curve, x: float, config: str, runs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    header, ok = _median_header(results, curve, x, config, runs)
+    row: dict[str, Any] = dict(header)
     keys = {k for r in ok for k, v in r.items() if not isinstance(v, list | dict)}
     row.update({k: median_of([r.get(k) for r in ok]) for k in sorted(keys)})
     results.medians.append(row)

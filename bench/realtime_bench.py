@@ -367,8 +367,7 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
         time.sleep(0.5)
         for _ in range(args.runs):
             expected = total + args.subscribers * args.events
-            cpu0 = sum(cpu_seconds(pid) for pid in web_pids)
-            sys0 = sum(cpu_split(pid)[1] for pid in web_pids)
+            user0, sys0 = map(sum, zip(*(cpu_split(pid) for pid in web_pids), strict=True))
             t0 = time.perf_counter()
             if stock_pub:
                 stock_pub.publish(args.events)
@@ -379,8 +378,9 @@ def fanout(bench: Bench, *, stock: bool) -> dict[str, Any]:
             seconds = time.perf_counter() - t0
             got = report["received"] - total
             total = report["received"]
-            cpu = sum(cpu_seconds(pid) for pid in web_pids) - cpu0
-            system = sum(cpu_split(pid)[1] for pid in web_pids) - sys0
+            user1, sys1 = map(sum, zip(*(cpu_split(pid) for pid in web_pids), strict=True))
+            system = sys1 - sys0
+            cpu = user1 - user0 + system
             rates.append(got / seconds / args.webs)
             complete.append(got / (args.subscribers * args.events))
             if got:  # with nothing delivered there is no cost per message to give

@@ -118,16 +118,14 @@ class CorkedTransport:
             self.transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def write(self, data: bytes) -> None:
-        if self._held is not None:
-            self.flush()
+        self.flush()
         self.transport.write(data)
 
     def is_closing(self) -> bool:
         return self.transport.is_closing()
 
     def close(self) -> None:
-        if self._held is not None:
-            self.flush()
+        self.flush()
         self.transport.close()
 
     def __getattr__(self, name: str) -> Any:

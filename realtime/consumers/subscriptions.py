@@ -17,7 +17,7 @@ from django.conf import settings
 from pubkyproject import metrics
 from pubkyproject.policy import Principal
 from realtime import protocol, services
-from realtime.consumers.writer import SocketWriter
+from realtime.consumers.writer import SocketWriter, queue_bounds
 from realtime.hub import Subscriber, get_hub
 from realtime.selectors import replay, still_allowed
 from realtime.topics import Target
@@ -118,13 +118,10 @@ class Subscriptions:
     def deliver(self, topic: str, event_id: int, event_type: str, frame: str) -> None:
         """A live event of ``topic``: send it, hold it back behind a replay, or drop it."""
         subscription = self.by_topic.get(topic)
-        if subscription is None:
-            return
-        wanted = subscription.filter  # Subscription.wants, inlined: this runs per socket
-        if wanted is not None and event_type not in wanted:
+        if subscription is None or not subscription.wants(event_type):
             return
         if subscription.replaying:
-            if len(subscription.buffer) >= settings.REALTIME["SEND_QUEUE_FRAMES"]:
+            if len(subscription.buffer) >= queue_bounds()[0]:
                 self.writer.drop_slow_reader()  # live events outpace the replay's reader
                 return
             subscription.buffer.append((event_id, frame))

@@ -147,7 +147,7 @@ class SocketWriter:
                 return
             self._send_now(frame)
             return
-        max_frames, max_bytes = _queue_bounds or queue_bounds()
+        max_frames, max_bytes = queue_bounds()
         if len(self.queue) >= max_frames or self.queued_bytes + len(frame) > max_bytes:
             self.drop_slow_reader()
             return
