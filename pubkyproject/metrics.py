@@ -44,6 +44,9 @@ __all__ = [
     "EVENTS_RECEIVED",
     "EVENTS_REPLAYED",
     "GAPS_FILLED",
+    "GC_PAUSES",
+    "HEAP_FROZEN",
+    "HEAP_RECLAIMS",
     "SLOW_READER_CLOSES",
     "SOCKETS_OPEN",
     "SOCKETS_OPENED",
@@ -90,6 +93,20 @@ REQUEST_LATENCY = Histogram(
     "HTTP request latency by route pattern",
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+GC_PAUSES = Histogram(
+    "pubky_gc_pause_seconds",
+    "Garbage collections in a server process by generation: the event loop waits for each",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+HEAP_FROZEN = Gauge(
+    "pubky_heap_frozen_objects",
+    "Objects the heap keeper moved out of the collector's walks (pubkyproject.heap)",
+    multiprocess_mode="livesum",
+)
+HEAP_RECLAIMS = Counter(
+    "pubky_heap_reclaims", "Full collections the heap keeper ran to free cycles it had frozen"
 )
 
 _SUBSCRIPTION_KINDS = frozenset(

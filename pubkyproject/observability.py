@@ -25,7 +25,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
-from pubkyproject import metrics
+from pubkyproject import heap, metrics
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 user_id_var: ContextVar[int | None] = ContextVar("user_id", default=None)
@@ -187,9 +187,11 @@ def socket_context(scope: dict[str, Any]) -> Iterator[None]:
     tokens = (socket_id_var.set(socket_id), user_id_var.set(getattr(user, "pk", None)))
     metrics.SOCKETS_OPEN.inc()
     metrics.SOCKETS_OPENED.inc()
+    heap.sockets.opened += 1
     try:
         yield
     finally:
+        heap.sockets.closed += 1
         metrics.SOCKETS_OPEN.dec()
         socket_id_var.reset(tokens[0])
         user_id_var.reset(tokens[1])

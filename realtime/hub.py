@@ -30,7 +30,7 @@ from django.conf import settings
 
 from pubkyproject import metrics
 from realtime.frames import OutgoingFrame
-from realtime.selectors import atopic_heads, outbox_range
+from realtime.selectors import atopic_heads, atopic_heads_ahead, outbox_range
 
 logger = logging.getLogger("pubky.realtime")
 
@@ -179,7 +179,8 @@ class Hub:
     async def catch_up(self, behind: dict[str, int]) -> dict[str, int]:
         """One check: fill topics that were behind their outbox head at the previous check and
         still are; return the topics behind now (the next check's ``behind``)."""
-        heads = await atopic_heads(list(self.subscribers))
+        last_seq = self.last_seq
+        heads = await atopic_heads_ahead({topic: last_seq.get(topic) for topic in self.subscribers})
         still_behind: dict[str, int] = {}
         for topic, head in heads.items():
             if topic not in self.subscribers or topic in self._filling:

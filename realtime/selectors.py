@@ -3,6 +3,7 @@ Pubky content."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,23 @@ async def atopic_heads(topic_names: list[str]) -> dict[str, int]:
         return {}
     rows = await fetchall(
         "SELECT topic, seq FROM realtime_topic_sequences WHERE topic = ANY(%s)", [topic_names]
+    )
+    return dict(rows)
+
+
+async def atopic_heads_ahead(last_seqs: Mapping[str, int | None]) -> dict[str, int]:
+    """The last ``seq`` of each topic in ``last_seqs`` whose head is past the given one (a
+    topic given ``None``: any head). Topics at or behind it, or never used, are absent.
+
+    The hub's periodic check: with thousands of topics and nothing lost the answer is empty,
+    so a check allocates two parameter arrays instead of a row per topic.
+    """
+    if not last_seqs:
+        return {}
+    rows = await fetchall(
+        "SELECT s.topic, s.seq FROM unnest(%s::text[], %s::bigint[]) AS known(topic, seq)"
+        " JOIN realtime_topic_sequences s ON s.topic = known.topic WHERE s.seq > known.seq",
+        [list(last_seqs), [-1 if seq is None else seq for seq in last_seqs.values()]],
     )
     return dict(rows)
 

@@ -293,6 +293,14 @@ REALTIME = {
     "MAX_UNAUTHENTICATED_PER_ADDRESS": env_int("WS_MAX_UNAUTHENTICATED_PER_ADDRESS", 20, minimum=1),
     "MAX_UNAUTHENTICATED": env_int("WS_MAX_UNAUTHENTICATED", 1000, minimum=1),
     "AUTH_TIMEOUT_SECONDS": env_float("WS_AUTH_TIMEOUT_SECONDS", 10.0, minimum=0.5),
+    # The server process's garbage collector (pubkyproject/heap.py): long-lived objects are
+    # frozen every GC_FREEZE_SECONDS so collections stop walking every open socket; the cycles
+    # closed sockets leave are reclaimed once closures reach GC_RECLAIM_GROWTH of the open
+    # sockets (or the frozen heap grew that much and GC_RECLAIM_SECONDS passed).
+    "GC_FREEZE": env_bool("WS_GC_FREEZE", True),
+    "GC_FREEZE_SECONDS": env_float("WS_GC_FREEZE_SECONDS", 1.0, minimum=0.1),
+    "GC_RECLAIM_GROWTH": env_float("WS_GC_RECLAIM_GROWTH", 0.25, minimum=0.05),
+    "GC_RECLAIM_SECONDS": env_float("WS_GC_RECLAIM_SECONDS", 900.0, minimum=10.0),
 }
 
 # --- API -------------------------------------------------------------------------------------

@@ -341,6 +341,21 @@ class TestHubOrdering:
         assert collector.got == [e.event_id for e in events]
         assert await hub.catch_up(behind) == {}  # caught up: nothing more to do
 
+    async def test_the_check_reads_back_only_topics_past_what_the_hub_delivered(self) -> None:
+        """With thousands of topics and nothing lost, the periodic check's answer is empty."""
+        from asgiref.sync import sync_to_async
+
+        from realtime.selectors import atopic_heads_ahead
+
+        for topic, count in (("t.a", 3), ("t.b", 2), ("t.c", 1)):
+            for _ in range(count):
+                await sync_to_async(emit)(topic=topic, type="x", payload={})
+        heads = await atopic_heads_ahead(
+            {"t.a": 2, "t.b": 2, "t.c": None, "t.never": None, "t.ahead": 7}
+        )
+        assert heads == {"t.a": 3, "t.c": 1}  # behind, or not counted yet; at the head: absent
+        assert await atopic_heads_ahead({}) == {}
+
     async def test_events_in_flight_are_not_fetched_twice(self) -> None:
         from asgiref.sync import sync_to_async
 
