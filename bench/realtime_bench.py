@@ -36,7 +36,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +238,19 @@ def publish_ours(
                 time.sleep(delay)
 
 
+def paced_batches(count: int, *, rate: float, every: float) -> Iterator[range]:
+    """The event numbers ``0 .. count - 1`` in batches of those due at ``rate``, at most one
+    batch every ``every`` seconds (a batch late to start is simply larger)."""
+    started = time.perf_counter()
+    sent = 0
+    while sent < count:
+        due = min(count, int((time.perf_counter() - started) * rate) + 1)
+        if due > sent:
+            yield range(sent, due)
+            sent = due
+        time.sleep(max(0.0, started + sent / rate - time.perf_counter(), every))
+
+
 def publish_batched(count: int, *, rate: float, topics: list[str], every: float) -> None:
     """What a bulk writer does: every ``every`` seconds, the events due since the last batch in
     one transaction (``emit_many``: outbox rows, per-topic ``seq``, sent after commit)."""
@@ -245,19 +258,13 @@ def publish_batched(count: int, *, rate: float, topics: list[str], every: float)
 
     from realtime.events import emit_many, flush_bulk_sends
 
-    started = time.perf_counter()
-    sent = 0
-    while sent < count:
-        due = min(count, int((time.perf_counter() - started) * rate) + 1)
-        if due > sent:
-            now = time.time()
-            with transaction.atomic():
-                emit_many(
-                    (topics[n % len(topics)], "pubky_sovereignty_score", {"n": n, "t": now})
-                    for n in range(sent, due)
-                )
-            sent = due
-        time.sleep(max(0.0, started + sent / rate - time.perf_counter(), every))
+    for batch in paced_batches(count, rate=rate, every=every):
+        now = time.time()
+        with transaction.atomic():
+            emit_many(
+                (topics[n % len(topics)], "pubky_sovereignty_score", {"n": n, "t": now})
+                for n in batch
+            )
     flush_bulk_sends()
 
 
@@ -381,27 +388,21 @@ class StockPublisher:
             for group, message in messages:
                 await self.layer.group_send(group, message)
 
-        started = time.perf_counter()
-        sent = 0
-        while sent < count:
-            due = min(count, int((time.perf_counter() - started) * rate) + 1)
-            if due > sent:
-                stamp = time.time()
-                with transaction.atomic():
-                    RelayStatus.objects.filter(pk=relay_pk).update(latency_ms=float(due))
-                messages = []
-                for n in range(sent, due):
-                    event_id, self.next_id = self.next_id, self.next_id + 1
-                    message = {
-                        "type": "bench.event",
-                        "event_type": "pubky_relay_status",
-                        "event_id": event_id,
-                        "data": {"n": event_id, "t": stamp},
-                    }
-                    messages.append((names[n % len(names)], message))
-                asyncio.run_coroutine_threadsafe(send_all(messages), self.loop).result()
-                sent = due
-            time.sleep(max(0.0, started + sent / rate - time.perf_counter(), every))
+        for batch in paced_batches(count, rate=rate, every=every):
+            stamp = time.time()
+            with transaction.atomic():
+                RelayStatus.objects.filter(pk=relay_pk).update(latency_ms=float(batch.stop))
+            messages = []
+            for n in batch:
+                event_id, self.next_id = self.next_id, self.next_id + 1
+                message = {
+                    "type": "bench.event",
+                    "event_type": "pubky_relay_status",
+                    "event_id": event_id,
+                    "data": {"n": event_id, "t": stamp},
+                }
+                messages.append((names[n % len(names)], message))
+            asyncio.run_coroutine_threadsafe(send_all(messages), self.loop).result()
 
 
 def wait_for(clients: Clients, expected: int, timeout: float) -> tuple[float, dict[str, Any]]:
