@@ -294,9 +294,10 @@ REALTIME = {
     "MAX_UNAUTHENTICATED": env_int("WS_MAX_UNAUTHENTICATED", 1000, minimum=1),
     "AUTH_TIMEOUT_SECONDS": env_float("WS_AUTH_TIMEOUT_SECONDS", 10.0, minimum=0.5),
     # The server process's garbage collector (pubkyproject/heap.py): long-lived objects are
-    # frozen every GC_FREEZE_SECONDS so collections stop walking every open socket; the cycles
-    # closed sockets leave are reclaimed once closures reach GC_RECLAIM_GROWTH of the open
-    # sockets (or the frozen heap grew that much and GC_RECLAIM_SECONDS passed).
+    # frozen every GC_FREEZE_SECONDS so collections stop walking every open socket; frozen
+    # cycles are reclaimed once the sockets opened and closed since the last reclaim reach
+    # GC_RECLAIM_GROWTH of those open (or the frozen heap grew that much and
+    # GC_RECLAIM_SECONDS passed).
     "GC_FREEZE": env_bool("WS_GC_FREEZE", True),
     "GC_FREEZE_SECONDS": env_float("WS_GC_FREEZE_SECONDS", 1.0, minimum=0.1),
     "GC_RECLAIM_GROWTH": env_float("WS_GC_RECLAIM_GROWTH", 0.25, minimum=0.05),
