@@ -5,8 +5,8 @@ protocol and transport, the consumer, its writer and subscriptions, coroutines, 
 Django itself leaves about 140,000 more after start-up. A full collection walks all of them
 with the event loop stopped: with 5,000 sockets in a process that took 300-700 ms on a 2-core
 box, so every frame due in that time waits. CPython runs one whenever the objects that
-survived two young collections reach a quarter of the old ones, which steady traffic (replay
-buffers, per-event state) keeps doing.
+survived two young collections reach a quarter of the old ones, which steady traffic (timers
+re-armed, events in flight) keeps doing.
 
 The keeper moves what has lived a while into the permanent generation (``gc.freeze``), which
 collections do not walk:
@@ -27,7 +27,8 @@ keeper reclaims, ``gc.unfreeze(); gc.collect(); gc.freeze()``, one full collecti
   (cycles from anything else: HTTP requests, errors).
 
 The memory held for closed sockets is thus bounded by a quarter of what the open ones use, and
-a process whose sockets stay open does no full collection at all. ``WS_GC_FREEZE=0`` turns it off.
+a process whose sockets stay open does no full collection once they are connected.
+``WS_GC_FREEZE=0`` turns it off.
 """
 
 from __future__ import annotations
