@@ -102,7 +102,7 @@ GC_PAUSES = Histogram(
 )
 HEAP_FROZEN = Gauge(
     "pubky_heap_frozen_objects",
-    "Objects the heap keeper moved out of the collector's walks (pubkyproject.heap)",
+    "Objects the heap keeper moved out of the collector's walks, as last counted",
     multiprocess_mode="livesum",
 )
 HEAP_RECLAIMS = Counter(
