@@ -271,14 +271,21 @@ def publish_batched(count: int, *, rate: float, topics: list[str], every: float)
 def publish_parallel(
     count: int, *, rate: float, topics: list[str], processes: int, batch_every: float = 0.0
 ) -> None:
-    """``publish_ours`` from ``processes`` forked processes (each with its own database and
-    Redis connections), each with its own share of the topics, so per-topic order holds and
-    neither one connection's commits nor one interpreter's lock is the limit of the rate."""
-    if processes <= 1:
+    """``publish_ours`` (or, with ``batch_every``, ``publish_batched``) from ``processes``
+    forked processes (each with its own database and Redis connections), each with its own
+    share of the topics, so per-topic order holds and neither one connection's commits nor one
+    interpreter's lock is the limit of the rate."""
+
+    def publish(share: int, share_rate: float, share_topics: list[str]) -> None:
         if batch_every:
-            publish_batched(count, rate=rate, topics=topics, every=batch_every)
+            publish_batched(share, rate=share_rate, topics=share_topics, every=batch_every)
         else:
-            publish_ours(count, rate=rate, topics=topics, event_type="pubky_sovereignty_score")
+            publish_ours(
+                share, rate=share_rate, topics=share_topics, event_type="pubky_sovereignty_score"
+            )
+
+    if processes <= 1:
+        publish(count, rate, topics)
         return
     import multiprocessing
 
@@ -291,17 +298,7 @@ def publish_parallel(
 
         transport._local.__dict__.clear()  # Redis clients the parent's thread may have opened
         share = count // processes + (1 if index < count % processes else 0)
-        if batch_every:
-            publish_batched(
-                share, rate=rate / processes, topics=topics[index::processes], every=batch_every
-            )
-        else:
-            publish_ours(
-                share,
-                rate=rate / processes,
-                topics=topics[index::processes],
-                event_type="pubky_sovereignty_score",
-            )
+        publish(share, rate / processes, topics[index::processes])
         connections.close_all()
 
     context = multiprocessing.get_context("fork")
@@ -355,17 +352,11 @@ class StockPublisher:
         interval = 1.0 / rate if rate else 0.0
         next_at = time.perf_counter()
         for n in range(count):
-            event_id, self.next_id = self.next_id, self.next_id + 1
             stamp = time.time()
             with transaction.atomic():
                 # The same kind of write as the service's publisher does (one row, committed).
                 RelayStatus.objects.filter(pk=relay.pk).update(latency_ms=float(n))
-            message = {
-                "type": "bench.event",
-                "event_type": "pubky_relay_status",
-                "event_id": event_id,
-                "data": {"n": event_id, "t": stamp, **({"pad": "x" * pad} if pad else {})},
-            }
+            message = self._next_message(stamp, pad)
             asyncio.run_coroutine_threadsafe(
                 self.layer.group_send(names[n % len(names)], message), self.loop
             ).result()
@@ -374,6 +365,16 @@ class StockPublisher:
                 delay = next_at - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
+
+    def _next_message(self, stamp: float, pad: int = 0) -> dict[str, Any]:
+        """The next event, numbered in publishing order (the clients check that order)."""
+        event_id, self.next_id = self.next_id, self.next_id + 1
+        return {
+            "type": "bench.event",
+            "event_type": "pubky_relay_status",
+            "event_id": event_id,
+            "data": {"n": event_id, "t": stamp, **({"pad": "x" * pad} if pad else {})},
+        }
 
     def _publish_batched(
         self, count: int, rate: float, names: list[str], relay_pk: int, every: float
@@ -392,16 +393,7 @@ class StockPublisher:
             stamp = time.time()
             with transaction.atomic():
                 RelayStatus.objects.filter(pk=relay_pk).update(latency_ms=float(batch.stop))
-            messages = []
-            for n in batch:
-                event_id, self.next_id = self.next_id, self.next_id + 1
-                message = {
-                    "type": "bench.event",
-                    "event_type": "pubky_relay_status",
-                    "event_id": event_id,
-                    "data": {"n": event_id, "t": stamp},
-                }
-                messages.append((names[n % len(names)], message))
+            messages = [(names[n % len(names)], self._next_message(stamp)) for n in batch]
             asyncio.run_coroutine_threadsafe(send_all(messages), self.loop).result()
 
 

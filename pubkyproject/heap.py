@@ -180,20 +180,16 @@ class _PauseTimer:
             self.series[info["generation"]].observe(time.perf_counter() - self.started)
 
 
-_installed: HeapKeeper | None = None
 _install_lock = threading.Lock()
 
 
 def install(*, freeze: bool, interval: float, growth: float, reclaim_seconds: float) -> None:
     """For a server process (``pubkyproject.asgi``): time every collection and, with
     ``freeze``, start the keeper. Idempotent."""
-    global _installed
     with _install_lock:
         if any(isinstance(cb, _PauseTimer) for cb in gc.callbacks):
             return
         gc.callbacks.append(_PauseTimer())
         if freeze:
-            _installed = HeapKeeper(
-                interval=interval, growth=growth, reclaim_seconds=reclaim_seconds
-            )
-            _installed.start()
+            # Its thread keeps it alive; nothing else needs to reach it.
+            HeapKeeper(interval=interval, growth=growth, reclaim_seconds=reclaim_seconds).start()
