@@ -47,6 +47,8 @@ __all__ = [
     "GC_PAUSES",
     "HEAP_FROZEN",
     "HEAP_RECLAIMS",
+    "HEARTBEATS",
+    "HEARTBEAT_FAILURES",
     "SLOW_READER_CLOSES",
     "SOCKETS_OPEN",
     "SOCKETS_OPENED",
@@ -107,6 +109,15 @@ HEAP_FROZEN = Gauge(
 )
 HEAP_RECLAIMS = Counter(
     "pubky_heap_reclaims", "Full collections the heap keeper ran to free cycles it had frozen"
+)
+
+HEARTBEATS = Counter(
+    "pubky_websocket_heartbeats", "Socket entries refreshed by the process's heartbeat task"
+)
+HEARTBEAT_FAILURES = Counter(
+    "pubky_websocket_heartbeat_failures",
+    "Heartbeat refreshes that failed, by store (redis: connection counts, database: URL rows)",
+    ["store"],
 )
 
 _SUBSCRIPTION_KINDS = frozenset(

@@ -69,8 +69,8 @@ class ConnectionRegistry:
     """Counts a user's open sockets across every process, in a Redis sorted set per user.
 
     Members expire (``ttl``) unless refreshed, so a crashed process does not hold a user's
-    slots forever; the consumer refreshes its entry with each heartbeat (which also re-adds
-    sockets registered while Redis was away).
+    slots forever; the process's heartbeats (``realtime.heartbeats``) refresh every open socket's
+    entry once per period, which also puts back entries registered while Redis was away.
 
     While Redis is unreachable the cap is enforced on this process's own count of the user's
     sockets (kept all the time, it costs a dict entry): a user then holds at most the limit per
@@ -134,10 +134,17 @@ class ConnectionRegistry:
             self.local[user_id].add(connection_id)
         return result
 
-    async def refresh(self, user_id: int, connection_id: str) -> None:
+    async def refresh_many(self, entries: Sequence[tuple[int, str]]) -> None:
+        """Refresh (or put back) these (user, connection) entries in one round trip."""
+        expires = time.time() + self.ttl
+        by_user: dict[int, dict[str, float]] = defaultdict(dict)
+        for user_id, connection_id in entries:
+            by_user[user_id][connection_id] = expires
         client = self._client()
-        async with client.slots:
-            await client.redis.zadd(self._key(user_id), {connection_id: time.time() + self.ttl})
+        async with client.slots, client.redis.pipeline(transaction=False) as pipe:
+            for user_id, members in by_user.items():
+                pipe.zadd(self._key(user_id), members)
+            await pipe.execute()
 
     async def unregister(self, user_id: int, connection_id: str) -> None:
         mine = self.local.get(user_id)

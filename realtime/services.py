@@ -4,6 +4,7 @@ homeserver watcher which URLs sockets follow, outbox pruning."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -141,10 +142,12 @@ def url_subscription_remember(*, url: str, user_id: int, connection_id: str) -> 
     )
 
 
-def url_subscriptions_touch(*, connection_id: str) -> None:
-    """The socket is still open: keep its rows (those of sockets that died with their process
-    stop being refreshed and are pruned by :func:`stale_subscriptions_prune`)."""
-    PubkySubscription.objects.filter(channel_name=connection_id).update(last_seen_at=timezone.now())
+def url_subscriptions_touch(*, connection_ids: Sequence[str]) -> int:
+    """These sockets are still open: keep their rows (those of sockets that died with their
+    process stop being refreshed and are pruned by :func:`stale_subscriptions_prune`)."""
+    return PubkySubscription.objects.filter(channel_name__in=list(connection_ids)).update(
+        last_seen_at=timezone.now()
+    )
 
 
 def url_subscriptions_forget(*, connection_id: str, url: str | None = None) -> None:

@@ -36,6 +36,7 @@ from realtime.consumers.routing import route
 from realtime.consumers.subscriptions import Subscriptions
 from realtime.consumers.writer import SocketWriter, WritePrepared
 from realtime.frames import PREPARED_FRAMES_EXTENSION
+from realtime.heartbeats import heartbeats
 from realtime.hub import get_hub
 from realtime.limits import REVOKED, TokenBucket, admission, connection_registry
 from realtime.wire import dumps
@@ -147,6 +148,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._release_unauthenticated_slot()
         for timer in self.timers:
             timer.cancel()
+        heartbeats().discard(self)
         await self.subscriptions.close()
         if self.identity is not None:
             await get_hub().leave(topics.user(self.identity.user.pk), self)
@@ -229,7 +231,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 await self._close(CLOSE_RATE_LIMITED)
                 return
             self.registered = True
-            self._later(settings.REALTIME["HEARTBEAT_SECONDS"], self._heartbeat)
+            heartbeats().add(self)
         self.principal = identity.principal
         self._later(identity.expires_at - time.time(), self._expiry_check)
         self.writer.send_obj(
@@ -244,16 +246,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if self.identity is not None and self.identity.expires_at <= time.time() + 0.5:
             await self._reject_auth("the access token expired; send a fresh one with auth")
 
-    async def _heartbeat(self) -> None:
-        """Keep this socket's slot in the per-user count alive while it is open."""
+    # --- heartbeats (realtime.heartbeats) ---------------------------------------------------
+
+    def heartbeat_user_id(self) -> int | None:
         if self.closing or self.identity is None:
-            return
-        try:
-            await connection_registry().refresh(self.identity.user.pk, self.connection_id)
-        except Exception:
-            logger.warning("could not refresh connection %s", self.connection_id)
-        await self.subscriptions.keep_alive()
-        self._later(settings.REALTIME["HEARTBEAT_SECONDS"], self._heartbeat)
+            return None
+        return int(self.identity.user.pk)
+
+    def follows_urls(self) -> bool:
+        return self.subscriptions.follows_urls()
 
     # --- events from the hub ---------------------------------------------------------------
 

@@ -107,14 +107,6 @@ class Subscriptions:
             )
         self.by_topic.clear()
 
-    async def keep_alive(self) -> None:
-        """Refresh this socket's URL rows (rows of sockets that died with their process stop
-        being refreshed and are pruned)."""
-        if self.follows_urls():
-            await database_sync_to_async(services.url_subscriptions_touch)(
-                connection_id=self.connection_id
-            )
-
     def deliver(self, topic: str, event_id: int, event_type: str, frame: str) -> None:
         """A live event of ``topic``: send it, hold it back behind a replay, or drop it."""
         subscription = self.by_topic.get(topic)
