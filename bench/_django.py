@@ -22,8 +22,12 @@ def _admin_url(url: str) -> str:
 
 @contextlib.contextmanager
 def scratch_database(name: str) -> Iterator[str]:
-    """Create database ``name`` next to ``DATABASE_URL``'s, point Django at it, drop it after."""
+    """Create database ``name`` (with this process's id, so that benchmarks running side by
+    side never drop each other's) next to ``DATABASE_URL``'s, point Django at it, drop it
+    after."""
     import psycopg
+
+    name = f"{name}_{os.getpid()}"
 
     base = os.environ.get("DATABASE_URL")
     if not base:

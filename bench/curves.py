@@ -12,6 +12,8 @@ One command runs the scenarios of ``bench/realtime_bench.py`` at several points 
   many-topics  10,000 topics with one subscriber each, 2,000 events/s over 2 processes (the
                events due every 10 ms committed together, as a bulk writer publishes them)
   compression  permessage-deflate against none: wire bytes and CPU per message by kind
+  shards       the channel layer alone (no web process, no database) against the number of
+               Valkey shards (1, 2, 3): events/s carried to 8 subscribing processes, Valkey CPU
 
 Every point is run ``--runs`` times (default 3), each in fresh processes (its own Valkey,
 scratch database, web and client processes), with the load average printed and recorded
@@ -112,6 +114,7 @@ def curves(quick: bool) -> list[Curve]:
         rates = [50, 200]
         sockets = [500, 1000]
         lat_subs, lat_seconds, topics, topic_rate, comp_subs, comp_events = 100, 2, 500, 200, 10, 5
+        shard_counts, layer_topics, layer_seconds = [1, 2], 200, "2"
     else:
         fan = [100, 1_000, 5_000, 10_000]
         rates = [50, 100, 200, 500, 1_000, 2_000, 4_000, 8_000]
@@ -124,6 +127,7 @@ def curves(quick: bool) -> list[Curve]:
             100,
             50,
         )
+        shard_counts, layer_topics, layer_seconds = [1, 2, 3], 1_000, "5"
 
     def fan_args(n: int) -> list[str]:
         # About 200,000 deliveries per run (at least 5 events), so each point runs long enough.
@@ -247,6 +251,39 @@ def curves(quick: bool) -> list[Curve]:
             [Point(0, ["--subscribers", str(comp_subs), "--events", str(comp_events)])],
             {},  # flattened by _compression_rows
             configs=("ours",),
+        ),
+        Curve(
+            "shards",
+            "layer",
+            "Valkey shards",
+            [
+                Point(
+                    n,
+                    [
+                        "--shards",
+                        str(n),
+                        "--topics",
+                        str(layer_topics),
+                        "--seconds",
+                        layer_seconds,
+                        "--publishers",
+                        "2",
+                        "--webs",
+                        "8",
+                        "--client-processes",
+                        "1",
+                    ],
+                )
+                for n in shard_counts
+            ],
+            {
+                "published_per_s": "events/s carried",
+                "delivered_per_s": "messages/s delivered to the subscribers",
+                "valkey_cores": "Valkey CPU, all shards (cores)",
+                "publisher_cpu_us_per_event": "publisher CPU per event (µs)",
+                "lost": "messages lost",
+            },
+            stop=_failed,
         ),
     ]
 
@@ -502,7 +539,12 @@ def draw(results: Results, out: Path, quick: bool) -> list[Path]:
     written: list[Path] = []
 
     def figure(
-        name: str, title: str, panels: list[tuple[str, str, str, bool]], x_label: str
+        name: str,
+        title: str,
+        panels: list[tuple[str, str, str, bool]],
+        x_label: str,
+        *,
+        log_x: bool = True,
     ) -> None:
         fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
         for ax, (curve, metric, label, log_y) in zip(axes[0], panels, strict=True):
@@ -510,7 +552,12 @@ def draw(results: Results, out: Path, quick: bool) -> list[Path]:
                 xs, ys = _series(results, curve, config, metric)
                 if xs:
                     ax.plot(xs, ys, marker="o", label=LABELS[config])
-            ax.set_xscale("log")
+            if log_x:
+                ax.set_xscale("log")
+            else:
+                ax.set_xticks(
+                    sorted({x for c in CONFIGS for x in _series(results, curve, c, metric)[0]})
+                )
             if log_y:
                 ax.set_yscale("log")
             ax.set_xlabel(x_label)
@@ -561,6 +608,17 @@ def draw(results: Results, out: Path, quick: bool) -> list[Path]:
                 ("rss", "kib_per_socket", "KiB per socket", False),
             ],
             "idle sockets on the box",
+        )
+    if any(r["curve"] == "shards" for r in results.medians):
+        figure(
+            "shards",
+            "The channel layer alone against the number of Valkey shards (8 subscribing processes)",
+            [
+                ("shards", "published_per_s", "events/s carried", False),
+                ("shards", "valkey_cores", "Valkey CPU, all shards (cores)", False),
+            ],
+            "Valkey shards",
+            log_x=False,
         )
     rows = [r for r in results.medians if r["curve"] == "compression" and "kind" in r]
     if rows:
@@ -634,7 +692,11 @@ def main() -> None:
         for curve in selected:
             measure(curve, runs, args.server, results)
     finally:
-        merge_saved(results, out, {c.name for c in selected})
+        # An interrupted invocation replaces only the curves it has medians for; the runs of
+        # a curve it did not get that far with are not written over the saved ones.
+        finished = {r["curve"] for r in results.medians}
+        results.runs[:] = [r for r in results.runs if r["curve"] in finished]
+        merge_saved(results, out, finished)
         write_data(results, out)
         charts = draw(results, out, args.quick)
         print(f"wrote {out / 'curves.json'}, {out / 'curves.csv'}", *map(str, charts), sep="\n  ")

@@ -19,6 +19,9 @@ and prints medians over ``--runs``. Scenarios (issue: performance):
                them: p50/p99, lost count, and the memory one idle topic costs a web process
   compression  permessage-deflate negotiated by uvicorn against none: bytes on the wire and
                server CPU per message for score events and 1-50 KB content updates
+  layer        the channel layer alone over --shards Valkeys: P publishing processes as fast
+               as they can, to --webs subscribers that each follow every topic: events/s
+               carried and the Valkeys' CPU (run with --shards 1 and 3)
 
 ``bench/curves.py`` runs these at several points and draws the cost curves.
 
@@ -1148,6 +1151,165 @@ def slow_reader(bench: Bench, *, stock: bool) -> dict[str, Any]:
     }
 
 
+def layer(bench: Bench, *, stock: bool) -> dict[str, Any]:
+    """The channel layer alone over ``--shards`` Valkeys: ``--publishers`` processes publish
+    score events for ``--topics`` topics as fast as they can for ``--seconds``, to ``--webs``
+    subscribers that each follow every topic (what that many web processes' hubs are to
+    Valkey; ``bench/_layer.py``). Events/s carried, the Valkeys' CPU, lost count.
+
+    This service publishes with ``transport.broadcast_sync`` (one pipeline per shard, batches
+    of ``--layer-batch`` events, as ``emit_many`` sends them); stock with its ``group_send``,
+    ``--layer-inflight`` at a time per process. Run with ``--shards 1`` and ``--shards 3`` to
+    see throughput against the number of shards (``curves.py --curves shards`` does).
+    """
+    import _layer
+    from channels_redis.utils import _consistent_hash
+    from django.conf import settings
+
+    from realtime import transport
+    from realtime.wire import WireEvent, dumps, frame_from_row
+
+    args = bench.args
+    ports = [_port_from_url(url) for url in bench.layer_urls]
+    processes = args.webs
+    payload: dict[str, Any] = {
+        "domain_id": 0,
+        "score": 87,
+        "breakdown": {"keys": 30, "records": 25, "relays": 20, "guardians": 12},
+        "computed_at": "2026-11-26T04:00:00.000Z",
+    }
+    if stock:
+        from channels_redis.core import RedisChannelLayer
+
+        layers: dict[str, dict[str, Any]] = settings.CHANNEL_LAYERS
+        prefix = layers["default"]["CONFIG"]["prefix"] + "layerbench"
+
+        def make_layer() -> Any:
+            return RedisChannelLayer(
+                hosts=[{"address": url, "socket_timeout": 15} for url in bench.layer_urls],
+                prefix=prefix,
+            )
+
+        groups = [f"lb.{i}" for i in range(args.topics)]
+        setup = make_layer()
+
+        async def join_all() -> None:
+            for w in range(processes):
+                for i, group in enumerate(groups):
+                    await setup.group_add(group, f"specific.lb{w}!t{i}")
+            await setup.close_pools()
+
+        asyncio.run(join_all())
+        targets: list[tuple[int, Any]] = [
+            (
+                ports[setup.consistent_hash(f"specific.lb{w}!")],
+                f"{prefix}specific.lb{w}!",
+            )
+            for w in range(processes)
+        ]
+        mode = "zset"
+        message = {
+            "type": "bench.event",
+            "event_type": "pubky_sovereignty_score",
+            "event_id": 1,
+            "data": payload,
+        }
+    else:
+        if len(transport._hosts()) != len(ports):
+            raise RuntimeError("the layer's hosts are not the bench's shards")
+        topic_names = [f"sovereignty_score.{i}" for i in range(args.topics)]
+        by_shard: list[list[str]] = [[] for _ in ports]
+        for name in topic_names:
+            channel = transport.group_channel_name(name)
+            by_shard[_consistent_hash(channel, len(ports)) if len(ports) > 1 else 0].append(channel)
+        targets = [
+            (ports[shard], channels)
+            for _ in range(processes)
+            for shard, channels in enumerate(by_shard)
+            if channels
+        ]
+        mode = "pubsub"
+        events = [
+            WireEvent(
+                event_id=n + 1,
+                topic=name,
+                seq=n + 1,
+                type="pubky_sovereignty_score",
+                frame=frame_from_row(
+                    "pubky_sovereignty_score", n + 1, name, dumps({**payload, "domain_id": n})
+                ),
+            )
+            for n, name in enumerate(topic_names)
+        ]
+    drainers = _layer.Drainers(mode, targets, args.client_processes)
+    valkeys = [bench.valkey, *bench.extra_shards]
+    published, delivered, lost, cpu_us, valkey_cores = [], [], [], [], []
+    try:
+        for _ in range(args.runs):
+            before, _ = drainers.count()
+            valkey_cpu = [cpu_seconds(p.pid) for p in valkeys]
+            started = time.perf_counter()
+            if stock:
+                got = _layer.run_publishers(
+                    lambda i, deadline: _layer.publish_stock(
+                        make_layer,
+                        groups[i :: args.publishers],
+                        message,
+                        args.layer_inflight,
+                        deadline,
+                    ),
+                    args.publishers,
+                    args.seconds,
+                )
+            else:
+                got = _layer.run_publishers(
+                    lambda i, deadline: _layer.publish_ours(
+                        events[i :: args.publishers], args.layer_batch, deadline
+                    ),
+                    args.publishers,
+                    args.seconds,
+                )
+            elapsed = time.perf_counter() - started
+            used = [cpu_seconds(p.pid) - c for p, c in zip(valkeys, valkey_cpu, strict=True)]
+            sent = sum(n for n, _ in got)
+            expected = before + sent * processes
+            # Wait for the subscribers to catch up (or for nothing more to come).
+            count, last, still = before, -1, time.perf_counter()
+            while count < expected and time.perf_counter() - still < 3:
+                time.sleep(0.05)
+                count, _ = drainers.count()
+                if count != last:
+                    last, still = count, time.perf_counter()
+            published.append(sent / elapsed)
+            delivered.append((count - before) / elapsed)
+            lost.append(expected - count)
+            cpu_us.append(sum(c for _, c in got) / max(sent, 1) * 1e6)
+            valkey_cores.append([round(u / elapsed, 3) for u in used])
+        _count, closed = drainers.count()
+    finally:
+        drainers.stop()
+    return {
+        "shards": len(ports),
+        "topics": args.topics,
+        "subscribing_processes": processes,
+        "publishers": args.publishers,
+        "published_per_s": statistics.median(published),
+        "published_per_s_per_run": published,
+        "delivered_per_s": statistics.median(delivered),
+        "publisher_cpu_us_per_event": statistics.median(cpu_us),
+        "valkey_cores_per_run": valkey_cores,
+        "valkey_cores": statistics.median(sum(run) for run in valkey_cores),
+        "lost": sum(lost),
+        "lost_per_run": lost,
+        # Subscribers Valkey cut off (past its pub/sub output-buffer limit): they lost the rest.
+        "subscribers_cut_off": closed,
+    }
+
+
+def _port_from_url(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "slow_reader": slow_reader,
     "notify": notify,
@@ -1157,6 +1319,7 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "connections": connections,
     "many-topics": many_topics,
     "compression": compression,
+    "layer": layer,
 }
 
 
@@ -1201,6 +1364,15 @@ def main() -> None:
         default=0.0,
         help="many-topics: publish the events due every this many ms in one transaction"
         " (emit_many, as a bulk writer does) instead of a commit per event",
+    )
+    parser.add_argument(
+        "--layer-batch", type=int, default=100, help="layer: events per broadcast (ours)"
+    )
+    parser.add_argument(
+        "--layer-inflight",
+        type=int,
+        default=20,
+        help="layer: group_send calls in flight per publishing process (stock)",
     )
     parser.add_argument("--json", help="also write the result (JSON) to this file")
     parser.add_argument(

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import re
 import sys
 import time
@@ -57,6 +58,10 @@ class Socket:
 async def run(args: argparse.Namespace) -> None:
     sockets: list[Socket] = []
     latencies: list[float] = []
+    # BENCH_TRACE_DIR: also keep every sample (stamp, latency, socket) and write them there at
+    # the end, one file per worker, to see when the slow events happen.
+    trace_dir = os.environ.get("BENCH_TRACE_DIR")
+    trace: list[tuple[float, float, int]] | None = [] if trace_dir else None
     sample_every = max(1, args.count // 50)
     subscribe = json.loads(args.subscribe)
     per_socket: list[dict] = args.subscribe_list
@@ -108,7 +113,10 @@ async def run(args: argparse.Namespace) -> None:
                 if sample and ids:
                     stamp = STAMP.search(data)
                     if stamp:
-                        latencies.append(time.time() - float(stamp.group(1)))
+                        sent = float(stamp.group(1))
+                        latencies.append(time.time() - sent)
+                        if trace is not None:
+                            trace.append((sent, latencies[-1], index))
         except websockets.ConnectionClosed:
             pass
 
@@ -138,6 +146,9 @@ async def run(args: argparse.Namespace) -> None:
                 flush=True,
             )
             latencies.clear()
+    if trace_dir and trace is not None:
+        lines = "".join(f"{a:.6f} {b:.6f} {c}\n" for a, b, c in trace)
+        (Path(trace_dir) / f"client-{os.getpid()}.txt").write_text(lines)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*(s.ws.close() for s in sockets), return_exceptions=True)
