@@ -75,7 +75,8 @@ def _drain(mode: str, targets: list[tuple[int, Any]], pipe: Connection) -> None:
     """A child process: open the subscribers, say "ready", count until told "quit".
 
     ``targets``: (port, channels to subscribe) for ``pubsub``, (port, key) for ``zset``.
-    Answers "count" with (messages so far, subscribers whose connection closed).
+    Answers "count" with (messages so far, subscribers whose connection closed, CPU seconds
+    this process used so far).
     """
     selector = selectors.DefaultSelector()
     subscribers = []
@@ -98,7 +99,7 @@ def _drain(mode: str, targets: list[tuple[int, Any]], pipe: Connection) -> None:
             order = pipe.recv()
             if order == "quit":
                 break
-            pipe.send((count, closed))
+            pipe.send((count, closed, time.process_time()))
         for key, _ in selector.select(timeout=0.05):
             sub = key.data
             try:
@@ -145,11 +146,16 @@ class Drainers:
                 self.stop()
                 raise RuntimeError("a subscriber process did not get ready")
 
-    def count(self) -> tuple[int, int]:
+    def count(self) -> tuple[int, int, float]:
+        """(messages received, subscribers cut off, CPU seconds used) over all processes."""
         for pipe in self.pipes:
             pipe.send("count")
         answers = [pipe.recv() for pipe in self.pipes]
-        return sum(a[0] for a in answers), sum(a[1] for a in answers)
+        return (
+            sum(a[0] for a in answers),
+            sum(a[1] for a in answers),
+            sum(a[2] for a in answers),
+        )
 
     def stop(self) -> None:
         for pipe in self.pipes:

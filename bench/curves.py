@@ -13,7 +13,8 @@ One command runs the scenarios of ``bench/realtime_bench.py`` at several points 
                events due every 10 ms committed together, as a bulk writer publishes them)
   compression  permessage-deflate against none: wire bytes and CPU per message by kind
   shards       the channel layer alone (no web process, no database) against the number of
-               Valkey shards (1, 2, 3): events/s carried to 8 subscribing processes, Valkey CPU
+               Valkey shards (1, 2, 3): events/s carried to 16 subscribing processes, each
+               shard's CPU, and the rate at which the busiest shard would fill a core
 
 Every point is run ``--runs`` times (default 3), each in fresh processes (its own Valkey,
 scratch database, web and client processes), with the load average printed and recorded
@@ -269,7 +270,9 @@ def curves(quick: bool) -> list[Curve]:
                         "--publishers",
                         "2",
                         "--webs",
-                        "8",
+                        "16",
+                        "--layer-batch",
+                        "1000",
                         "--client-processes",
                         "1",
                     ],
@@ -280,6 +283,8 @@ def curves(quick: bool) -> list[Curve]:
                 "published_per_s": "events/s carried",
                 "delivered_per_s": "messages/s delivered to the subscribers",
                 "valkey_cores": "Valkey CPU, all shards (cores)",
+                "busiest_valkey_cores": "the busiest shard's CPU (cores)",
+                "layer_ceiling_per_s": "events/s at which the busiest shard would fill a core",
                 "publisher_cpu_us_per_event": "publisher CPU per event (µs)",
                 "lost": "messages lost",
             },
@@ -558,6 +563,8 @@ def draw(results: Results, out: Path, quick: bool) -> list[Path]:
                 ax.set_xticks(
                     sorted({x for c in CONFIGS for x in _series(results, curve, c, metric)[0]})
                 )
+                if not log_y:
+                    ax.set_ylim(bottom=0)
             if log_y:
                 ax.set_yscale("log")
             ax.set_xlabel(x_label)
@@ -612,10 +619,16 @@ def draw(results: Results, out: Path, quick: bool) -> list[Path]:
     if any(r["curve"] == "shards" for r in results.medians):
         figure(
             "shards",
-            "The channel layer alone against the number of Valkey shards (8 subscribing processes)",
+            "The channel layer alone against Valkey shards (16 subscribing processes)",
             [
-                ("shards", "published_per_s", "events/s carried", False),
-                ("shards", "valkey_cores", "Valkey CPU, all shards (cores)", False),
+                ("shards", "published_per_s", "events/s carried (2 cores)", False),
+                (
+                    "shards",
+                    "layer_ceiling_per_s",
+                    "events/s when the busiest shard fills a core",
+                    False,
+                ),
+                ("shards", "busiest_valkey_cores", "the busiest shard's CPU (cores)", False),
             ],
             "Valkey shards",
             log_x=False,

@@ -1157,7 +1157,7 @@ def layer(bench: Bench, *, stock: bool) -> dict[str, Any]:
     subscribers that each follow every topic (what that many web processes' hubs are to
     Valkey; ``bench/_layer.py``). Events/s carried, the Valkeys' CPU, lost count.
 
-    This service publishes with ``transport.broadcast_sync`` (one pipeline per shard, batches
+    This service publishes with ``transport.broadcast_sync`` (one script call per shard, batches
     of ``--layer-batch`` events, as ``emit_many`` sends them); stock with its ``group_send``,
     ``--layer-inflight`` at a time per process. Run with ``--shards 1`` and ``--shards 3`` to
     see throughput against the number of shards (``curves.py --curves shards`` does).
@@ -1244,9 +1244,11 @@ def layer(bench: Bench, *, stock: bool) -> dict[str, Any]:
     drainers = _layer.Drainers(mode, targets, args.client_processes)
     valkeys = [bench.valkey, *bench.extra_shards]
     published, delivered, lost, cpu_us, valkey_cores = [], [], [], [], []
+    publisher_cores: list[float] = []
+    subscriber_cores: list[float] = []
     try:
         for _ in range(args.runs):
-            before, _ = drainers.count()
+            before, _, subscriber_cpu = drainers.count()
             valkey_cpu = [cpu_seconds(p.pid) for p in valkeys]
             started = time.perf_counter()
             if stock:
@@ -1275,9 +1277,10 @@ def layer(bench: Bench, *, stock: bool) -> dict[str, Any]:
             expected = before + sent * processes
             # Wait for the subscribers to catch up (or for nothing more to come).
             count, last, still = before, -1, time.perf_counter()
+            subscriber_cpu_now = subscriber_cpu
             while count < expected and time.perf_counter() - still < 3:
                 time.sleep(0.05)
-                count, _ = drainers.count()
+                count, _, subscriber_cpu_now = drainers.count()
                 if count != last:
                     last, still = count, time.perf_counter()
             published.append(sent / elapsed)
@@ -1285,7 +1288,9 @@ def layer(bench: Bench, *, stock: bool) -> dict[str, Any]:
             lost.append(expected - count)
             cpu_us.append(sum(c for _, c in got) / max(sent, 1) * 1e6)
             valkey_cores.append([round(u / elapsed, 3) for u in used])
-        _count, closed = drainers.count()
+            publisher_cores.append(sum(c for _, c in got) / elapsed)
+            subscriber_cores.append((subscriber_cpu_now - subscriber_cpu) / elapsed)
+        _count, closed, _cpu = drainers.count()
     finally:
         drainers.stop()
     return {
@@ -1299,6 +1304,15 @@ def layer(bench: Bench, *, stock: bool) -> dict[str, Any]:
         "publisher_cpu_us_per_event": statistics.median(cpu_us),
         "valkey_cores_per_run": valkey_cores,
         "valkey_cores": statistics.median(sum(run) for run in valkey_cores),
+        # The busiest shard's share of one core: where the layer saturates when cores are free.
+        "busiest_valkey_cores": statistics.median(max(run) for run in valkey_cores),
+        "publisher_cores": statistics.median(publisher_cores),
+        "subscriber_cores": statistics.median(subscriber_cores),
+        # Events/s at which the busiest Valkey would use one whole core (its CPU per event
+        # measured here): the layer's ceiling on a box with a free core per shard.
+        "layer_ceiling_per_s": statistics.median(
+            p / max(max(run), 1e-9) for p, run in zip(published, valkey_cores, strict=True)
+        ),
         "lost": sum(lost),
         "lost_per_run": lost,
         # Subscribers Valkey cut off (past its pub/sub output-buffer limit): they lost the rest.

@@ -88,7 +88,10 @@ class Heartbeats:
             members = list(self.slices[index].values())
             index = (index + 1) % len(self.slices)
             if members:
-                await self.beat(members)
+                try:
+                    await self.beat(members)
+                except Exception:  # a bug here must not stop every later heartbeat
+                    logger.exception("heartbeat of %d socket(s) failed", len(members))
 
     async def beat(self, members: Sequence[Beating]) -> None:
         """Refresh these sockets now (Redis and PostgreSQL failures are logged, not raised:

@@ -398,6 +398,46 @@ async def test_the_sync_publisher_speaks_the_channel_layers_format() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_a_batch_past_one_script_call_arrives_whole_and_in_order_after_a_script_flush() -> (
+    None
+):
+    """Batches are cut at MAX_PER_CALL events per script call, and a server that forgot the
+    publishing script (restarted, a new primary) is given it again."""
+    from asgiref.sync import sync_to_async
+
+    from pubkyproject.redis_clients import sync_client
+    from realtime import transport
+
+    layer = get_channel_layer()
+    channel = await layer.new_channel("test.")
+    await layer.group_add("t.batch", channel)
+    probe = WireEvent(event_id=0, topic="t.batch", seq=0, type="x", frame="{}")
+    for _ in range(20):  # until the layer's subscription is in place
+        await sync_to_async(broadcast_sync)([probe])
+        try:
+            await asyncio.wait_for(layer.receive(channel), 0.5)
+            break
+        except TimeoutError:
+            continue
+    redis = sync_client()
+    redis.script_flush()
+    redis.close()
+    count = transport.MAX_PER_CALL * 2 + 7
+    events = [
+        WireEvent(event_id=n, topic="t.batch", seq=n, type="x", frame=f'{{"n":{n}}}')
+        for n in range(1, count + 1)
+    ]
+    await sync_to_async(broadcast_sync)(events)
+    seqs: list[int] = []
+    while len(seqs) < count:
+        message = await asyncio.wait_for(layer.receive(channel), 5)
+        if message["seq"]:  # not a late probe
+            seqs.append(message["seq"])
+    assert seqs == list(range(1, count + 1))
+    await layer.group_discard("t.batch", channel)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_writes_outside_django_are_queued_and_published_once() -> None:
     db = connection.settings_dict
     with psycopg.connect(
