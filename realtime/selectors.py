@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.db import connection
 
 from domains.api_selectors import current_score
@@ -63,14 +64,18 @@ async def atopic_heads_ahead(last_seqs: Mapping[str, int | None]) -> dict[str, i
     topic given ``None``: any head). Topics at or behind it, or never used, are absent.
 
     The hub's periodic check: with thousands of topics and nothing lost the answer is empty,
-    so a check allocates two parameter arrays instead of a row per topic.
+    so a check reads no row per topic. The topics go as one JSON object, written in C, rather
+    than two arrays: psycopg adapts a list element by element in Python, which for 5,000 topics
+    held a web process's event loop for 30-50 ms at every check.
     """
     if not last_seqs:
         return {}
+    known = orjson.dumps({topic: -1 if seq is None else seq for topic, seq in last_seqs.items()})
     rows = await fetchall(
-        "SELECT s.topic, s.seq FROM unnest(%s::text[], %s::bigint[]) AS known(topic, seq)"
-        " JOIN realtime_topic_sequences s ON s.topic = known.topic WHERE s.seq > known.seq",
-        [list(last_seqs), [-1 if seq is None else seq for seq in last_seqs.values()]],
+        "SELECT s.topic, s.seq FROM json_each_text(%s::json) AS known(topic, seq)"
+        " JOIN realtime_topic_sequences s ON s.topic = known.topic"
+        " WHERE s.seq > known.seq::bigint",
+        [known.decode()],
     )
     return dict(rows)
 
