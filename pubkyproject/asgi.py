@@ -28,4 +28,5 @@ heap.install(
     interval=float(_realtime["GC_FREEZE_SECONDS"]),
     growth=float(_realtime["GC_RECLAIM_GROWTH"]),
     reclaim_seconds=float(_realtime["GC_RECLAIM_SECONDS"]),
+    budget=float(_realtime["GC_RECLAIM_BUDGET"]),
 )

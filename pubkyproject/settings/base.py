@@ -302,6 +302,9 @@ REALTIME = {
     "GC_FREEZE_SECONDS": env_float("WS_GC_FREEZE_SECONDS", 1.0, minimum=0.1),
     "GC_RECLAIM_GROWTH": env_float("WS_GC_RECLAIM_GROWTH", 0.25, minimum=0.05),
     "GC_RECLAIM_SECONDS": env_float("WS_GC_RECLAIM_SECONDS", 900.0, minimum=10.0),
+    # …but full collections take at most this share of the process's time (a storm of
+    # connections waits for the next one instead of collecting at every quarter).
+    "GC_RECLAIM_BUDGET": env_float("WS_GC_RECLAIM_BUDGET", 0.1, minimum=0.01, maximum=1.0),
 }
 
 # --- API -------------------------------------------------------------------------------------

@@ -59,6 +59,15 @@ def test_a_malformed_database_url_stops_with_one_line(url: str) -> None:
     _assert_one_line_error(result, "DATABASE_URL")
 
 
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [("0", "must be at least 0.01"), ("2", "must be at most 1.0"), ("a tenth", "must be a number")],
+)
+def test_a_share_of_time_out_of_range_stops_with_one_line(value: str, needle: str) -> None:
+    result = run_manage_env("check", env=_base_env(WS_GC_RECLAIM_BUDGET=value))
+    _assert_one_line_error(result, "WS_GC_RECLAIM_BUDGET", needle)
+
+
 def test_a_malformed_redis_url_stops_with_one_line() -> None:
     result = run_manage_env("check", env=_base_env(REDIS_URL="http://127.0.0.1:6379"))
     _assert_one_line_error(result, "REDIS_URL")
