@@ -1356,7 +1356,8 @@ def main() -> None:
     parser.add_argument(
         "--webs",
         type=int,
-        help="web processes (fanout: default 2; connections: default 1, sockets spread over them)",
+        help="web processes (fanout: default 2; connections: default 1, sockets spread over"
+        " them; layer: the subscribers standing for web processes, default 2)",
     )
     parser.add_argument(
         "--checkpoints",
@@ -1368,9 +1369,12 @@ def main() -> None:
         default=1,
         help="channel layer over this many Valkeys (CHANNEL_LAYER_SHARDS), both configurations",
     )
-    parser.add_argument("--topics", type=int, default=10_000, help="many-topics: topics")
+    parser.add_argument("--topics", type=int, default=10_000, help="many-topics, layer: topics")
     parser.add_argument(
-        "--publishers", type=int, default=4, help="many-topics: publishing processes (ours)"
+        "--publishers",
+        type=int,
+        default=4,
+        help="publishing processes (many-topics: this service's; layer: both)",
     )
     parser.add_argument(
         "--publish-batch-ms",
