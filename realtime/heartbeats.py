@@ -103,8 +103,15 @@ class Heartbeats:
         ]
         if not entries:
             return
+        registry = connection_registry()
         try:
-            await connection_registry().refresh_many(entries)
+            await registry.refresh_many(entries)
+            # A socket that closed while the refresh was on its way may have been removed
+            # before it arrived, and put back by it: remove it again, or it would hold a slot
+            # of its user's count until it expires.
+            gone = [entry for entry in entries if entry[1] not in self._slice_of]
+            if gone:
+                await registry.forget_many(gone)
         except Exception as exc:
             metrics.HEARTBEAT_FAILURES.labels("redis").inc()
             logger.warning("could not refresh %d connection(s): %r", len(entries), exc)

@@ -146,6 +146,14 @@ class ConnectionRegistry:
                 pipe.zadd(self._key(user_id), members)
             await pipe.execute()
 
+    async def forget_many(self, entries: Sequence[tuple[int, str]]) -> None:
+        """Remove these (user, connection) entries from Redis in one round trip."""
+        client = self._client()
+        async with client.slots, client.redis.pipeline(transaction=False) as pipe:
+            for user_id, connection_id in entries:
+                pipe.zrem(self._key(user_id), connection_id)
+            await pipe.execute()
+
     async def unregister(self, user_id: int, connection_id: str) -> None:
         mine = self.local.get(user_id)
         if mine is not None:

@@ -122,6 +122,24 @@ async def test_closing_and_discarded_sockets_are_not_refreshed(redis_client) -> 
         redis_client.delete(_key(user))
 
 
+async def test_a_socket_that_closed_during_its_refresh_holds_no_slot(redis_client) -> None:
+    """A refresh in flight when its socket closed must not leave the entry behind."""
+    user = 9_100_004
+    redis_client.delete(_key(user))
+    beats = Heartbeats(30)
+    staying, closed = Member("hb-stay", user), Member("hb-closed", user)
+    beats.add(staying)
+    beats.add(closed)
+    beats.discard(closed)  # as if it closed between the slice being read and the refresh
+    try:
+        await beats.beat([staying, closed])
+        assert _expiry(redis_client, staying) is not None
+        assert _expiry(redis_client, closed) is None
+    finally:
+        beats.stop()
+        redis_client.delete(_key(user))
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_url_rows_of_following_sockets_are_touched_in_one_update() -> None:
     user = await sync_to_async(UserFactory)()
