@@ -106,6 +106,7 @@ class Heartbeats:
         registry = connection_registry()
         try:
             await registry.refresh_many(entries)
+            metrics.HEARTBEATS.inc(len(entries))
             # A socket that closed while the refresh was on its way may have been removed
             # before it arrived, and put back by it: remove it again, or it would hold a slot
             # of its user's count until it expires.
@@ -126,7 +127,6 @@ class Heartbeats:
                 logger.warning(
                     "could not touch the URL rows of %d socket(s): %r", len(following), exc
                 )
-        metrics.HEARTBEATS.inc(len(entries))
 
     def stop(self) -> None:
         if self._task is not None:
