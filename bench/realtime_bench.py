@@ -1170,7 +1170,8 @@ def layer(bench: Bench, *, stock: bool) -> dict[str, Any]:
     from realtime.wire import WireEvent, dumps, frame_from_row
 
     args = bench.args
-    ports = [_port_from_url(url) for url in bench.layer_urls]
+    valkeys = [bench.valkey, *bench.extra_shards]  # in the order of bench.layer_urls
+    ports = [_port_of(p) for p in valkeys]
     processes = args.webs
     payload: dict[str, Any] = {
         "domain_id": 0,
@@ -1242,7 +1243,6 @@ def layer(bench: Bench, *, stock: bool) -> dict[str, Any]:
             for n, name in enumerate(topic_names)
         ]
     drainers = _layer.Drainers(mode, targets, args.client_processes)
-    valkeys = [bench.valkey, *bench.extra_shards]
     published, delivered, lost, cpu_us, valkey_cores = [], [], [], [], []
     publisher_cores: list[float] = []
     subscriber_cores: list[float] = []
@@ -1274,6 +1274,7 @@ def layer(bench: Bench, *, stock: bool) -> dict[str, Any]:
             elapsed = time.perf_counter() - started
             used = [cpu_seconds(p.pid) - c for p, c in zip(valkeys, valkey_cpu, strict=True)]
             sent = sum(n for n, _ in got)
+            publisher_cpu = sum(c for _, c in got)
             expected = before + sent * processes
             # Wait for the subscribers to catch up (or for nothing more to come).
             count, last, still = before, -1, time.perf_counter()
@@ -1286,9 +1287,9 @@ def layer(bench: Bench, *, stock: bool) -> dict[str, Any]:
             published.append(sent / elapsed)
             delivered.append((count - before) / elapsed)
             lost.append(expected - count)
-            cpu_us.append(sum(c for _, c in got) / max(sent, 1) * 1e6)
+            cpu_us.append(publisher_cpu / max(sent, 1) * 1e6)
             valkey_cores.append([round(u / elapsed, 3) for u in used])
-            publisher_cores.append(sum(c for _, c in got) / elapsed)
+            publisher_cores.append(publisher_cpu / elapsed)
             subscriber_cores.append((subscriber_cpu_now - subscriber_cpu) / elapsed)
         _count, closed, _cpu = drainers.count()
     finally:
@@ -1318,10 +1319,6 @@ def layer(bench: Bench, *, stock: bool) -> dict[str, Any]:
         # Subscribers Valkey cut off (past its pub/sub output-buffer limit): they lost the rest.
         "subscribers_cut_off": closed,
     }
-
-
-def _port_from_url(url: str) -> int:
-    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
 
 
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {

@@ -70,11 +70,12 @@ async def atopic_heads_ahead(last_seqs: Mapping[str, int | None]) -> dict[str, i
     """
     if not last_seqs:
         return {}
-    known = orjson.dumps({topic: -1 if seq is None else seq for topic, seq in last_seqs.items()})
+    # JSON null (a topic given None) arrives as SQL NULL: any head is past it.
+    known = orjson.dumps(last_seqs if isinstance(last_seqs, dict) else dict(last_seqs))
     rows = await fetchall(
         "SELECT s.topic, s.seq FROM json_each_text(%s::json) AS known(topic, seq)"
         " JOIN realtime_topic_sequences s ON s.topic = known.topic"
-        " WHERE s.seq > known.seq::bigint",
+        " WHERE s.seq > coalesce(known.seq::bigint, -1)",
         [known.decode()],
     )
     return dict(rows)

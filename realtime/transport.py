@@ -67,8 +67,8 @@ return #ARGV / 2
 MAX_PER_CALL = 500
 
 
-def _clients() -> list[tuple[redis.Redis, Script]]:
-    """One client per shard (with the publishing script), per thread, per configuration
+def _publishers() -> list[Script]:
+    """The publishing script on one client per shard, per thread, per configuration
     (settings may change in tests).
 
     Built from the layer's own host entries, so a publish goes where the layer's subscribers
@@ -77,14 +77,16 @@ def _clients() -> list[tuple[redis.Redis, Script]]:
     """
     hosts = _hosts()
     key = json.dumps(hosts, sort_keys=True, default=str)
-    cache: dict[str, list[tuple[redis.Redis, Script]]] = _local.__dict__.setdefault("clients", {})
-    clients = cache.get(key)
-    if clients is None:
-        clients = cache[key] = []
-        for host in hosts:
-            client = client_for_layer_host(host, socket_timeout=2, socket_connect_timeout=2)
-            clients.append((client, client.register_script(_PUBLISH_ALL)))
-    return clients
+    cache: dict[str, list[Script]] = _local.__dict__.setdefault("publishers", {})
+    publishers = cache.get(key)
+    if publishers is None:
+        publishers = cache[key] = [
+            client_for_layer_host(host, socket_timeout=2, socket_connect_timeout=2).register_script(
+                _PUBLISH_ALL
+            )
+            for host in hosts
+        ]
+    return publishers
 
 
 def _uses_pubsub_layer() -> bool:
@@ -108,11 +110,11 @@ def broadcast_sync(events: Sequence[WireEvent]) -> None:
 
         async_to_sync(send_all)()
         return
-    clients = _clients()
-    shards = len(clients)
+    publishers = _publishers()
+    shards = len(publishers)
     prefix = group_channel_name("")
     # Per shard: channel, message, channel, message, … in publishing order.
-    arguments: list[list[str | bytes]] = [[] for _ in clients]
+    arguments: list[list[str | bytes]] = [[] for _ in publishers]
     for event in events:
         channel = prefix + event.topic
         shard = _consistent_hash(channel, shards) if shards > 1 else 0
@@ -120,11 +122,10 @@ def broadcast_sync(events: Sequence[WireEvent]) -> None:
     # Each shard on its own: one shard that is down (restarting) must not hold back the events
     # of the others. Its own events are in the outbox; the hubs fill them when it is back.
     failed: list[tuple[int, Exception]] = []
-    for index, args in enumerate(arguments):
-        client, publish_all = clients[index]
+    for index, (publish_all, args) in enumerate(zip(publishers, arguments, strict=True)):
         try:
             for start in range(0, len(args), 2 * MAX_PER_CALL):
-                publish_all(args=args[start : start + 2 * MAX_PER_CALL], client=client)
+                publish_all(args=args[start : start + 2 * MAX_PER_CALL])
         except redis.RedisError as exc:
             failed.append((index, exc))
     if failed:
